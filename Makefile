@@ -1,0 +1,36 @@
+# NewRemora: `make run` serves the API, `make test` checks everything. Both set themselves up.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# ansible-runner finds ansible-playbook on PATH: the venv's bin comes first.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: run test install system-deps lint typecheck unit clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/newremora migrate
+	$(BIN)/newremora serve
+
+system-deps:
+	bash tests/harness/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check app migrations tests
+	$(BIN)/ruff format --check app migrations tests
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install system-deps lint typecheck
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

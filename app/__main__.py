@@ -1,0 +1,80 @@
+"""The ``newremora`` command: serve | migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from app.errors import ConfigurationError
+from app.logs import configure_logging
+from app.settings import Settings
+
+log = logging.getLogger("newremora")
+
+
+def _bind_address(settings: Settings) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"{host}:{settings.port}"
+
+
+async def _serve(settings: Settings) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from app import create_app
+
+    app = create_app(settings)
+    config = Config()
+    config.bind = [_bind_address(settings)]
+    config.accesslog = None  # the app logs each request with its request id
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = 10
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("serving on http://%s", _bind_address(settings))
+    await serve(app, config, shutdown_trigger=stop.wait)
+
+
+def _migrate(settings: Settings) -> None:
+    from app.db import Database
+    from app.migrate import apply_migrations
+
+    database = Database(settings.effective_database_url, threads=1)
+    try:
+        with database.connection():
+            applied = apply_migrations(database.peewee)
+    finally:
+        database.close()
+    print("applied: " + ", ".join(applied) if applied else "the schema is up to date")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newremora", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the HTTP API (settings from NEWREMORA_* variables)")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        if args.command == "serve":
+            asyncio.run(_serve(settings))
+        elif args.command == "migrate":
+            _migrate(settings)
+    except ConfigurationError as exc:
+        print(f"newremora: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

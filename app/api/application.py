@@ -1,0 +1,45 @@
+"""Builds the Quart application: blueprints, schema, error mapping and the runtime's lifecycle."""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart_schema import Info, QuartSchema
+
+from app.api import health, servers
+from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
+from app.api.errors import register_error_handlers
+from app.runtime import Runtime
+from app.settings import Settings
+
+
+def build_app(settings: Settings) -> Quart:
+    app = Quart("newremora")
+    app.request_class = ApiRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    QuartSchema(
+        app,
+        info=Info(title="NewRemora", version="0.1.0"),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        convert_casing=False,
+    )
+    # JSON keys in the order the models declare them (set after QuartSchema, which installs its provider).
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    install_request_context(app)
+    register_error_handlers(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(servers.blueprint, url_prefix="/api/v1/servers")
+
+    @app.before_serving
+    async def open_runtime() -> None:
+        app.extensions[RUNTIME_KEY] = Runtime.open(settings)
+
+    @app.after_serving
+    async def close_runtime() -> None:
+        runtime = app.extensions.pop(RUNTIME_KEY, None)
+        if runtime is not None:
+            runtime.close()
+
+    return app

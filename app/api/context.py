@@ -1,0 +1,46 @@
+"""Per-request plumbing: the request id, the access log line, and the runtime of the current app."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any, cast
+
+from quart import Quart, Request, Response, current_app, g, request
+
+from app.errors import InvalidInput
+from app.logs import request_id_var
+from app.runtime import Runtime
+
+log = logging.getLogger("newremora.access")
+
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RUNTIME_KEY = "newremora.runtime"
+
+
+class ApiRequest(Request):
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        raise InvalidInput("request body: not valid JSON") from error
+
+
+def runtime() -> Runtime:
+    return cast(Runtime, current_app.extensions[RUNTIME_KEY])
+
+
+def install_request_context(app: Quart) -> None:
+    @app.before_request
+    async def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if SANE_REQUEST_ID.match(incoming) else f"req-{uuid.uuid4().hex}"
+        request_id_var.set(request_id)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    async def stamp_response(response: Response) -> Response:
+        response.headers["X-Request-ID"] = request_id_var.get()
+        started = getattr(g, "request_started", None)
+        elapsed_ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed_ms)
+        return response

@@ -1,0 +1,108 @@
+"""``/api/v1/servers``: the servers of the reference, and PEM uploads."""
+
+from __future__ import annotations
+
+from quart import Blueprint, request
+from quart_schema import DataSource, document_request, validate_querystring, validate_request, validate_response
+
+from app import pem_files, servers
+from app.api.context import runtime
+from app.errors import InvalidInput
+from app.keys import host_key_fingerprint
+from app.models import Server
+from app.schemas import (
+    Envelope,
+    PemUploaded,
+    PemUploadForm,
+    ServerCreate,
+    ServerDeleted,
+    ServerDeleteQuery,
+    ServerList,
+    ServerListQuery,
+    ServerOut,
+    ServerUpdate,
+)
+
+blueprint = Blueprint("servers", __name__)
+
+
+def server_out(server: Server) -> ServerOut:
+    return ServerOut(
+        id=server.id,
+        name=server.name,
+        hostname=server.hostname,
+        port=server.port,
+        user=server.user,
+        auth_type=server.auth_type,
+        is_active=server.is_active,
+        has_password=server.password_enc is not None,
+        has_private_key=server.private_key_enc is not None,
+        has_passphrase=server.passphrase_enc is not None,
+        pem_file_url=server.pem_file_url,
+        host_key_fingerprint=host_key_fingerprint(server.host_key) if server.host_key else None,
+        created_at=server.created_at,
+        updated_at=server.updated_at,
+    )
+
+
+@blueprint.post("")
+@validate_request(ServerCreate)
+@validate_response(Envelope[ServerOut], 201)
+async def create_server(data: ServerCreate) -> tuple[Envelope[ServerOut], int]:
+    rt = runtime()
+    server = await rt.database.run(servers.create_server, rt.vault, data)
+    return Envelope(data=server_out(server)), 201
+
+
+@blueprint.get("")
+@validate_querystring(ServerListQuery)
+@validate_response(Envelope[ServerList])
+async def list_servers(query_args: ServerListQuery) -> Envelope[ServerList]:
+    found = await runtime().database.run(servers.list_servers, query_args.active_only)
+    return Envelope(data=ServerList(servers=[server_out(s) for s in found]))
+
+
+@blueprint.get("/<server_id>")
+@validate_response(Envelope[ServerOut])
+async def get_server(server_id: str) -> Envelope[ServerOut]:
+    server = await runtime().database.run(servers.get_server, server_id)
+    return Envelope(data=server_out(server))
+
+
+@blueprint.route("/<server_id>", methods=["PUT", "PATCH"])
+@validate_request(ServerUpdate)
+@validate_response(Envelope[ServerOut])
+async def update_server(server_id: str, data: ServerUpdate) -> Envelope[ServerOut]:
+    rt = runtime()
+    server = await rt.database.run(servers.update_server, rt.vault, server_id, data)
+    return Envelope(data=server_out(server))
+
+
+@blueprint.delete("/<server_id>")
+@validate_querystring(ServerDeleteQuery)
+@validate_response(Envelope[ServerDeleted])
+async def delete_server(server_id: str, query_args: ServerDeleteQuery) -> Envelope[ServerDeleted]:
+    deleted = await runtime().database.run(servers.delete_server, server_id, query_args.force)
+    return Envelope(data=ServerDeleted(id=deleted.id, deleted=True, deleted_jobs=deleted.deleted_jobs))
+
+
+@blueprint.post("/upload-pem")
+@document_request(PemUploadForm, source=DataSource.FORM_MULTIPART)
+@validate_response(Envelope[PemUploaded], 201)
+async def upload_pem() -> tuple[Envelope[PemUploaded], int]:
+    files = await request.files
+    upload = files.get("pem_file")
+    if upload is None:
+        raise InvalidInput("pem_file: is required (multipart/form-data file field)")
+    rt = runtime()
+    content = upload.read(rt.settings.max_pem_bytes + 1)
+    pem = await rt.database.run(pem_files.store_pem, rt.vault, upload.filename, content, rt.settings.max_pem_bytes)
+    uploaded = PemUploaded(
+        filename=pem.filename,
+        url=f"{servers.PEM_URL_PREFIX}{pem.id}",
+        size=pem.size,
+        encrypted=pem.encrypted,
+        fingerprint=pem.fingerprint,
+        uploaded_at=pem.uploaded_at,
+    )
+    return Envelope(data=uploaded), 201

@@ -1,0 +1,111 @@
+"""The database: a Peewee proxy bound from a URL, and a thread pool that runs database work.
+
+Peewee keeps connection state per thread, and Quart handlers all run on the event-loop thread, so
+database work runs in a small pool of threads, each call inside its own pooled connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import peewee as pw
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+from app.errors import ConfigurationError, DatabaseUnavailable
+
+T = TypeVar("T")
+
+database_proxy = pw.DatabaseProxy()
+
+# WAL lets readers run beside the one writer; synchronous=FULL makes every acknowledged write durable
+# across a power cut, which the queue relies on (a 201 means the job exists).
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+}
+
+# Errors that mean "the database cannot be reached or used right now", as opposed to bad data.
+UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError)
+
+
+def connect_url(url: str, max_connections: int) -> Any:
+    """A pooled Peewee database for ``sqlite:///PATH`` or ``postgresql://USER[:PW]@HOST[:PORT]/DB``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = Path(unquote(parts.path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return PooledSqliteDatabase(
+            str(path),
+            pragmas=SQLITE_PRAGMAS,
+            max_connections=max_connections,
+            stale_timeout=300,
+            timeout=30,
+            check_same_thread=False,
+        )
+    if parts.scheme in ("postgresql", "postgres"):
+        if not parts.path.strip("/"):
+            raise ConfigurationError("database URL: a PostgreSQL URL needs a database name")
+        return PooledPostgresqlDatabase(
+            unquote(parts.path.lstrip("/")),
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            max_connections=max_connections,
+            stale_timeout=300,
+            timeout=30,
+            connect_timeout=3,
+        )
+    raise ConfigurationError(f"database URL: unsupported scheme {parts.scheme!r}")
+
+
+def is_postgresql(database: pw.Database) -> bool:
+    return isinstance(database, pw.PostgresqlDatabase)
+
+
+class Database:
+    """Owns the Peewee database of this process and the threads that use it."""
+
+    def __init__(self, url: str, threads: int) -> None:
+        self.url = url
+        self.peewee: Any = connect_url(url, max_connections=threads + 4)
+        database_proxy.initialize(self.peewee)
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
+
+    @property
+    def is_postgresql(self) -> bool:
+        return is_postgresql(self.peewee)
+
+    @contextmanager
+    def connection(self) -> Iterator[None]:
+        """A pooled connection for the calling thread; failures to reach the database become 503s."""
+        try:
+            with self.peewee.connection_context():
+                yield
+        except UNAVAILABLE_ERRORS as exc:
+            raise DatabaseUnavailable() from exc
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.connection():
+            return fn(*args, **kwargs)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` in a database thread inside its own connection."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(self.call, fn, *args, **kwargs))
+
+    def ping(self) -> None:
+        self.call(lambda: self.peewee.execute_sql("SELECT 1").fetchone())
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.peewee.close_all()

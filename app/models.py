@@ -1,0 +1,117 @@
+"""Peewee models: servers, uploaded keys, jobs, their output chunks, and workers.
+
+Every change here needs a migration in ``migrations/``; a test compares both schemas.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from app.clock import utcnow
+from app.db import database_proxy
+from app.fields import IdField, UtcDateTimeField, new_id
+
+JOB_STATUSES = ("queued", "running", "completed", "failed", "canceled")
+FINISHED_STATUSES = ("completed", "failed", "canceled")
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Server(BaseModel):
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100, unique=True)
+    hostname = pw.CharField(max_length=253)
+    port = pw.IntegerField(default=22)
+    user = pw.CharField(max_length=32)
+    auth_type = pw.CharField(max_length=16)
+    # Fernet tokens; the clear text never reaches the database.
+    password_enc = pw.TextField(null=True)
+    private_key_enc = pw.TextField(null=True)
+    passphrase_enc = pw.TextField(null=True)
+    pem_file_url = pw.CharField(max_length=200, null=True)
+    is_active = pw.BooleanField(default=True)
+    # The host key trusted on first use, "TYPE BASE64" as in known_hosts.
+    host_key = pw.TextField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class PemFile(BaseModel):
+    id = IdField(primary_key=True, default=new_id)
+    filename = pw.CharField(max_length=255)
+    size = pw.IntegerField()
+    encrypted = pw.BooleanField()
+    fingerprint = pw.CharField(max_length=100, null=True)
+    key_enc = pw.TextField()
+    uploaded_at = UtcDateTimeField(default=utcnow)
+
+
+class Worker(BaseModel):
+    id = IdField(primary_key=True, default=new_id)
+    hostname = pw.CharField(max_length=253)
+    pid = pw.IntegerField()
+    threads = pw.IntegerField()
+    batch_size = pw.IntegerField()
+    started_at = UtcDateTimeField(default=utcnow)
+    heartbeat_at = UtcDateTimeField(default=utcnow)
+    stopped_at = UtcDateTimeField(null=True)
+
+
+class Job(BaseModel):
+    id = IdField(primary_key=True, default=new_id)
+    # RESTRICT: a server with jobs is only removed together with them (DELETE ?force=true).
+    server = pw.ForeignKeyField(Server, backref="jobs", on_delete="RESTRICT")
+    kind = pw.CharField(max_length=16)  # command | script
+    command = pw.TextField(null=True)
+    args = pw.TextField(null=True)
+    script = pw.TextField(null=True)
+    shell = pw.CharField(max_length=255, null=True)
+    timeout = pw.IntegerField()
+    priority = pw.IntegerField(default=5)
+    status = pw.CharField(max_length=16, default="queued")
+    exit_code = pw.IntegerField(null=True)
+    error = pw.TextField(null=True)
+    failure_reason = pw.CharField(max_length=32, null=True)
+    batch_id = pw.CharField(max_length=36, null=True)
+    worker = pw.ForeignKeyField(Worker, null=True, backref="jobs", on_delete="SET NULL")
+    created_at = UtcDateTimeField(default=utcnow)
+    started_at = UtcDateTimeField(null=True)
+    finished_at = UtcDateTimeField(null=True)
+    cancel_requested_at = UtcDateTimeField(null=True)
+    canceled_at = UtcDateTimeField(null=True)
+    # What the controller has received so far: the offsets a re-attached poll resumes from.
+    stdout_offset = pw.BigIntegerField(default=0)
+    stderr_offset = pw.BigIntegerField(default=0)
+    last_seq = pw.IntegerField(default=0)
+    stored_bytes = pw.BigIntegerField(default=0)
+    output_truncated = pw.BooleanField(default=False)
+
+    class Meta:
+        indexes = (
+            # Claiming: WHERE status = 'queued' ORDER BY priority DESC, created_at.
+            (("status", "priority", "created_at"), False),
+            (("server", "created_at"), False),
+            (("created_at",), False),
+            (("started_at",), False),
+            (("finished_at",), False),
+            (("batch_id",), False),
+        )
+
+
+class JobChunk(BaseModel):
+    id = pw.BigAutoField()
+    job = pw.ForeignKeyField(Job, backref="chunks", on_delete="CASCADE")
+    seq = pw.IntegerField()
+    stream = pw.CharField(max_length=6)  # stdout | stderr
+    data = pw.TextField()
+    at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("job", "seq"), True),)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (Server, PemFile, Worker, Job, JobChunk)

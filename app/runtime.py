@@ -1,0 +1,40 @@
+"""The resources one running service owns, opened together and closed together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from app.db import Database
+from app.migrate import apply_migrations, require_current_schema
+from app.secrets import Vault
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    vault: Vault
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        """SQLite (the embedded default) is migrated at start; PostgreSQL by `newremora migrate`."""
+        vault = Vault.from_settings(settings)
+        database = Database(settings.effective_database_url, threads=settings.db_threads)
+        try:
+            with database.connection():
+                if not database.is_postgresql:
+                    applied = apply_migrations(database.peewee)
+                    if applied:
+                        log.info("applied migrations: %s", ", ".join(applied))
+                require_current_schema(database.peewee)
+        except BaseException:
+            database.close()
+            raise
+        return cls(settings=settings, database=database, vault=vault)
+
+    def close(self) -> None:
+        self.database.close()

@@ -1,0 +1,66 @@
+"""Encryption of stored credentials (Fernet), with the key from the settings or a 0600 key file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from app.errors import ConfigurationError
+from app.settings import Settings
+
+KEY_FILE_NAME = "secret.key"
+
+
+class Vault:
+    """Encrypts secrets before they reach the database and decrypts them for a run, nowhere else."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ConfigurationError("no secret key given")
+        try:
+            self._fernet = MultiFernet([Fernet(key) for key in keys])
+        except ValueError as exc:
+            raise ConfigurationError(
+                "NEWREMORA_SECRET_KEY: each key must be 32 url-safe base64-encoded bytes (make one with: "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+            ) from exc
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Vault:
+        if settings.secret_key is not None:
+            keys = [k.strip().encode() for k in settings.secret_key.reveal().split(",") if k.strip()]
+            return cls(keys)
+        return cls([load_or_create_key_file(settings.data_dir / KEY_FILE_NAME)])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ConfigurationError(
+                "a stored secret cannot be decrypted: NEWREMORA_SECRET_KEY (or the key file) changed"
+            ) from exc
+
+    def encrypt_optional(self, plaintext: str | None) -> str | None:
+        return None if plaintext is None else self.encrypt(plaintext)
+
+
+def load_or_create_key_file(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting at once must not each write a different key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigurationError(f"{path} is readable by other users (mode {mode:o}); chmod 600 it") from None
+        return path.read_bytes().strip()
+    key = Fernet.generate_key()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key + b"\n")
+    return key

@@ -1,0 +1,128 @@
+"""Typed settings, read once from ``NEWREMORA_*`` environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.errors import ConfigurationError
+
+PREFIX = "NEWREMORA_"
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str`` (settings end up in logs and tracebacks)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer in {low}..{high}, got {value}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    return raw
+
+
+def _setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", str, "Address the HTTP server listens on.")
+    port: int = _setting(8080, _int_in(0, 65535), "TCP port of the HTTP server.")
+    data_dir: Path = _setting(
+        Path("var"), Path, "Directory of the embedded SQLite database and the generated secret key file."
+    )
+    database_url: str | None = _setting(
+        None,
+        _database_url,
+        "Database URL; unset means SQLite in the data dir. Example: postgresql://user@127.0.0.1:5432/db",
+    )
+    secret_key: Secret | None = _setting(
+        None,
+        Secret,
+        "Fernet key(s) encrypting stored credentials, comma-separated for rotation (the first encrypts). "
+        "Unset: a 0600 key file is created in the data dir.",
+    )
+    max_body_bytes: int = _setting(1024 * 1024, _int_in(1024, 1024**3), "Largest accepted request body (413 beyond).")
+    max_pem_bytes: int = _setting(64 * 1024, _int_in(1024, 1024**2), "Largest accepted PEM upload (413 beyond).")
+    db_threads: int = _setting(
+        16, _int_in(1, 256), "Threads (and pooled connections) that run database work for the API."
+    )
+    log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "newremora.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting once; an invalid value stops the start with a message naming the variable."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in dataclasses.fields(cls):
+            name = PREFIX + setting.name.upper()
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[setting.name] = setting.metadata["parse"](raw)
+            except ValueError as exc:
+                raise ConfigurationError(f"{name}: {exc}") from exc
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def documented_settings() -> dict[str, str]:
+    """Environment variable name -> description, for the README and its completeness test."""
+    return {PREFIX + f.name.upper(): f.metadata["doc"] for f in dataclasses.fields(Settings)}

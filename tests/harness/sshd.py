@@ -1,0 +1,340 @@
+"""Throwaway OpenSSH servers and a test OS user for integration tests.
+
+Requires root (useradd, chpasswd, binding sshd's privilege separation) and
+the packages installed by tests/harness/install-system-deps.sh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SSHD_BIN = "/usr/sbin/sshd"
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+_PORT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class TestUser:
+    __test__ = False  # not a test class, despite the name (pytest collection)
+
+    name: str
+    password: str
+    home: Path
+    private_key_path: Path
+    private_key: str
+    public_key: str
+    encrypted_key_path: Path
+    encrypted_private_key: str
+    passphrase: str
+
+
+@dataclass
+class SshTarget:
+    host: str
+    port: int
+    host_public_key: str
+    user: TestUser
+    log_path: Path
+
+
+def _secret(length: int = 24) -> str:
+    # Alphanumeric only: the value ends up in chpasswd input, env vars and
+    # possibly command lines, where punctuation would need escaping.
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _run(cmd: list[str], *, input: str | None = None) -> None:
+    result = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr.strip()}")
+
+
+def _keygen(path: Path, passphrase: str, comment: str) -> None:
+    # ssh-keygen prompts before overwriting, so clear any leftover first.
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".pub").unlink(missing_ok=True)
+    _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", comment, "-f", str(path)])
+
+
+def _public_key(private_key_path: Path) -> str:
+    # Keep "type base64" only; the comment is noise for comparisons.
+    fields = private_key_path.with_name(private_key_path.name + ".pub").read_text().split()
+    return " ".join(fields[:2])
+
+
+def free_port() -> int:
+    # Racy by nature (the port is released before the server binds it);
+    # callers retry on a bind failure.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_test_user(workdir: Path, name: str = "nrtest") -> TestUser:
+    """Create (or refresh) an OS user reachable by password and by two keys."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        _run(["useradd", "-m", "-s", "/bin/bash", name])
+        entry = pwd.getpwnam(name)
+    if entry.pw_shell != "/bin/bash":
+        # Ansible and the tests assume a POSIX login shell.
+        _run(["usermod", "-s", "/bin/bash", name])
+    # A fresh password every session: nothing stale can accidentally work.
+    # It also unlocks the account, which sshd requires even for key logins
+    # when PAM is off.
+    password = _secret()
+    _run(["chpasswd"], input=f"{name}:{password}\n")
+
+    key_path = workdir / f"{name}_ed25519"
+    _keygen(key_path, "", f"{name}@newremora-tests")
+    passphrase = _secret()
+    encrypted_path = workdir / f"{name}_ed25519_encrypted"
+    _keygen(encrypted_path, passphrase, f"{name}-encrypted@newremora-tests")
+    public_key = _public_key(key_path)
+
+    home = Path(entry.pw_dir)
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    authorized = ssh_dir / "authorized_keys"
+    authorized.write_text(f"{public_key}\n{_public_key(encrypted_path)}\n")
+    for path, mode in ((home, 0o755), (ssh_dir, 0o700), (authorized, 0o600)):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chmod(path, mode)
+
+    return TestUser(
+        name=name,
+        password=password,
+        home=home,
+        private_key_path=key_path,
+        private_key=key_path.read_text(),
+        public_key=public_key,
+        encrypted_key_path=encrypted_path,
+        encrypted_private_key=encrypted_path.read_text(),
+        passphrase=passphrase,
+    )
+
+
+def _proc_stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of a live process, None if it is gone."""
+    try:
+        # comm may contain spaces and parentheses: split after the last ")".
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _descendants(pid: int) -> dict[int, int]:
+    """Map of descendant pid -> start time (to detect pid reuse later)."""
+    # sshd forks one monitor per connection and each calls setsid(), so
+    # killing sshd's process group would miss them; walk /proc instead.
+    children: dict[int, list[tuple[int, int]]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None:
+            children.setdefault(stat[0], []).append((int(entry.name), stat[1]))
+    found: dict[int, int] = {}
+    todo = [pid]
+    while todo:
+        for child, started in children.get(todo.pop(), []):
+            found[child] = started
+            todo.append(child)
+    return found
+
+
+def _signal(pid: int, sig: signal.Signals, started: int | None = None) -> None:
+    if started is not None and (stat := _proc_stat(pid)) is not None and stat[1] != started:
+        return  # the pid now belongs to an unrelated process
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+class SshdStartError(RuntimeError):
+    pass
+
+
+class _PortInUse(SshdStartError):
+    pass
+
+
+class Sshd:
+    """One sshd listening on 127.0.0.1 with a throwaway host key."""
+
+    def __init__(self, workdir: Path, user: TestUser, port: int, max_sessions: int | None) -> None:
+        self.workdir = workdir
+        self.user = user
+        self.port = port
+        self.max_sessions = max_sessions
+        self.config_path = workdir / "sshd_config"
+        self.host_key_path = workdir / "ssh_host_ed25519_key"
+        self.log_path = workdir / "sshd.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, workdir: Path, user: TestUser, *, max_sessions: int | None = None) -> Sshd:
+        # sshd re-execs itself per connection and resolves relative paths
+        # against "/", so everything in the config must be absolute.
+        workdir = workdir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(_PORT_ATTEMPTS):
+            server = cls(workdir, user, free_port(), max_sessions)
+            server._generate_host_key()
+            try:
+                server._launch()
+                return server
+            except _PortInUse:
+                if attempt == _PORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @property
+    def target(self) -> SshTarget:
+        return SshTarget(
+            host="127.0.0.1",
+            port=self.port,
+            host_public_key=_public_key(self.host_key_path),
+            user=self.user,
+            log_path=self.log_path,
+        )
+
+    def restart_with_new_host_key(self) -> None:
+        """Simulate a reinstalled server: same address, different identity."""
+        self.stop()
+        self._generate_host_key()
+        self._launch()
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        # Open sessions (e.g. an ssh ControlMaster) would outlive the
+        # listener and keep talking with the old host key.
+        victims = _descendants(proc.pid)
+        proc.terminate()
+        for pid, started in victims.items():
+            _signal(pid, signal.SIGTERM, started)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        # Whatever ignored SIGTERM meanwhile (e.g. a user command) goes now.
+        for pid, started in victims.items():
+            _signal(pid, signal.SIGKILL, started)
+
+    def _generate_host_key(self) -> None:
+        _keygen(self.host_key_path, "", "newremora-test-host")
+
+    def _write_config(self) -> None:
+        lines = [
+            f"Port {self.port}",
+            "ListenAddress 127.0.0.1",
+            f"HostKey {self.host_key_path}",
+            f"PidFile {self.workdir / 'sshd.pid'}",
+            # Shadow passwords are checked directly; PAM would need its own
+            # service config and may refuse sessions inside containers.
+            "UsePAM no",
+            # Host keys and homes live under pytest's tmp dirs.
+            "StrictModes no",
+            "PasswordAuthentication yes",
+            "PubkeyAuthentication yes",
+            "KbdInteractiveAuthentication no",
+            "AuthorizedKeysFile .ssh/authorized_keys",
+            "PermitRootLogin no",
+            f"AllowUsers {self.user.name}",
+            # Parallel Ansible runs open many connections at once; the
+            # default 10:30:100 would randomly drop them.
+            "MaxStartups 100:30:200",
+            # Not depending on the sftp-server binary path; Ansible uses
+            # sftp for file transfer.
+            "Subsystem sftp internal-sftp",
+            "PrintMotd no",
+            "PrintLastLog no",
+            "UseDNS no",
+            "LogLevel VERBOSE",
+        ]
+        if self.max_sessions is not None:
+            lines.append(f"MaxSessions {self.max_sessions}")
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def _launch(self) -> None:
+        # /run is a tmpfs: the privilege separation dir vanishes on reboot.
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self._write_config()
+        check = subprocess.run(
+            [SSHD_BIN, "-t", "-f", str(self.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if check.returncode != 0:
+            raise SshdStartError(f"sshd rejected {self.config_path}:\n{check.stdout}{check.stderr}")
+        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._proc = subprocess.Popen(
+            [SSHD_BIN, "-D", "-e", "-f", str(self.config_path), "-E", str(self.log_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            self._wait_ready(log_offset)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, log_offset: int) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                log = self._log_since(log_offset)
+                error = _PortInUse if "Address already in use" in log else SshdStartError
+                raise error(f"sshd exited with {self._proc.returncode}:\n{log}")
+            if _answers_ssh(self.port):
+                return
+            time.sleep(0.05)
+        raise SshdStartError(
+            f"sshd not answering on 127.0.0.1:{self.port} after {READY_TIMEOUT}s:\n" + self._log_since(log_offset)
+        )
+
+    def _log_since(self, offset: int, max_chars: int = 4000) -> str:
+        try:
+            with self.log_path.open(errors="replace") as log:
+                log.seek(offset)
+                return log.read()[-max_chars:]
+        except FileNotFoundError:
+            return "(no log written)"
+
+
+def _answers_ssh(port: int) -> bool:
+    # A bare TCP accept is not enough: the banner proves it is *our* sshd
+    # speaking SSH, not a half-started process or another service.
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.settimeout(1.0)
+            return sock.recv(64).startswith(b"SSH-2.0")
+    except OSError:
+        return False
+
+
+def require_binaries() -> None:
+    """Fail loudly (never skip) when the system packages are missing."""
+    needed = [SSHD_BIN, "ssh", "ssh-keygen", "sshpass"]
+    missing = [b for b in needed if shutil.which(b) is None]
+    if missing:
+        raise RuntimeError(f"missing {', '.join(missing)}: run tests/harness/install-system-deps.sh as root")
