@@ -87,7 +87,11 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[None]:
-        """A pooled connection for the calling thread; failures to reach the database become 503s."""
+        """A pooled connection for the calling thread; failures to reach the database become 503s.
+
+        Peewee's PostgreSQL pool checks a connection with a round trip on checkout, so dead connections left
+        by a server restart are replaced before use (tests/integration/test_health.py proves it).
+        """
         try:
             with self.peewee.connection_context():
                 yield

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class NewRemoraError(Exception):
-    """Internal error."""
+    """Internal error"""
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()
@@ -16,24 +16,24 @@ class NewRemoraError(Exception):
 
 
 class ConfigurationError(NewRemoraError):
-    """Invalid configuration."""
+    """Invalid configuration"""
 
 
 class InvalidInput(NewRemoraError):
-    """Invalid request."""
+    """Invalid request"""
 
 
 class NotFound(NewRemoraError):
-    """Resource not found."""
+    """Resource not found"""
 
 
 class Conflict(NewRemoraError):
-    """The request conflicts with the current state of the resource."""
+    """The request conflicts with the current state of the resource"""
 
 
 class PayloadTooLarge(NewRemoraError):
-    """Request body too large."""
+    """Request body too large"""
 
 
 class DatabaseUnavailable(NewRemoraError):
-    """Database unavailable."""
+    """Database unavailable"""

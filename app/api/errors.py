@@ -67,7 +67,7 @@ def register_error_handlers(app: Quart) -> None:
         if status is None:
             status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(error, cls)), 500)
         if status >= 500:
-            log.warning("%s: %s", type(error).__name__, error.message, exc_info=error.__cause__ is not None)
+            log.warning("%s: %s (cause: %s)", type(error).__name__, error.message, error.__cause__)
         return error_response(status, error.message if status != 500 else "Internal server error")
 
     @app.errorhandler(RequestSchemaValidationError)

@@ -80,7 +80,7 @@ class PostgresCluster:
             )
             for attempt in range(_PORT_ATTEMPTS):
                 try:
-                    cluster._start_server()
+                    cluster.start_server()
                     return cluster
                 except PostgresStartError:
                     if attempt == _PORT_ATTEMPTS - 1 or not cluster._port_collision():
@@ -119,16 +119,16 @@ class PostgresCluster:
 
     def restart(self) -> None:
         """Stop and start again on the same port, keeping the data."""
-        self._stop_server()
-        self._start_server()
+        self.stop_server()
+        self.start_server()
 
     def stop(self) -> None:
         try:
-            self._stop_server()
+            self.stop_server()
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 
-    def _start_server(self) -> None:
+    def start_server(self) -> None:
         options = " ".join(
             [
                 "-c listen_addresses=127.0.0.1",
@@ -149,7 +149,7 @@ class PostgresCluster:
             raise PostgresStartError(f"{exc}\n--- server log ---\n{self._log_tail()}") from None
         self._running = True
 
-    def _stop_server(self) -> None:
+    def stop_server(self) -> None:
         if not self._running:
             return
         self._running = False
