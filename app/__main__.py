@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from app.errors import ConfigurationError
+from app.errors import DatabaseUnavailable, NewRemoraError
 from app.logs import configure_logging
 from app.settings import Settings
 
@@ -25,7 +25,11 @@ async def _serve(settings: Settings) -> None:
     from hypercorn.config import Config
 
     from app import create_app
+    from app.runtime import Runtime
 
+    # Open (and for SQLite, migrate) once before binding the port, so that a bad key, an unreachable
+    # database or a schema that is behind ends the start with one clear line instead of a traceback.
+    Runtime.open(settings).close()
     app = create_app(settings)
     config = Config()
     config.bind = [_bind_address(settings)]
@@ -70,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_serve(settings))
         elif args.command == "migrate":
             _migrate(settings)
-    except ConfigurationError as exc:
-        print(f"newremora: {exc}", file=sys.stderr)
+    except NewRemoraError as exc:
+        cause = f" ({str(exc.__cause__).splitlines()[0]})" if isinstance(exc, DatabaseUnavailable) else ""
+        print(f"newremora: {exc}{cause}", file=sys.stderr)
         return 2
     return 0
 

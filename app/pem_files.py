@@ -16,7 +16,7 @@ PLAIN_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$")
 def check_filename(filename: str | None) -> str:
     if not filename:
         return "key.pem"
-    if ".." in filename or not PLAIN_FILENAME.match(filename):
+    if ".." in filename or not PLAIN_FILENAME.fullmatch(filename):
         raise InvalidInput("pem_file: the file name must be a plain name (letters, digits, '.', '_', '-', ' ')")
     return filename
 

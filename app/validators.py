@@ -18,7 +18,7 @@ def check_hostname(value: str) -> str:
     except ValueError:
         pass
     name = candidate.removesuffix(".")
-    if not name or len(name) > 253 or not all(HOST_LABEL.match(label) for label in name.split(".")):
+    if not name or len(name) > 253 or not all(HOST_LABEL.fullmatch(label) for label in name.split(".")):
         raise ValueError("must be a DNS host name or an IP address")
     if name.replace(".", "").isdigit():
         raise ValueError("must be a DNS host name or an IP address")
@@ -26,13 +26,13 @@ def check_hostname(value: str) -> str:
 
 
 def check_login_name(value: str) -> str:
-    if not LOGIN_NAME.match(value):
+    if not LOGIN_NAME.fullmatch(value):
         raise ValueError("must be a login name: a letter or '_' then letters, digits, '.', '_', '-' (32 at most)")
     return value
 
 
 def check_server_name(value: str) -> str:
-    if not SERVER_NAME.match(value):
+    if not SERVER_NAME.fullmatch(value):
         raise ValueError(
             "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit "
             "(it is the host name in exported inventories)"

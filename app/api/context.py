@@ -33,7 +33,7 @@ def install_request_context(app: Quart) -> None:
     @app.before_request
     async def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if SANE_REQUEST_ID.match(incoming) else f"req-{uuid.uuid4().hex}"
+        request_id = incoming if SANE_REQUEST_ID.fullmatch(incoming) else f"req-{uuid.uuid4().hex}"
         request_id_var.set(request_id)
         g.request_started = time.perf_counter()
 

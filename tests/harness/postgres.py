@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+
+from tests.harness.net import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 _PORT_ATTEMPTS = 5
@@ -28,13 +29,6 @@ class PostgresStartError(RuntimeError):
 
 def binaries_available() -> bool:
     return all((PG_BIN / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres"))
-
-
-def _free_port() -> int:
-    # Racy by nature; start() retries when the server cannot bind.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PostgresCluster:
@@ -62,7 +56,7 @@ class PostgresCluster:
                 f"PostgreSQL binaries missing in {PG_BIN}: run tests/harness/install-system-deps.sh as root"
             )
         base = Path(tempfile.mkdtemp(prefix="newremora-pg-"))
-        cluster = cls(base, _free_port())
+        cluster = cls(base, free_port())
         try:
             if os.geteuid() == 0:
                 entry = pwd.getpwnam("postgres")
@@ -85,7 +79,7 @@ class PostgresCluster:
                 except PostgresStartError:
                     if attempt == _PORT_ATTEMPTS - 1 or not cluster._port_collision():
                         raise
-                    cluster.port = _free_port()
+                    cluster.port = free_port()
         except BaseException:
             cluster.stop()
             raise

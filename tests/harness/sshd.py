@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.harness.net import free_port
+
 SSHD_BIN = "/usr/sbin/sshd"
 READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -73,14 +75,6 @@ def _public_key(private_key_path: Path) -> str:
     # Keep "type base64" only; the comment is noise for comparisons.
     fields = private_key_path.with_name(private_key_path.name + ".pub").read_text().split()
     return " ".join(fields[:2])
-
-
-def free_port() -> int:
-    # Racy by nature (the port is released before the server binds it);
-    # callers retry on a bind failure.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_test_user(workdir: Path, name: str = "nrtest") -> TestUser:

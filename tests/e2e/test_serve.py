@@ -1,0 +1,105 @@
+"""``newremora serve`` behind a real Hypercorn: what `make run` gives a newcomer."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness.postgres import PostgresCluster
+from tests.harness.service import NEWREMORA, Service
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.stop()
+
+
+def test_embedded_default_serves_the_api_and_stops_on_sigterm(tmp_path: Path, services: list[Service]) -> None:
+    service = Service.start(tmp_path)  # no database URL, no secret key: the embedded default
+    services.append(service)
+    key_file = tmp_path / "var" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert (tmp_path / "var" / "newremora.db").is_file()
+
+    with httpx.Client(base_url=service.base_url, timeout=10) as http:
+        created = http.post(
+            "/api/v1/servers",
+            json={
+                "name": "web-01",
+                "hostname": "127.0.0.1",
+                "user": "deploy",
+                "auth_type": "password",
+                "password": "e2e-secret-value",
+            },
+            headers={"X-Request-ID": "e2e-create-1"},
+        )
+        assert created.status_code == 201, created.text
+        assert created.headers["content-type"].startswith("application/json")
+        assert created.headers["X-Request-ID"] == "e2e-create-1"
+        server_id = created.json()["data"]["id"]
+        assert http.get(f"/api/v1/servers/{server_id}").json()["data"]["name"] == "web-01"
+        assert http.get("/openapi.json").json()["paths"]["/api/v1/servers"]
+
+    assert service.terminate() == 0
+    log = service.log()
+    assert "request_id=e2e-create-1" in log and "POST /api/v1/servers -> 201" in log
+    assert "e2e-secret-value" not in log
+
+    # The data survives a restart with the same data dir and the key file it made.
+    again = Service.start(tmp_path)
+    services.append(again)
+    listed = httpx.get(f"{again.base_url}/api/v1/servers", timeout=10).json()["data"]["servers"]
+    assert [s["name"] for s in listed] == ["web-01"]
+
+
+def test_postgresql_needs_migrate_then_serves(
+    tmp_path: Path, services: list[Service], pg_cluster: PostgresCluster
+) -> None:
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    pg_cluster.create_database(name)
+    env = {
+        "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
+        "NEWREMORA_SECRET_KEY": "bm90LWEtcmVhbC1rZXktYnV0LTMyLWJ5dGVzLWxvbmc=",
+    }
+    try:
+        with pytest.raises(RuntimeError, match="run `newremora migrate`"):
+            services.append(Service.start(tmp_path, env))
+        migrate = subprocess.run(
+            [NEWREMORA, "migrate"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        assert "0001_initial" in migrate.stdout
+        service = Service.start(tmp_path, env)
+        services.append(service)
+        assert httpx.get(f"{service.base_url}/health", timeout=10).json()["database"] == "connected"
+        assert service.terminate() == 0
+    finally:
+        pg_cluster.drop_database(name)
+
+
+def test_invalid_settings_stop_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    env = {**os.environ, "NEWREMORA_PORT": "http", "NEWREMORA_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([NEWREMORA, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "NEWREMORA_PORT: expected an integer" in result.stderr
+    bad_key = {**os.environ, "NEWREMORA_SECRET_KEY": "short", "NEWREMORA_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([NEWREMORA, "serve"], env=bad_key, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "NEWREMORA_SECRET_KEY" in result.stderr and "short" not in result.stderr
+    unreachable = {**os.environ, "NEWREMORA_DATABASE_URL": "postgresql://u:pw-hidden@127.0.0.1:1/x"}
+    result = subprocess.run([NEWREMORA, "serve"], env=unreachable, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "Database unavailable" in result.stderr and "Connection refused" in result.stderr
+    assert "pw-hidden" not in result.stderr and "Traceback" not in result.stderr

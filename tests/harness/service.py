@@ -1,0 +1,69 @@
+"""The real service: ``newremora serve`` in its own process, on a loopback port, behind Hypercorn."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.harness.net import free_port
+
+READY_TIMEOUT = 30.0
+NEWREMORA = str(Path(sys.executable).with_name("newremora"))
+
+
+class Service:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    @classmethod
+    def start(cls, workdir: Path, env: dict[str, str] | None = None) -> Service:
+        """Start and wait until ``/health`` answers 200; fail with the service's log otherwise."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log_path = workdir / f"service-{port}.log"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
+        full_env.update({"NEWREMORA_HOST": "127.0.0.1", "NEWREMORA_PORT": str(port)})
+        full_env.setdefault("NEWREMORA_DATA_DIR", str(workdir / "var"))
+        full_env.update(env or {})
+        full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen([NEWREMORA, "serve"], env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        service = cls(process, port, log_path)
+        service.wait_ready()
+        return service
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"newremora serve exited with {self.process.returncode}:\n{self.log()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.05)  # readiness poll of a process we do not control
+        self.stop()
+        raise RuntimeError(f"newremora serve did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as systemd or a container runtime would send; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
