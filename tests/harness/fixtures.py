@@ -7,13 +7,14 @@ suite looks exactly like a passing one.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Protocol
 
 import pytest
 
 from tests.harness.postgres import PostgresCluster, PostgresStartError, binaries_available
-from tests.harness.sshd import Sshd, SshTarget, TestUser, ensure_test_user, require_binaries
+from tests.harness.sshd import Sshd, SshTarget, TestUser, ensure_test_user, remove_test_user, require_binaries
 
 INSTALL_HINT = "run tests/harness/install-system-deps.sh as root"
 
@@ -30,9 +31,14 @@ def _require_ssh() -> None:
 
 
 @pytest.fixture(scope="session")
-def ssh_user(tmp_path_factory: pytest.TempPathFactory) -> TestUser:
+def ssh_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestUser]:
+    """A throwaway OS user of this session only, so that concurrent test runs never share one."""
     _require_ssh()
-    return ensure_test_user(tmp_path_factory.mktemp("ssh-user"))
+    user = ensure_test_user(tmp_path_factory.mktemp("ssh-user"), name=f"nrt{secrets.token_hex(4)}")
+    try:
+        yield user
+    finally:
+        remove_test_user(user)
 
 
 @pytest.fixture(scope="session")

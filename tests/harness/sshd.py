@@ -77,6 +77,12 @@ def _public_key(private_key_path: Path) -> str:
     return " ".join(fields[:2])
 
 
+def remove_test_user(user: TestUser) -> None:
+    """Remove the user, its home and anything it still runs (jobs a test left detached)."""
+    subprocess.run(["pkill", "-KILL", "-u", user.name], check=False, timeout=10)
+    subprocess.run(["userdel", "--force", "--remove", user.name], check=False, timeout=30, capture_output=True)
+
+
 def ensure_test_user(workdir: Path, name: str = "nrtest") -> TestUser:
     """Create (or refresh) an OS user reachable by password and by two keys."""
     workdir = workdir.resolve()
