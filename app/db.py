@@ -38,10 +38,14 @@ UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError)
 
 
 def connect_url(url: str, max_connections: int) -> Any:
-    """A pooled Peewee database for ``sqlite:///PATH`` or ``postgresql://USER[:PW]@HOST[:PORT]/DB``."""
+    """A pooled Peewee database for ``sqlite:///PATH`` or ``postgresql://USER[:PW]@HOST[:PORT]/DB``.
+
+    As in SQLAlchemy, ``sqlite:///var/x.db`` is relative to the working directory and ``sqlite:////srv/x.db``
+    absolute.
+    """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        path = Path(unquote(parts.path))
+        path = Path(unquote(url.removeprefix("sqlite:///")))
         path.parent.mkdir(parents=True, exist_ok=True)
         return PooledSqliteDatabase(
             str(path),

@@ -27,7 +27,7 @@ def services() -> Iterator[list[Service]]:
 
 
 def test_embedded_default_serves_the_api_and_stops_on_sigterm(tmp_path: Path, services: list[Service]) -> None:
-    service = Service.start(tmp_path)  # no database URL, no secret key: the embedded default
+    service = Service.start(tmp_path)  # no setting at all: the embedded default in ./var
     services.append(service)
     key_file = tmp_path / "var" / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -77,7 +77,7 @@ def test_postgresql_needs_migrate_then_serves(
         with pytest.raises(RuntimeError, match="run `newremora migrate`"):
             services.append(Service.start(tmp_path, env))
         migrate = subprocess.run(
-            [NEWREMORA, "migrate"], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+            [NEWREMORA, "migrate"], env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60
         )
         assert migrate.returncode == 0, migrate.stderr
         assert "0001_initial" in migrate.stdout
@@ -99,7 +99,9 @@ def test_invalid_settings_stop_the_start_with_a_clear_message(tmp_path: Path) ->
     assert result.returncode == 2
     assert "NEWREMORA_SECRET_KEY" in result.stderr and "short" not in result.stderr
     unreachable = {**os.environ, "NEWREMORA_DATABASE_URL": "postgresql://u:pw-hidden@127.0.0.1:1/x"}
-    result = subprocess.run([NEWREMORA, "serve"], env=unreachable, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [NEWREMORA, "serve"], env=unreachable, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     assert "Database unavailable" in result.stderr and "Connection refused" in result.stderr
     assert "pw-hidden" not in result.stderr and "Traceback" not in result.stderr

@@ -27,17 +27,21 @@ class Service:
 
     @classmethod
     def start(cls, workdir: Path, env: dict[str, str] | None = None) -> Service:
-        """Start and wait until ``/health`` answers 200; fail with the service's log otherwise."""
+        """Start in ``workdir`` and wait until ``/health`` answers 200; fail with the service's log otherwise.
+
+        Without NEWREMORA_DATA_DIR in ``env`` the service uses its default, ``./var`` of ``workdir``.
+        """
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         log_path = workdir / f"service-{port}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
         full_env.update({"NEWREMORA_HOST": "127.0.0.1", "NEWREMORA_PORT": str(port)})
-        full_env.setdefault("NEWREMORA_DATA_DIR", str(workdir / "var"))
         full_env.update(env or {})
         full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
         with log_path.open("wb") as log:
-            process = subprocess.Popen([NEWREMORA, "serve"], env=full_env, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [NEWREMORA, "serve"], env=full_env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+            )
         service = cls(process, port, log_path)
         service.wait_ready()
         return service

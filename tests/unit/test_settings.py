@@ -15,7 +15,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_defaults_are_the_embedded_service_on_loopback() -> None:
     settings = Settings.from_env({})
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
-    assert settings.effective_database_url == "sqlite:///var/newremora.db"
+    assert settings.effective_database_url == f"sqlite:///{Path.cwd()}/var/newremora.db"
     assert settings.secret_key is None
 
 
@@ -61,3 +61,13 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = README.read_text()
     missing = [name for name in documented_settings() if f"`{name}`" not in readme]
     assert missing == []
+
+
+def test_sqlite_urls_follow_the_sqlalchemy_convention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.db import connect_url
+
+    monkeypatch.chdir(tmp_path)
+    relative = connect_url("sqlite:///var/rel.db", max_connections=1)
+    absolute = connect_url(f"sqlite:///{tmp_path}/abs.db", max_connections=1)
+    assert relative.database == "var/rel.db"
+    assert absolute.database == f"{tmp_path}/abs.db"

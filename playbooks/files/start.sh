@@ -1,0 +1,51 @@
+# NewRemora: start one job detached on this host (bash + coreutils only; run by the `raw` module).
+# usage: start.sh JOB_ID KIND SHELL_B64 TIMEOUT GRACE PAYLOAD_B64
+# The job runs under coreutils `timeout`, the leader of its own process group, so that the timeout and a
+# cancel reach every process of the job. Its stdout, stderr, exit code and process group live in a 0700
+# directory of the remote user until the controller has collected them.
+set -u
+job_id=$1 kind=$2 shell_b64=$3 timeout_s=$4 grace_s=$5 payload_b64=$6
+umask 077
+jobs_dir="$HOME/.newremora/jobs"
+dir="$jobs_dir/$job_id"
+mkdir -p "$jobs_dir" || exit 90
+chmod 700 "$HOME/.newremora" "$jobs_dir"
+if ! mkdir "$dir" 2>/dev/null; then
+    # Started before (a repeated start): never run a job twice.
+    echo "NRSTARTED already"
+    exit 0
+fi
+printf %s "$payload_b64" | base64 -d > "$dir/payload" || exit 91
+: > "$dir/stdout"
+: > "$dir/stderr"
+if [ "$kind" = script ]; then
+    interpreter=$(printf %s "$shell_b64" | base64 -d)
+    set -- "$interpreter" "$dir/payload"
+else
+    set -- /bin/sh -c "$(cat "$dir/payload")"
+fi
+setsid bash -c '
+    dir=$1 timeout_s=$2 grace_s=$3
+    shift 3
+    started=$(date +%s)
+    timeout --kill-after="$grace_s" "$timeout_s" "$@" < /dev/null > "$dir/stdout" 2> "$dir/stderr" &
+    leader=$!
+    echo "$leader" > "$dir/pgid"
+    wait "$leader"
+    rc=$?
+    if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ $(( $(date +%s) - started )) -ge "$timeout_s" ]; then
+        echo timeout > "$dir/reason"
+    fi
+    echo "$rc" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
+' nr-job "$dir" "$timeout_s" "$grace_s" "$@" < /dev/null > /dev/null 2>&1 &
+# Wait until the process group is known, so that a cancel right after the start can find it.
+for _ in $(seq 1 200); do
+    [ -s "$dir/pgid" ] && break
+    sleep 0.01
+done
+pgid=$(cat "$dir/pgid" 2>/dev/null)
+if [ -f "$dir/canceled" ] && [ -n "$pgid" ]; then
+    # A cancel arrived while the job was starting.
+    kill -TERM -- "-$pgid" 2>/dev/null
+fi
+echo "NRSTARTED $pgid"
