@@ -37,6 +37,10 @@ SQLITE_PRAGMAS = {
 UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError)
 
 
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def connect_url(url: str, max_connections: int) -> Any:
     """A pooled Peewee database for ``sqlite:///PATH`` or ``postgresql://USER[:PW]@HOST[:PORT]/DB``.
 
@@ -47,14 +51,20 @@ def connect_url(url: str, max_connections: int) -> Any:
     if parts.scheme == "sqlite":
         path = Path(unquote(url.removeprefix("sqlite:///")))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return PooledSqliteDatabase(
+        database = PooledSqliteDatabase(
             str(path),
             pragmas=SQLITE_PRAGMAS,
             max_connections=max_connections,
             stale_timeout=300,
             timeout=30,
             check_same_thread=False,
+            # Every transaction takes the write lock when it begins: a deferred one that reads and then
+            # writes fails at once with "database is locked" when another writer got there in between.
+            lock_type="IMMEDIATE",
         )
+        # SQLite's LOWER() folds ASCII only; PostgreSQL's folds all of Unicode. Searches must match the same.
+        database.register_function(_unicode_lower, "nr_lower", 1)
+        return database
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.path.strip("/"):
             raise ConfigurationError("database URL: a PostgreSQL URL needs a database name")
@@ -70,6 +80,11 @@ def connect_url(url: str, max_connections: int) -> Any:
             connect_timeout=3,
         )
     raise ConfigurationError(f"database URL: unsupported scheme {parts.scheme!r}")
+
+
+def rows(query: Any) -> list[tuple[Any, ...]]:
+    """The rows of a Peewee select as tuples (Peewee's stubs cannot type ``.tuples()``)."""
+    return [tuple(row) for row in query.tuples()]
 
 
 def is_postgresql(database: pw.Database) -> bool:

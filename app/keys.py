@@ -67,3 +67,17 @@ def parse_private_key(text: str, passphrase: str | None = None, *, allow_locked:
             return ParsedKey(encrypted=True, fingerprint=None)
         raise InvalidInput("passphrase: the private key is encrypted; give its passphrase") from None
     return ParsedKey(encrypted=passphrase is not None, fingerprint=fingerprint(key))
+
+
+def unlocked_private_key(text: str, passphrase: str | None) -> str:
+    """The key as OpenSSH text without a passphrase, for a 0600 file that lives only during a run.
+
+    ssh cannot be given a passphrase non-interactively; opening the key here keeps the passphrase out of
+    every process's argv and environment.
+    """
+    if passphrase is None:
+        return text if text.endswith("\n") else text + "\n"
+    key = _load(text, passphrase)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()

@@ -36,6 +36,10 @@ class Server(BaseModel):
     is_active = pw.BooleanField(default=True)
     # The host key trusted on first use, "TYPE BASE64" as in known_hosts.
     host_key = pw.TextField(null=True)
+    last_status = pw.CharField(max_length=16, null=True)
+    last_checked_at = UtcDateTimeField(null=True)
+    last_response_ms = pw.IntegerField(null=True)
+    last_message = pw.TextField(null=True)
     created_at = UtcDateTimeField(default=utcnow)
     updated_at = UtcDateTimeField(default=utcnow)
 
@@ -65,6 +69,7 @@ class Job(BaseModel):
     id = IdField(primary_key=True, default=new_id)
     # RESTRICT: a server with jobs is only removed together with them (DELETE ?force=true).
     server = pw.ForeignKeyField(Server, backref="jobs", on_delete="RESTRICT")
+    server_id: str  # Peewee's accessor for the foreign key column, declared for the type checker
     kind = pw.CharField(max_length=16)  # command | script
     command = pw.TextField(null=True)
     args = pw.TextField(null=True)
@@ -78,6 +83,7 @@ class Job(BaseModel):
     failure_reason = pw.CharField(max_length=32, null=True)
     batch_id = pw.CharField(max_length=36, null=True)
     worker = pw.ForeignKeyField(Worker, null=True, backref="jobs", on_delete="SET NULL")
+    worker_id: str | None
     created_at = UtcDateTimeField(default=utcnow)
     started_at = UtcDateTimeField(null=True)
     finished_at = UtcDateTimeField(null=True)
@@ -88,7 +94,9 @@ class Job(BaseModel):
     stderr_offset = pw.BigIntegerField(default=0)
     last_seq = pw.IntegerField(default=0)
     stored_bytes = pw.BigIntegerField(default=0)
-    output_truncated = pw.BooleanField(default=False)
+    # Output cap: chunks up to head_last_seq are the kept head; omitted_bytes were dropped after it.
+    head_last_seq = pw.IntegerField(null=True)
+    omitted_bytes = pw.BigIntegerField(default=0)
 
     class Meta:
         indexes = (
@@ -108,6 +116,7 @@ class JobChunk(BaseModel):
     seq = pw.IntegerField()
     stream = pw.CharField(max_length=6)  # stdout | stderr
     data = pw.TextField()
+    size = pw.IntegerField()
     at = UtcDateTimeField(default=utcnow)
 
     class Meta:

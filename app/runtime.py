@@ -9,6 +9,7 @@ from app.db import Database
 from app.migrate import apply_migrations, require_current_schema
 from app.secrets import Vault
 from app.settings import Settings
+from app.worker import JobChanged, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,16 @@ class Runtime:
     settings: Settings
     database: Database
     vault: Vault
+    workers: WorkerPool | None = None
+
+    def start_workers(self, on_change: JobChanged | None = None) -> None:
+        if self.settings.workers > 0:
+            self.workers = WorkerPool(self.settings, self.database, self.vault, on_change)
+            self.workers.start()
+
+    def wake_workers(self) -> None:
+        if self.workers is not None:
+            self.workers.wake()
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -37,4 +48,6 @@ class Runtime:
         return cls(settings=settings, database=database, vault=vault)
 
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
         self.database.close()

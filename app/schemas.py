@@ -152,3 +152,221 @@ class Health(BaseModel):
     timestamp: Timestamp
     database: Literal["connected", "disconnected"]
     queue: Literal["connected", "disconnected"]
+
+
+# ----- jobs ----------------------------------------------------------------------------------------
+
+# The job text travels base64-encoded in one argument of the remote shell, which Linux caps at 128 KiB.
+MAX_JOB_TEXT = 64 * 1024
+JobStatus = Literal["queued", "running", "completed", "failed", "canceled"]
+ShellPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/+-]{1,255}$", max_length=256)]
+Priority = Annotated[int, Field(ge=1, le=10)]
+JobTimeout = Annotated[int, Field(ge=1)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+JobText = Annotated[str, Field(max_length=MAX_JOB_TEXT), AfterValidator(_no_nul)]
+
+
+class JobCreate(RequestModel):
+    command: Annotated[JobText, Field(min_length=1)]
+    args: JobText | None = None
+    server_id: str
+    timeout: JobTimeout = 300
+    priority: Priority = 5
+
+    @model_validator(mode="after")
+    def _fits(self) -> JobCreate:
+        if len((self.command + " " + (self.args or "")).encode()) > MAX_JOB_TEXT:
+            raise ValueError(f"args: command and args together may be {MAX_JOB_TEXT} bytes at most")
+        if not self.command.strip():
+            raise ValueError("command: must not be blank")
+        return self
+
+
+class ScriptJobCreate(RequestModel):
+    script: Annotated[JobText, Field(min_length=1)]
+    server_id: str
+    timeout: JobTimeout = 300
+    shell: ShellPath = "/bin/bash"
+    priority: Priority = 5
+
+    @model_validator(mode="after")
+    def _fits(self) -> ScriptJobCreate:
+        if len(self.script.encode()) > MAX_JOB_TEXT:
+            raise ValueError(f"script: {MAX_JOB_TEXT} bytes at most")
+        return self
+
+
+class JobDuplicate(RequestModel):
+    server_id: str | None = None
+    timeout: JobTimeout | None = None
+    priority: Priority | None = None
+    command: Annotated[JobText, Field(min_length=1)] | None = None
+    args: JobText | None = None
+    script: Annotated[JobText, Field(min_length=1)] | None = None
+    shell: ShellPath | None = None
+
+
+class JobServer(BaseModel):
+    id: str
+    name: str
+    hostname: str
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    command: str | None
+    args: str | None
+    script: str | None
+    shell: str | None
+    status: JobStatus
+    server_id: str
+    server: JobServer
+    priority: int
+    timeout: int
+    exit_code: int | None
+    error: str | None
+    failure_reason: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    cancel_requested_at: Timestamp | None
+    canceled_at: Timestamp | None
+    output_bytes: int
+    output_truncated: bool
+    batch_id: str | None
+
+
+class JobDetail(JobOut):
+    output: str
+    stdout: str
+    stderr: str
+
+
+class Pagination(BaseModel):
+    page: int
+    limit: int
+    total: int
+    total_pages: int
+    has_next: bool
+    has_prev: bool
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    pagination: Pagination
+
+
+class JobListQuery(QueryModel):
+    page: Annotated[int, Field(ge=1)] = 1
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    status: JobStatus | None = None
+    server_id: str | None = None
+    search: Annotated[str, Field(max_length=200)] | None = None
+    sort_by: Literal["created_at", "started_at", "finished_at"] = "created_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+
+
+class JobCanceled(BaseModel):
+    id: str
+    status: JobStatus
+    canceled_at: Timestamp | None
+    cancel_requested_at: Timestamp | None
+
+
+class OriginalJob(BaseModel):
+    id: str
+    kind: str
+    command: str | None
+
+
+class JobDuplicated(BaseModel):
+    original_job: OriginalJob
+    new_job: JobOut
+
+
+# ----- connectivity --------------------------------------------------------------------------------
+
+
+class ServerTest(BaseModel):
+    server_id: str
+    status: Literal["connected", "disconnected"]
+    response_time_ms: int | None
+    test_command: str
+    test_output: str | None
+    message: str
+    failure_reason: str | None
+    timestamp: Timestamp
+
+
+class ServerCheck(BaseModel):
+    server_id: str
+    name: str
+    status: Literal["connected", "disconnected"]
+    response_time_ms: int | None
+    message: str
+
+
+class CheckSummary(BaseModel):
+    total_checked: int
+    connected: int
+    disconnected: int
+    check_duration_ms: int
+
+
+class CheckStatus(BaseModel):
+    servers: list[ServerCheck]
+    summary: CheckSummary
+
+
+class CheckStatusQuery(QueryModel):
+    active_only: bool = False
+
+
+# ----- system --------------------------------------------------------------------------------------
+
+
+class SystemInfo(BaseModel):
+    total_servers: int
+    total_jobs: int
+    running_jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    queued_jobs: int
+    canceled_jobs: int
+    success_rate: float
+    timestamp: Timestamp
+
+
+class WorkerInfo(BaseModel):
+    id: str
+    hostname: str
+    pid: int
+    threads: int
+    batch_size: int
+    running_jobs: int
+    started_at: Timestamp
+    heartbeat_at: Timestamp
+
+
+class WorkerStatus(BaseModel):
+    active_workers: int
+    total_capacity: int
+    running_jobs: int
+    workers: list[WorkerInfo]
+
+
+class SystemEnhanced(BaseModel):
+    connected_servers: int
+    disconnected_servers: int
+    unchecked_servers: int
+    average_job_duration: float
+    jobs_per_hour: int
+    worker_status: WorkerStatus

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import stat
 from pathlib import Path
@@ -20,6 +22,8 @@ class Vault:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigurationError("no secret key given")
+        # A separate key for digests, derived from the encryption key, so the two uses never mix.
+        self._digest_key = hashlib.sha256(b"newremora digest\0" + keys[0]).digest()
         try:
             self._fernet = MultiFernet([Fernet(key) for key in keys])
         except ValueError as exc:
@@ -45,6 +49,14 @@ class Vault:
             raise ConfigurationError(
                 "a stored secret cannot be decrypted: NEWREMORA_SECRET_KEY (or the key file) changed"
             ) from exc
+
+    def digest(self, *parts: str | int | None) -> str:
+        """A keyed digest: equal parts give equal digests, and nobody without the key can test a guess."""
+        message = "\0".join("" if part is None else str(part) for part in parts).encode()
+        return hmac.new(self._digest_key, message, hashlib.sha256).hexdigest()[:32]
+
+    def decrypt_optional(self, token: str | None) -> str | None:
+        return None if token is None else self.decrypt(token)
 
     def encrypt_optional(self, plaintext: str | None) -> str | None:
         return None if plaintext is None else self.encrypt(plaintext)

@@ -93,6 +93,27 @@ class Settings:
     db_threads: int = _setting(
         16, _int_in(1, 256), "Threads (and pooled connections) that run database work for the API."
     )
+    workers: int = _setting(4, _int_in(0, 256), "Worker threads that run jobs in this process (0: API only).")
+    batch_size: int = _setting(
+        8, _int_in(1, 256), "Most jobs one worker thread runs in one Ansible process (forks = batch size)."
+    )
+    server_concurrency: int = _setting(
+        8, _int_in(1, 1000), "Most jobs running at once on one server (keep it below the target's sshd MaxSessions)."
+    )
+    max_output_bytes: int = _setting(
+        10 * 1024 * 1024,
+        _int_in(4096, 1024**3),
+        "Output stored per job; beyond it the head and the tail are kept with a marker between them.",
+    )
+    max_job_timeout: int = _setting(
+        7 * 24 * 3600, _int_in(1, 365 * 24 * 3600), "Largest job timeout accepted, in seconds."
+    )
+    kill_grace: int = _setting(5, _int_in(1, 300), "Seconds between TERM and KILL when a job is canceled or times out.")
+    control_dir: Path | None = _setting(
+        None,
+        Path,
+        "Directory of SSH control sockets shared between runs (short path; default /tmp/newremora-ssh-UID).",
+    )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
 
     @property

@@ -25,6 +25,10 @@ def apply(database: pw.Database) -> None:
         pem_file_url = pw.CharField(max_length=200, null=True)
         is_active = pw.BooleanField()
         host_key = pw.TextField(null=True)
+        last_status = pw.CharField(max_length=16, null=True)
+        last_checked_at = UtcDateTimeField(null=True)
+        last_response_ms = pw.IntegerField(null=True)
+        last_message = pw.TextField(null=True)
         created_at = UtcDateTimeField()
         updated_at = UtcDateTimeField()
 
@@ -72,7 +76,8 @@ def apply(database: pw.Database) -> None:
         stderr_offset = pw.BigIntegerField()
         last_seq = pw.IntegerField()
         stored_bytes = pw.BigIntegerField()
-        output_truncated = pw.BooleanField()
+        head_last_seq = pw.IntegerField(null=True)
+        omitted_bytes = pw.BigIntegerField()
 
         class Meta:
             indexes = (
@@ -90,6 +95,7 @@ def apply(database: pw.Database) -> None:
         seq = pw.IntegerField()
         stream = pw.CharField(max_length=6)
         data = pw.TextField()
+        size = pw.IntegerField()
         at = UtcDateTimeField()
 
         class Meta:

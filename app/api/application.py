@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from app.api import health, servers
+from app.api import health, jobs, servers, system
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.runtime import Runtime
@@ -31,10 +31,14 @@ def build_app(settings: Settings) -> Quart:
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(servers.blueprint, url_prefix="/api/v1/servers")
+    app.register_blueprint(jobs.blueprint, url_prefix="/api/v1/jobs")
+    app.register_blueprint(system.blueprint, url_prefix="/api/v1/system")
 
     @app.before_serving
     async def open_runtime() -> None:
-        app.extensions[RUNTIME_KEY] = Runtime.open(settings)
+        runtime = Runtime.open(settings)
+        app.extensions[RUNTIME_KEY] = runtime
+        runtime.start_workers()
 
     @app.after_serving
     async def close_runtime() -> None:

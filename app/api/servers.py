@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from quart import Blueprint, request
 from quart_schema import DataSource, document_request, validate_querystring, validate_request, validate_response
 
 from app import pem_files, servers
 from app.api.context import runtime
+from app.clock import utcnow
+from app.connectivity import check_servers
 from app.errors import InvalidInput
 from app.keys import host_key_fingerprint
 from app.models import Server
+from app.runner.checks import TEST_COMMAND
 from app.schemas import (
+    CheckStatus,
+    CheckStatusQuery,
+    CheckSummary,
     Envelope,
     PemUploaded,
     PemUploadForm,
+    ServerCheck,
     ServerCreate,
     ServerDeleted,
     ServerDeleteQuery,
     ServerList,
     ServerListQuery,
     ServerOut,
+    ServerTest,
     ServerUpdate,
 )
 
@@ -106,3 +117,54 @@ async def upload_pem() -> tuple[Envelope[PemUploaded], int]:
         uploaded_at=pem.uploaded_at,
     )
     return Envelope(data=uploaded), 201
+
+
+@blueprint.post("/<server_id>/test")
+@validate_response(Envelope[ServerTest])
+async def test_server(server_id: str) -> Envelope[ServerTest]:
+    """Runs ``echo 'test'`` on the server through Ansible."""
+    rt = runtime()
+    server = await rt.database.run(servers.get_server, server_id)
+    results = await asyncio.to_thread(check_servers, rt.settings, rt.database, rt.vault, [server])
+    result = results[server.id]
+    report = ServerTest(
+        server_id=server.id,
+        status="connected" if result.connected else "disconnected",
+        response_time_ms=result.response_time_ms,
+        test_command=TEST_COMMAND,
+        test_output=result.output,
+        message=result.message,
+        failure_reason=result.failure_reason,
+        timestamp=utcnow(),
+    )
+    return Envelope(data=report)
+
+
+@blueprint.post("/check-status")
+@validate_querystring(CheckStatusQuery)
+@validate_response(Envelope[CheckStatus])
+async def check_status(query_args: CheckStatusQuery) -> Envelope[CheckStatus]:
+    """All (or the active) servers, checked concurrently in one Ansible run."""
+    rt = runtime()
+    found = await rt.database.run(servers.list_servers, query_args.active_only)
+    started = time.monotonic()
+    results = await asyncio.to_thread(check_servers, rt.settings, rt.database, rt.vault, found)
+    duration_ms = round((time.monotonic() - started) * 1000)
+    checks = [
+        ServerCheck(
+            server_id=server.id,
+            name=server.name,
+            status="connected" if results[server.id].connected else "disconnected",
+            response_time_ms=results[server.id].response_time_ms,
+            message=results[server.id].message,
+        )
+        for server in found
+    ]
+    connected = sum(1 for check in checks if check.status == "connected")
+    summary = CheckSummary(
+        total_checked=len(checks),
+        connected=connected,
+        disconnected=len(checks) - connected,
+        check_duration_ms=duration_ms,
+    )
+    return Envelope(data=CheckStatus(servers=checks, summary=summary))

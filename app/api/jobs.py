@@ -1,0 +1,205 @@
+"""``/api/v1/jobs``: submit, list, read, cancel and duplicate jobs; their output as text."""
+
+from __future__ import annotations
+
+import math
+from typing import cast
+
+from pydantic import ValidationError
+from quart import Blueprint, Response, request
+from quart_schema import document_request, validate_querystring, validate_request, validate_response
+
+from app.api.context import runtime
+from app.api.errors import describe_validation_error
+from app.errors import InvalidInput
+from app.jobqueue import lifecycle, reads, submit
+from app.models import Job
+from app.schemas import (
+    Envelope,
+    JobCanceled,
+    JobCreate,
+    JobDetail,
+    JobDuplicate,
+    JobDuplicated,
+    JobList,
+    JobListQuery,
+    JobOut,
+    JobServer,
+    JobStatus,
+    OriginalJob,
+    Pagination,
+    ScriptJobCreate,
+)
+
+blueprint = Blueprint("jobs", __name__)
+
+
+def job_out(job: Job) -> JobOut:
+    server = job.server
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        command=job.command,
+        args=job.args,
+        script=job.script,
+        shell=job.shell,
+        status=cast(JobStatus, job.status),
+        server_id=server.id,
+        server=JobServer(id=server.id, name=server.name, hostname=server.hostname),
+        priority=job.priority,
+        timeout=job.timeout,
+        exit_code=job.exit_code,
+        error=job.error,
+        failure_reason=job.failure_reason,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        cancel_requested_at=job.cancel_requested_at,
+        canceled_at=job.canceled_at,
+        output_bytes=job.stored_bytes,
+        output_truncated=job.omitted_bytes > 0,
+        batch_id=job.batch_id,
+    )
+
+
+async def _submit(new: submit.NewJob) -> tuple[Envelope[JobOut], int]:
+    rt = runtime()
+
+    def create() -> Job:
+        job = submit.create_job(new, rt.settings.max_job_timeout)
+        return reads.get_job(job.id)
+
+    job = await rt.database.run(create)
+    rt.wake_workers()
+    return Envelope(data=job_out(job)), 201
+
+
+@blueprint.post("")
+@validate_request(JobCreate)
+@validate_response(Envelope[JobOut], 201)
+async def create_job(data: JobCreate) -> tuple[Envelope[JobOut], int]:
+    return await _submit(
+        submit.NewJob(
+            server_id=data.server_id,
+            kind="command",
+            command=data.command,
+            args=data.args,
+            timeout=data.timeout,
+            priority=data.priority,
+        )
+    )
+
+
+@blueprint.post("/script")
+@validate_request(ScriptJobCreate)
+@validate_response(Envelope[JobOut], 201)
+async def create_script_job(data: ScriptJobCreate) -> tuple[Envelope[JobOut], int]:
+    return await _submit(
+        submit.NewJob(
+            server_id=data.server_id,
+            kind="script",
+            script=data.script,
+            shell=data.shell,
+            timeout=data.timeout,
+            priority=data.priority,
+        )
+    )
+
+
+@blueprint.get("")
+@validate_querystring(JobListQuery)
+@validate_response(Envelope[JobList])
+async def list_jobs(query_args: JobListQuery) -> Envelope[JobList]:
+    query = reads.JobFilter(**query_args.model_dump())
+    jobs, total = await runtime().database.run(reads.list_jobs, query)
+    total_pages = math.ceil(total / query.limit) if total else 0
+    pagination = Pagination(
+        page=query.page,
+        limit=query.limit,
+        total=total,
+        total_pages=total_pages,
+        has_next=query.page < total_pages,
+        has_prev=query.page > 1,
+    )
+    return Envelope(data=JobList(jobs=[job_out(job) for job in jobs], pagination=pagination))
+
+
+@blueprint.get("/<job_id>")
+@validate_response(Envelope[JobDetail])
+async def get_job(job_id: str) -> Envelope[JobDetail]:
+    def load() -> tuple[Job, reads.JobOutput]:
+        job = reads.get_job(job_id)
+        return job, reads.job_output(job)
+
+    job, output = await runtime().database.run(load)
+    detail = JobDetail(**job_out(job).model_dump(), output=output.output, stdout=output.stdout, stderr=output.stderr)
+    return Envelope(data=detail)
+
+
+async def _text(job_id: str, part: str) -> Response:
+    def load() -> str:
+        output = reads.job_output(reads.get_job(job_id))
+        return str(getattr(output, part))
+
+    text = await runtime().database.run(load)
+    return Response(text, status=200, content_type="text/plain; charset=utf-8")
+
+
+@blueprint.get("/<job_id>/logs")
+async def job_logs(job_id: str) -> Response:
+    """stdout and stderr combined, in arrival order."""
+    return await _text(job_id, "output")
+
+
+@blueprint.get("/<job_id>/stdout")
+async def job_stdout(job_id: str) -> Response:
+    return await _text(job_id, "stdout")
+
+
+@blueprint.get("/<job_id>/stderr")
+async def job_stderr(job_id: str) -> Response:
+    return await _text(job_id, "stderr")
+
+
+@blueprint.post("/<job_id>/cancel")
+@validate_response(Envelope[JobCanceled], 200)
+@validate_response(Envelope[JobCanceled], 202)
+async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
+    """200 with status canceled for a queued job; 202 while a running job is being stopped."""
+    outcome = await runtime().database.run(lifecycle.cancel_job, job_id)
+    job = outcome.job
+    data = JobCanceled(
+        id=job.id,
+        status=cast(JobStatus, job.status),
+        canceled_at=job.canceled_at,
+        cancel_requested_at=job.cancel_requested_at,
+    )
+    return Envelope(data=data), 200 if outcome.immediate else 202
+
+
+@blueprint.post("/<job_id>/duplicate")
+@document_request(JobDuplicate)
+@validate_response(Envelope[JobDuplicated], 201)
+async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
+    # The body is optional: an empty one (or none) duplicates the job as it was.
+    raw = await request.get_data(as_text=True)
+    body = await request.get_json() if raw.strip() else {}
+    if not isinstance(body, dict):
+        raise InvalidInput("request body: must be a JSON object")
+    try:
+        overrides = JobDuplicate.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc)) from exc
+    rt = runtime()
+
+    def duplicate() -> tuple[Job, Job]:
+        overridden = submit.Overrides(**overrides.model_dump())
+        original, new = submit.duplicate_job(job_id, overridden, rt.settings.max_job_timeout)
+        return original, reads.get_job(new.id)
+
+    original, new = await rt.database.run(duplicate)
+    rt.wake_workers()
+    data = JobDuplicated(
+        original_job=OriginalJob(id=original.id, kind=original.kind, command=original.command), new_job=job_out(new)
+    )
+    return Envelope(data=data), 201

@@ -1,0 +1,100 @@
+"""Claiming work: queued jobs, and running jobs whose worker is gone (re-attached, never restarted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import peewee as pw
+
+from app.clock import utcnow
+from app.db import is_postgresql
+from app.db import rows as db_rows
+from app.models import Job, Server, Worker
+
+# Any constant works; every process that claims from this database uses the same one.
+CLAIM_LOCK_KEY = 0x4E52_434C
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job: Job
+    server: Server
+    reattach: bool
+
+
+@contextmanager
+def _claim_transaction(database: pw.Database) -> Iterator[None]:
+    # One claimer at a time: the per-server limit needs a consistent count of running jobs, which row locks
+    # (SKIP LOCKED) alone cannot give. A claim is one short transaction, so this is no bottleneck.
+    if is_postgresql(database):
+        with database.atomic():
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK_KEY,))
+            yield
+    else:
+        with database.atomic(lock_type="IMMEDIATE"):
+            yield
+
+
+def _dead_worker_ids(dead_after: timedelta) -> list[str]:
+    cutoff = utcnow() - dead_after
+    dead = Worker.select(Worker.id).where((Worker.stopped_at.is_null(False)) | (Worker.heartbeat_at < cutoff))
+    return [row.id for row in dead]
+
+
+def _orphans(dead_worker_ids: list[str], limit: int) -> list[str]:
+    orphaned = Job.worker.is_null(True)
+    if dead_worker_ids:
+        orphaned |= Job.worker.in_(dead_worker_ids)
+    rows = Job.select(Job.id).where((Job.status == "running") & orphaned).order_by(Job.started_at).limit(limit).tuples()
+    return [str(job_id) for (job_id,) in db_rows(rows)]
+
+
+def _next_queued(limit: int, per_server: int) -> list[str]:
+    # Highest priority first, FIFO within a priority, and never more than `per_server` running on a server.
+    ranked = Job.select(
+        Job.id,
+        Job.server,
+        Job.priority,
+        Job.created_at,
+        pw.fn.ROW_NUMBER()
+        .over(partition_by=[Job.server], order_by=[Job.priority.desc(), Job.created_at, Job.id])
+        .alias("rank_in_server"),
+    ).where(Job.status == "queued")
+    running = (
+        Job.select(Job.server.alias("server_id"), pw.fn.COUNT(Job.id).alias("running"))
+        .where(Job.status == "running")
+        .group_by(Job.server)
+    )
+    ranked_q = ranked.alias("q")
+    running_r = running.alias("r")
+    query = (
+        Job.select(ranked_q.c.id)
+        .from_(ranked_q)
+        .join(running_r, pw.JOIN.LEFT_OUTER, on=(running_r.c.server_id == ranked_q.c.server_id))
+        .where(ranked_q.c.rank_in_server + pw.fn.COALESCE(running_r.c.running, 0) <= per_server)
+        .order_by(ranked_q.c.priority.desc(), ranked_q.c.created_at, ranked_q.c.id)
+        .limit(limit)
+        .tuples()
+    )
+    return [str(job_id) for (job_id,) in db_rows(query)]
+
+
+def claim_jobs(worker_id: str, limit: int, per_server: int, dead_after: timedelta) -> list[Claimed]:
+    """Take up to ``limit`` jobs for this worker, in one transaction."""
+    with _claim_transaction(Job._meta.database):
+        orphan_ids = _orphans(_dead_worker_ids(dead_after), limit)
+        if orphan_ids:
+            Job.update(worker=worker_id).where(Job.id.in_(orphan_ids)).execute()
+        queued_ids = _next_queued(limit - len(orphan_ids), per_server) if len(orphan_ids) < limit else []
+        if queued_ids:
+            Job.update(status="running", worker=worker_id, started_at=utcnow()).where(
+                Job.id.in_(queued_ids) & (Job.status == "queued")
+            ).execute()
+    ids = orphan_ids + queued_ids
+    if not ids:
+        return []
+    jobs = {job.id: job for job in Job.select(Job, Server).join(Server).where(Job.id.in_(ids))}
+    return [Claimed(jobs[i], jobs[i].server, reattach=i in orphan_ids) for i in ids if i in jobs]

@@ -1,0 +1,94 @@
+"""Storing job output as ordered chunks, within the per-job cap (head and tail kept, the middle dropped)."""
+
+from __future__ import annotations
+
+from app.clock import utcnow
+from app.db import rows
+from app.models import Job, JobChunk
+
+
+def utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def split_at_bytes(text: str, limit: int) -> tuple[str, str]:
+    """The longest prefix of ``text`` that fits in ``limit`` UTF-8 bytes, and the rest."""
+    head = text.encode("utf-8", errors="surrogatepass")[:limit].decode("utf-8", errors="ignore")
+    return head, text[len(head) :]
+
+
+def keep_last_bytes(text: str, limit: int) -> str:
+    data = text.encode("utf-8", errors="surrogatepass")
+    return data[-limit:].decode("utf-8", errors="ignore") if len(data) > limit else text
+
+
+class NotOwner(Exception):
+    """The job is no longer this worker's (it was re-attached elsewhere)."""
+
+
+def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offset: int, cap: int) -> int | None:
+    """Store one chunk; returns the seq of the last row stored (None if nothing was). ``end_offset``: bytes
+    of this stream received so far, from which a re-attached poll resumes."""
+    with Job._meta.database.atomic():
+        job = Job.select().where(Job.id == job_id).get()
+        if job.worker_id != worker_id or job.status != "running":
+            raise NotOwner(job_id)
+        stored, omitted, head_last_seq, seq = job.stored_bytes, job.omitted_bytes, job.head_last_seq, job.last_seq
+        stored_seq: int | None = None
+        now = utcnow()
+
+        def insert(piece: str) -> int:
+            nonlocal seq, stored, stored_seq
+            seq += 1
+            size = utf8_size(piece)
+            JobChunk.insert(job=job_id, seq=seq, stream=stream, data=piece, size=size, at=now).execute()
+            stored += size
+            stored_seq = seq
+            return seq
+
+        head_cap = cap // 2
+        if head_last_seq is None:
+            room = head_cap - stored
+            if utf8_size(text) <= room:
+                insert(text)
+                text = ""
+            else:
+                head, text = split_at_bytes(text, room)
+                head_last_seq = insert(head) if head else seq
+        if text and head_last_seq is not None:
+            # The tail: no piece may be larger than the tail's share, and the oldest tail goes first.
+            kept = keep_last_bytes(text, cap - head_cap)
+            omitted += utf8_size(text) - utf8_size(kept)
+            insert(kept)
+            if stored > cap:
+                stored, omitted = _trim_tail(job_id, head_last_seq, stored, omitted, cap)
+        Job.update(
+            {
+                getattr(Job, f"{stream}_offset"): end_offset,
+                Job.last_seq: seq,
+                Job.stored_bytes: stored,
+                Job.omitted_bytes: omitted,
+                Job.head_last_seq: head_last_seq,
+            }
+        ).where(Job.id == job_id).execute()
+    return stored_seq
+
+
+def _trim_tail(job_id: str, head_last_seq: int, stored: int, omitted: int, cap: int) -> tuple[int, int]:
+    """Drop the oldest tail chunks until the job fits in the cap again."""
+    oldest = (
+        JobChunk.select(JobChunk.id, JobChunk.size)
+        .where((JobChunk.job == job_id) & (JobChunk.seq > head_last_seq))
+        .order_by(JobChunk.seq)
+        .tuples()
+    )
+    doomed = []
+    for chunk_id, size in rows(oldest):
+        if stored <= cap:
+            break
+        doomed.append(chunk_id)
+        stored -= size
+        omitted += size
+    if doomed:
+        JobChunk.delete().where(JobChunk.id.in_(doomed)).execute()
+    return stored, omitted

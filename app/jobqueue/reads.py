@@ -1,0 +1,101 @@
+"""Reading jobs: one, a filtered page, and their output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import peewee as pw
+
+from app.db import is_postgresql, rows
+from app.errors import NotFound
+from app.models import Job, JobChunk, Server
+from app.servers import parse_id
+
+SortField = Literal["created_at", "started_at", "finished_at"]
+
+
+def get_job(job_id: str) -> Job:
+    job = Job.select(Job, Server).join(Server).where(Job.id == parse_id(job_id, "Job")).get_or_none()
+    if job is None:
+        raise NotFound("Job not found")
+    return job
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    page: int = 1
+    limit: int = 20
+    status: str | None = None
+    server_id: str | None = None
+    search: str | None = None
+    sort_by: SortField = "created_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+
+
+def _contains_ignoring_case(field: pw.Field, text: str) -> Any:
+    """``field`` contains ``text``, case-insensitively, with ``%`` and ``_`` taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    lower = pw.fn.LOWER if is_postgresql(Job._meta.database) else pw.fn.nr_lower
+    return pw.NodeList((lower(field), pw.SQL("LIKE"), f"%{escaped}%", pw.SQL("ESCAPE '\\'")))
+
+
+def list_jobs(query: JobFilter) -> tuple[list[Job], int]:
+    select = Job.select(Job, Server).join(Server)
+    if query.status:
+        select = select.where(Job.status == query.status)
+    if query.server_id:
+        try:
+            server_id = parse_id(query.server_id, "Server")
+        except NotFound:
+            return [], 0
+        select = select.where(Job.server == server_id)
+    if query.search:
+        select = select.where(
+            _contains_ignoring_case(Job.command, query.search)
+            | _contains_ignoring_case(Job.args, query.search)
+            | _contains_ignoring_case(Job.script, query.search)
+        )
+    total = select.count()
+    field = getattr(Job, query.sort_by)
+    if query.sort_order == "desc":
+        order = (field.desc(nulls="LAST"), Job.created_at.desc(), Job.id.desc())
+    else:
+        order = (field.asc(nulls="LAST"), Job.created_at.asc(), Job.id.asc())
+    jobs = list(select.order_by(*order).paginate(query.page, query.limit))
+    return jobs, total
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    output: str
+    stdout: str
+    stderr: str
+
+
+def omission_marker(omitted_bytes: int) -> str:
+    return f"\n[newremora: {omitted_bytes} bytes of output omitted here (output cap); head and tail kept]\n"
+
+
+def job_output(job: Job) -> JobOutput:
+    """stdout and stderr interleaved in arrival order, and each alone; the cap's marker where bytes were dropped."""
+    parts: dict[str, list[str]] = {"output": [], "stdout": [], "stderr": []}
+    head_last_seq = job.head_last_seq if job.omitted_bytes > 0 else None
+    marker_due = head_last_seq is not None
+    chunks = (
+        JobChunk.select(JobChunk.seq, JobChunk.stream, JobChunk.data)
+        .where(JobChunk.job == job.id)
+        .order_by(JobChunk.seq)
+        .tuples()
+    )
+    for seq, stream, data in rows(chunks):
+        if marker_due and head_last_seq is not None and seq > head_last_seq:
+            for name in parts:
+                parts[name].append(omission_marker(job.omitted_bytes))
+            marker_due = False
+        parts["output"].append(data)
+        parts[stream].append(data)
+    if marker_due:
+        for name in parts:
+            parts[name].append(omission_marker(job.omitted_bytes))
+    return JobOutput(*("".join(parts[name]) for name in ("output", "stdout", "stderr")))

@@ -1,0 +1,96 @@
+"""One ansible-runner run: the settings that matter, in one place (see ../shared/FACTS.md)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from app.runner.inventory import RunDirectory
+from app.runner.spec import RunnerConfig
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+# Big enough for one poll answer (two streams of chunk_bytes, base64, returned twice by `raw`).
+MAX_EVENT_RES = 8_000_000
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str  # successful | failed | canceled | timeout | error
+    rc: int | None
+    # The tail of ansible-playbook's own output, for errors that are not attached to a host.
+    stdout_tail: str
+
+
+def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        # ansible-runner starts ansible-playbook from PATH: the venv's first, even when it is not activated.
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "ANSIBLE_SSH_USETTY": "False",  # a tty turns LF into CRLF and merges stderr into stdout
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": f"-C -o ControlMaster=auto -o ControlPersist={config.control_persist_s}s",
+        "ANSIBLE_TIMEOUT": str(config.connect_timeout_s),
+        "ANSIBLE_GATHERING": "explicit",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_SYSTEM_WARNINGS": "False",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_HOME": str(run_dir.path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(run_dir.path / "tmp"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(config.control_dir),
+        "MAX_EVENT_RES": str(MAX_EVENT_RES),
+    }
+
+
+def run_playbook(
+    config: RunnerConfig,
+    run_dir: RunDirectory,
+    playbook: str,
+    inventory: Path,
+    forks: int,
+    on_event: EventHandler,
+    should_stop: Callable[[], bool],
+) -> RunOutcome:
+    config.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def handle(event: dict[str, Any]) -> bool:
+        try:
+            on_event(event)
+        except Exception:
+            # An exception here would be swallowed by ansible-runner and stall the run's bookkeeping.
+            log.exception("event handler failed")
+        return False  # never write the event to disk: it may carry job output
+
+    runner = ansible_runner.run(
+        private_data_dir=str(run_dir.path),
+        playbook=str(config.playbooks_dir / playbook),
+        inventory=str(inventory),
+        envvars=_environment(config, run_dir),
+        forks=max(1, forks),
+        quiet=True,
+        suppress_env_files=True,
+        event_handler=handle,
+        # Passing a callback keeps ansible-runner from installing its own signal handlers.
+        cancel_callback=should_stop,
+    )
+    stdout_tail = ""
+    try:
+        with runner.stdout as handle:
+            stdout_tail = handle.read()[-2000:]
+    except (OSError, AttributeError):
+        pass
+    if runner.status != "successful":
+        log.debug("ansible-runner ended %s rc=%s: %s", runner.status, runner.rc, stdout_tail[-1500:])
+    return RunOutcome(status=str(runner.status), rc=runner.rc, stdout_tail=stdout_tail)

@@ -1,0 +1,25 @@
+"""Turning Ansible's connection failures into the failure reasons users see."""
+
+from __future__ import annotations
+
+AUTH_MARKERS = ("permission denied", "authentication failed", "incorrect password", "invalid/incorrect password")
+HOST_KEY_MARKERS = ("remote host identification has changed", "host key verification failed")
+
+
+def classify_unreachable(message: str) -> str:
+    lowered = message.lower()
+    if any(marker in lowered for marker in HOST_KEY_MARKERS):
+        return "host_key_mismatch"
+    if any(marker in lowered for marker in AUTH_MARKERS):
+        return "auth_failed"
+    return "unreachable"
+
+
+def describe(reason: str, message: str) -> str:
+    """A one-line error for the job, without the noise of ssh's banners."""
+    if reason == "host_key_mismatch":
+        return "the server's SSH host key changed since it was trusted; re-trust it if the change is expected"
+    if reason == "auth_failed":
+        return "SSH authentication failed (check user and credentials)"
+    lines = [line.strip() for line in message.splitlines() if line.strip() and not line.strip().startswith("@")]
+    return lines[-1][:500] if lines else "the server could not be reached"

@@ -1,0 +1,149 @@
+"""The private directory of one run and the inventory rendered into it from ``inventory_templates/``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+
+import jinja2
+
+from app.runner.spec import RunnerConfig, Target
+
+INVENTORY_TEMPLATE = Path(__file__).resolve().parents[2] / "inventory_templates" / "hosts.yml.j2"
+# Aliases and variable names are ours, never a user's; anything else would be a bug worth stopping for.
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+HostVars = dict[str, str | int | bool]
+
+
+@cache
+def _template() -> jinja2.Template:
+    # YAML, not HTML: every value is escaped by tojson in the template itself.
+    environment = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)  # noqa: S701
+    return environment.from_string(INVENTORY_TEMPLATE.read_text())
+
+
+def render_inventory(hosts: dict[str, HostVars]) -> str:
+    for alias, host_vars in hosts.items():
+        for name in (alias, *host_vars):
+            if not IDENTIFIER.fullmatch(name):
+                raise ValueError(f"not an inventory identifier: {name!r}")
+    return _template().render(hosts=hosts)
+
+
+def job_alias(job_id: str) -> str:
+    return "job_" + job_id.replace("-", "_")
+
+
+def server_alias(server_id: str) -> str:
+    return "server_" + server_id.replace("-", "_")
+
+
+def known_hosts_line(target: Target) -> str:
+    host = target.hostname if target.port == 22 else f"[{target.hostname}]:{target.port}"
+    return f"{host} {target.host_key}\n"
+
+
+class RunDirectory:
+    """A 0700 directory for one ansible-runner run; key material lives here only while the run lasts."""
+
+    def __init__(self, config: RunnerConfig) -> None:
+        config.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.config = config
+        # The pid in the name lets a later start remove what a killed process left (remove_stale_runs).
+        self.path = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=config.runs_dir))
+        self._secrets = self.path / "secrets"
+        self._secrets.mkdir(mode=0o700)
+
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _private_file(self, name: str, text: str) -> Path:
+        path = self._secrets / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        return path
+
+    def known_hosts_path(self, target: Target) -> Path:
+        return self._secrets / f"known_hosts_{target.server_id}"
+
+    def connection_vars(self, target: Target) -> HostVars:
+        """Connection variables that let this target be reached with its own credential and nothing else."""
+        known_hosts = self.known_hosts_path(target)
+        if not known_hosts.exists():
+            self._private_file(known_hosts.name, known_hosts_line(target) if target.host_key else "")
+        options = [
+            f"UserKnownHostsFile={known_hosts}",
+            "GlobalKnownHostsFile=/dev/null",
+            # Trust on first use; a changed key is refused ("REMOTE HOST IDENTIFICATION HAS CHANGED").
+            "StrictHostKeyChecking=accept-new",
+            "IdentityAgent=none",
+            "IdentitiesOnly=yes",
+            f"ConnectTimeout={self.config.connect_timeout_s}",
+            "ServerAliveInterval=15",
+        ]
+        host_vars: HostVars = {
+            "ansible_connection": "ssh",
+            "ansible_host": target.hostname,
+            "ansible_port": target.port,
+            "ansible_user": target.user,
+            "ansible_control_path": str(self.config.control_dir / target.credential_digest),
+        }
+        if target.private_key is not None:
+            key_file = self._secrets / f"key_{target.server_id}"
+            if not key_file.exists():
+                self._private_file(key_file.name, target.private_key)
+            host_vars["ansible_ssh_private_key_file"] = str(key_file)
+            options += ["PasswordAuthentication=no", "KbdInteractiveAuthentication=no"]
+        else:
+            host_vars["ansible_password"] = target.password or ""
+            options += ["PubkeyAuthentication=no"]
+        host_vars["ansible_ssh_common_args"] = shlex.join(arg for option in options for arg in ("-o", option))
+        return host_vars
+
+    def learned_host_key(self, target: Target) -> str | None:
+        """The key ssh accepted on first use during this run, as "TYPE BASE64"."""
+        if target.host_key is not None:
+            return None
+        try:
+            lines = self.known_hosts_path(target).read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        for line in lines:
+            fields = line.split()
+            if len(fields) >= 3 and not line.startswith("#"):
+                return f"{fields[1]} {fields[2]}"
+        return None
+
+    def write_inventory(self, hosts: dict[str, HostVars]) -> Path:
+        path = self.path / "inventory.yml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(render_inventory(hosts))
+        return path
+
+
+def remove_stale_runs(runs_dir: Path) -> int:
+    """Delete run directories of processes that are gone (they may hold key material)."""
+    removed = 0
+    for path in runs_dir.glob("run-*-*"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed

@@ -1,0 +1,48 @@
+"""Parsing the answers of playbooks/files/poll.sh (see the format there)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+
+class PollFormatError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PollAnswer:
+    stdout_offset: int
+    stderr_offset: int
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None = None
+    reason: str | None = None
+    gone: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.exit_code is not None
+
+
+def parse_poll(text: str) -> PollAnswer:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key.startswith("NR"):
+            fields[key] = value.strip()
+    if "NRGONE" in fields:
+        return PollAnswer(0, 0, b"", b"", gone=True)
+    try:
+        out_offset, err_offset = (int(v) for v in fields["NRPOLL"].split())
+        stdout = base64.b64decode(fields.get("NROUT", ""), validate=True)
+        stderr = base64.b64decode(fields.get("NRERR", ""), validate=True)
+        exit_code = reason = None
+        if "NRDONE" in fields:
+            code, _, why = fields["NRDONE"].partition(" ")
+            exit_code = int(code)
+            reason = None if why.strip() in ("", "-") else why.strip()
+    except (KeyError, ValueError, binascii.Error) as exc:
+        raise PollFormatError(f"unexpected poll answer: {text[:200]!r}") from exc
+    return PollAnswer(out_offset, err_offset, stdout, stderr, exit_code, reason)

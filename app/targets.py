@@ -1,0 +1,28 @@
+"""From a stored server to what the runner needs to reach it (credentials decrypted, only here)."""
+
+from __future__ import annotations
+
+from app.keys import unlocked_private_key
+from app.models import Server
+from app.runner.spec import Target
+from app.secrets import Vault
+
+
+def target_for(server: Server, vault: Vault) -> Target:
+    password = private_key = None
+    if server.auth_type == "password":
+        password = vault.decrypt_optional(server.password_enc)
+    elif server.private_key_enc is not None:
+        passphrase = vault.decrypt_optional(server.passphrase_enc)
+        private_key = unlocked_private_key(vault.decrypt(server.private_key_enc), passphrase)
+    return Target(
+        server_id=server.id,
+        hostname=server.hostname,
+        port=server.port,
+        user=server.user,
+        password=password,
+        private_key=private_key,
+        host_key=server.host_key,
+        # Same endpoint and same credential: same SSH master; anything else gets its own.
+        credential_digest=vault.digest(server.id, server.hostname, server.port, server.user, password, private_key),
+    )

@@ -1,0 +1,238 @@
+"""Worker threads: claim jobs from the database, run them through the runner, record what happens."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from app.db import Database
+from app.errors import NewRemoraError
+from app.jobqueue.claim import Claimed, claim_jobs
+from app.jobqueue.lifecycle import (
+    cancel_requests,
+    finish_job,
+    heartbeat,
+    note_connectivity,
+    register_worker,
+    stop_worker,
+    trust_host_key,
+)
+from app.jobqueue.output import NotOwner, append_output
+from app.runner.cancel import kill_jobs
+from app.runner.inventory import remove_stale_runs
+from app.runner.jobs import run_jobs
+from app.runner.spec import JobResult, JobSpec, RunnerConfig, Stream, Target
+from app.secrets import Vault
+from app.settings import Settings
+from app.targets import target_for
+
+log = logging.getLogger(__name__)
+
+PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
+HEARTBEAT_S = 2.0
+DEAD_AFTER = timedelta(seconds=15)
+IDLE_POLL_S = 0.5
+KILL_RETRY_S = 15.0
+CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
+
+JobChanged = Callable[[str], None]
+
+
+def runner_config(settings: Settings) -> RunnerConfig:
+    control_dir = settings.control_dir or Path(f"/tmp/newremora-ssh-{os.getuid()}")  # noqa: S108 (0700, per uid)
+    return RunnerConfig(
+        runs_dir=settings.data_dir.absolute() / "runs",
+        control_dir=control_dir,
+        playbooks_dir=PLAYBOOKS_DIR,
+        kill_grace_s=settings.kill_grace,
+    )
+
+
+def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
+    job = claimed.job
+    payload = job.script if job.kind == "script" else " ".join(p for p in (job.command, job.args) if p)
+    return JobSpec(
+        job_id=job.id,
+        kind="script" if job.kind == "script" else "command",
+        payload=payload or "",
+        shell=job.shell,
+        timeout=job.timeout,
+        target=target_for(claimed.server, vault),
+        stdout_offset=job.stdout_offset,
+        stderr_offset=job.stderr_offset,
+        reattach=claimed.reattach,
+    )
+
+
+class JobRecorder:
+    """Stores what a run reports about its jobs (a JobListener), then tells whoever watches them."""
+
+    def __init__(self, pool: WorkerPool, servers: dict[str, str]) -> None:
+        self.pool = pool
+        self.server_of_job = servers
+        self.decoders: dict[tuple[str, str], codecs.IncrementalDecoder] = {}
+        self.end_offsets: dict[tuple[str, str], int] = {}
+
+    def _store(self, job_id: str, stream: str, text: str, end_offset: int) -> None:
+        if not text:
+            return
+        try:
+            self.pool.database.call(
+                append_output,
+                job_id,
+                self.pool.worker_id,
+                stream,
+                text,
+                end_offset,
+                self.pool.settings.max_output_bytes,
+            )
+        except NotOwner:
+            log.warning("job %s is no longer ours; output dropped here", job_id)
+        self.pool.on_change(job_id)
+
+    def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
+        # Incremental decoding: a character split across two polls is not turned into two replacements.
+        decoder = self.decoders.setdefault((job_id, stream), codecs.getincrementaldecoder("utf-8")("replace"))
+        self._store(job_id, stream, decoder.decode(data), offset + len(data))
+
+    def finished(self, job_id: str, result: JobResult) -> None:
+        for stream in ("stdout", "stderr"):
+            decoder = self.decoders.pop((job_id, stream), None)
+            if decoder is not None:
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    self._store(job_id, stream, tail, -1)
+        database = self.pool.database
+        status = database.call(
+            finish_job, job_id, self.pool.worker_id, result.exit_code, result.failure_reason, result.error
+        )
+        server_id = self.server_of_job.get(job_id)
+        if server_id is not None:
+            connected = result.failure_reason not in CONNECTION_FAILURES
+            database.call(note_connectivity, server_id, connected, result.error or "job ran")
+        log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code)
+        self.pool.on_change(job_id)
+
+    def host_key_seen(self, server_id: str, host_key: str) -> None:
+        self.pool.database.call(trust_host_key, server_id, host_key)
+
+
+class WorkerPool:
+    """N threads that run batches of jobs, and one that heartbeats and carries cancels to the targets."""
+
+    def __init__(
+        self, settings: Settings, database: Database, vault: Vault, on_change: JobChanged | None = None
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.vault = vault
+        self.config = runner_config(settings)
+        self.on_change: JobChanged = on_change or (lambda job_id: None)
+        self.worker_id = ""
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._killing: dict[str, float] = {}
+
+    def start(self) -> None:
+        removed = remove_stale_runs(self.config.runs_dir) if self.config.runs_dir.exists() else 0
+        if removed:
+            log.info("removed %d run directories left by stopped processes", removed)
+        self.worker_id = self.database.call(register_worker, self.settings.workers, self.settings.batch_size)
+        for number in range(self.settings.workers):
+            self._spawn(self._work, f"worker-{number}")
+        self._spawn(self._supervise, "worker-supervisor")
+        log.info(
+            "worker %s: %d threads, batches of up to %d",
+            self.worker_id,
+            self.settings.workers,
+            self.settings.batch_size,
+        )
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def wake(self) -> None:
+        """A job was queued: claim now rather than at the next idle poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming and end the Ansible runs; jobs on targets go on and are re-attached later."""
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self.database.call(stop_worker, self.worker_id)
+        except NewRemoraError:
+            log.warning("could not record the stop of worker %s", self.worker_id)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self.database.call(
+                    claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
+                )
+            except NewRemoraError as exc:
+                log.warning("claiming failed: %s", exc)
+                self._stop.wait(1.0)
+                continue
+            if not claimed:
+                self._wake.wait(IDLE_POLL_S)
+                self._wake.clear()
+                continue
+            self._run(claimed)
+
+    def _run(self, claimed: list[Claimed]) -> None:
+        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed})
+        specs = []
+        for item in claimed:
+            try:
+                specs.append(job_spec(item, self.vault))
+            except NewRemoraError as exc:
+                recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
+        if not specs:
+            return
+        try:
+            left = run_jobs(self.config, specs, recorder, self._stop.is_set)
+        except Exception:
+            log.exception("a batch of %d jobs failed to run", len(specs))
+            for spec in specs:
+                recorder.finished(spec.job_id, JobResult(None, "internal", "the Ansible run failed to start"))
+            return
+        if left:
+            log.info("stopping: %d jobs left running on their targets, to be re-attached", len(left))
+
+    def _supervise(self) -> None:
+        next_heartbeat = 0.0
+        while not self._stop.wait(0.25):
+            try:
+                if time.monotonic() >= next_heartbeat:
+                    self.database.call(heartbeat, self.worker_id)
+                    next_heartbeat = time.monotonic() + HEARTBEAT_S
+                self._carry_cancels()
+            except NewRemoraError as exc:
+                log.warning("supervisor: %s", exc)
+
+    def _carry_cancels(self) -> None:
+        now = time.monotonic()
+        for job in self.database.call(cancel_requests, self.worker_id):
+            if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:
+                continue
+            self._killing[job.id] = now
+            target = target_for(job.server, self.vault)
+            threading.Thread(target=self._kill, args=(job.id, target), name="kill", daemon=True).start()
+
+    def _kill(self, job_id: str, target: Target) -> None:
+        errors = kill_jobs(self.config, {job_id: target})
+        if errors.get(job_id):
+            log.warning("cancel of job %s: %s (will retry)", job_id, errors[job_id])
