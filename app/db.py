@@ -87,7 +87,9 @@ def rows(query: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in query.tuples()]
 
 
-def is_postgresql(database: pw.Database) -> bool:
+def is_postgresql(database: pw.Database | pw.DatabaseProxy) -> bool:
+    if isinstance(database, pw.DatabaseProxy):
+        database = database.obj
     return isinstance(database, pw.PostgresqlDatabase)
 
 

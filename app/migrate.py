@@ -57,11 +57,10 @@ def pending_migrations(database: pw.Database) -> list[Migration]:
 def apply_migrations(database: pw.Database) -> list[str]:
     """Apply what is pending; safe when several processes start at once (they serialise on a lock)."""
     migrations = available_migrations()
-    # IMMEDIATE takes SQLite's write lock at BEGIN, so two processes cannot both see a migration pending;
+    # SQLite transactions begin IMMEDIATE (app/db.py), so two processes cannot both see a migration pending;
     # PostgreSQL serialises on an advisory lock taken first thing in the transaction.
-    transaction = database.atomic() if is_postgresql(database) else database.atomic(lock_type="IMMEDIATE")
     applied: list[str] = []
-    with transaction:
+    with database.atomic():
         if is_postgresql(database):
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
         _ensure_history_table(database)

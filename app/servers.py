@@ -141,3 +141,12 @@ def delete_server(server_id: str, force: bool) -> Deleted:
         Job.delete().where(Job.server == server).execute()
         server.delete_instance()
     return Deleted(id=server.id, deleted_jobs=job_count)
+
+
+def forget_host_key(server_id: str) -> Server:
+    """The explicit re-trust: the next connection trusts whatever key the server presents then."""
+    server = get_server(server_id)
+    server.host_key = None
+    server.updated_at = utcnow()
+    server.save()
+    return server

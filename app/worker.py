@@ -182,8 +182,9 @@ class WorkerPool:
                 claimed = self.database.call(
                     claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
                 )
-            except NewRemoraError as exc:
-                log.warning("claiming failed: %s", exc)
+            except Exception as exc:
+                # A worker thread must outlive any one failure; the database may just be restarting.
+                log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
                 self._stop.wait(1.0)
                 continue
             if not claimed:
@@ -220,8 +221,8 @@ class WorkerPool:
                     self.database.call(heartbeat, self.worker_id)
                     next_heartbeat = time.monotonic() + HEARTBEAT_S
                 self._carry_cancels()
-            except NewRemoraError as exc:
-                log.warning("supervisor: %s", exc)
+            except Exception as exc:
+                log.warning("supervisor: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
 
     def _carry_cancels(self) -> None:
         now = time.monotonic()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import peewee as pw
 import pytest
@@ -53,13 +55,28 @@ def database_url(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def worker_threads() -> int:
+    """Job worker threads of the app under test: none, unless a test module overrides this fixture."""
+    return 0
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Extra settings for one test: ``@pytest.mark.parametrize("settings_overrides", [{...}])``."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, worker_threads: int, settings_overrides: dict[str, Any]) -> Settings:
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
         secret_key=Secret(Fernet.generate_key().decode()),
         db_threads=4,
-    )
+        workers=worker_threads,
+        # Sockets of this test's SSH masters only: nothing cached by another test can be reused.
+        control_dir=Path(tempfile.mkdtemp(prefix="nrcp-")),
+    ).replace(**settings_overrides)
 
 
 @pytest.fixture

@@ -97,6 +97,14 @@ async def delete_server(server_id: str, query_args: ServerDeleteQuery) -> Envelo
     return Envelope(data=ServerDeleted(id=deleted.id, deleted=True, deleted_jobs=deleted.deleted_jobs))
 
 
+@blueprint.delete("/<server_id>/host-key")
+@validate_response(Envelope[ServerOut])
+async def forget_host_key(server_id: str) -> Envelope[ServerOut]:
+    """Re-trust after an expected host key change: the next connection trusts the key it is shown."""
+    server = await runtime().database.run(servers.forget_host_key, server_id)
+    return Envelope(data=server_out(server))
+
+
 @blueprint.post("/upload-pem")
 @document_request(PemUploadForm, source=DataSource.FORM_MULTIPART)
 @validate_response(Envelope[PemUploaded], 201)

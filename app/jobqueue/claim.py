@@ -29,13 +29,11 @@ class Claimed:
 def _claim_transaction(database: pw.Database) -> Iterator[None]:
     # One claimer at a time: the per-server limit needs a consistent count of running jobs, which row locks
     # (SKIP LOCKED) alone cannot give. A claim is one short transaction, so this is no bottleneck.
-    if is_postgresql(database):
-        with database.atomic():
+    # SQLite transactions all begin IMMEDIATE (app/db.py), which serialises them the same way.
+    with database.atomic():
+        if is_postgresql(database):
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK_KEY,))
-            yield
-    else:
-        with database.atomic(lock_type="IMMEDIATE"):
-            yield
+        yield
 
 
 def _dead_worker_ids(dead_after: timedelta) -> list[str]:

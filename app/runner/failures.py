@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 AUTH_MARKERS = ("permission denied", "authentication failed", "incorrect password", "invalid/incorrect password")
-HOST_KEY_MARKERS = ("remote host identification has changed", "host key verification failed")
+HOST_KEY_MARKERS = (
+    "remote host identification has changed",
+    "host key verification failed",
+    # What Ansible says instead when a password login meets a host key that does not match.
+    "host key checking is enabled",
+)
 
 
 def classify_unreachable(message: str) -> str:

@@ -72,9 +72,20 @@ class _Tracker:
 class _BatchEvents:
     """Routes ansible-runner events to jobs by host alias."""
 
-    def __init__(self, specs: list[JobSpec], listener: JobListener) -> None:
+    def __init__(self, specs: list[JobSpec], listener: JobListener, run_dir: RunDirectory) -> None:
         self.trackers = {job_alias(spec.job_id): _Tracker(spec) for spec in specs}
         self.listener = listener
+        self.run_dir = run_dir
+        self.keys_checked: set[str] = set()
+
+    def learn_host_key(self, target: Target) -> None:
+        """Store a key trusted on first use as soon as the target answered, before its job can end."""
+        if target.host_key is not None or target.server_id in self.keys_checked:
+            return
+        self.keys_checked.add(target.server_id)
+        learned = self.run_dir.learned_host_key(target)
+        if learned:
+            self.listener.host_key_seen(target.server_id, learned)
 
     def finish(self, tracker: _Tracker, result: JobResult) -> None:
         if not tracker.finished:
@@ -89,6 +100,8 @@ class _BatchEvents:
         kind = event.get("event")
         task = data.get("task")
         res = data.get("res") or {}
+        if kind in ("runner_on_ok", "runner_retry", "runner_on_failed"):
+            self.learn_host_key(tracker.spec.target)
         if kind == "runner_on_unreachable":
             message = _message(res)
             reason = classify_unreachable(message)
@@ -100,7 +113,12 @@ class _BatchEvents:
         elif task == "poll" and kind in ("runner_retry", "runner_on_ok"):
             self.on_poll(tracker, str(res.get("stdout", "")))
         elif kind == "runner_on_failed" and task in ("start", "poll"):
-            self.finish(tracker, JobResult(None, "internal", f"{task} failed on the target: {_message(res)[:1000]}"))
+            message = _message(res)
+            reason = classify_unreachable(message)
+            if reason == "host_key_mismatch":
+                self.finish(tracker, JobResult(None, reason, describe(reason, message)))
+            else:
+                self.finish(tracker, JobResult(None, "internal", f"{task} failed on the target: {message[:1000]}"))
 
     def on_poll(self, tracker: _Tracker, stdout: str) -> None:
         try:
@@ -133,19 +151,14 @@ def run_jobs(
 ) -> list[str]:
     """Run the jobs; returns the ids of those left unfinished because the run was stopped (still detached)."""
     token = secrets.token_hex(8)
-    events = _BatchEvents(specs, listener)
-    targets: dict[str, Target] = {spec.target.server_id: spec.target for spec in specs}
     with RunDirectory(config) as run_dir:
+        events = _BatchEvents(specs, listener, run_dir)
         hosts = {
             job_alias(spec.job_id): {**run_dir.connection_vars(spec.target), **job_vars(spec, token, config)}
             for spec in specs
         }
         inventory = run_dir.write_inventory(hosts)
         outcome = run_playbook(config, run_dir, "run_job.yml", inventory, len(specs), events, should_stop)
-        for target in targets.values():
-            learned = run_dir.learned_host_key(target)
-            if learned:
-                listener.host_key_seen(target.server_id, learned)
     left = [t for t in events.trackers.values() if not t.finished]
     if left and should_stop():
         return [t.spec.job_id for t in left]
