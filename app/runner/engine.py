@@ -87,8 +87,8 @@ def run_playbook(
     )
     stdout_tail = ""
     try:
-        with runner.stdout as handle:
-            stdout_tail = handle.read()[-2000:]
+        with runner.stdout as playbook_output:
+            stdout_tail = playbook_output.read()[-2000:]
     except (OSError, AttributeError):
         pass
     if runner.status != "successful":
