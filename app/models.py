@@ -94,9 +94,14 @@ class Job(BaseModel):
     stderr_offset = pw.BigIntegerField(default=0)
     last_seq = pw.IntegerField(default=0)
     stored_bytes = pw.BigIntegerField(default=0)
-    # Output cap: chunks up to head_last_seq are the kept head; omitted_bytes were dropped after it.
+    # Output cap: chunks up to head_last_seq are the kept head; the omitted bytes were dropped after it.
     head_last_seq = pw.IntegerField(null=True)
-    omitted_bytes = pw.BigIntegerField(default=0)
+    stdout_omitted = pw.BigIntegerField(default=0)
+    stderr_omitted = pw.BigIntegerField(default=0)
+
+    @property
+    def omitted_bytes(self) -> int:
+        return int(self.stdout_omitted) + int(self.stderr_omitted)
 
     class Meta:
         indexes = (

@@ -9,7 +9,7 @@ from app.db import Database
 from app.migrate import apply_migrations, require_current_schema
 from app.secrets import Vault
 from app.settings import Settings
-from app.worker import JobChanged, WorkerPool
+from app.worker import JobChanged, WorkerPool, runner_config
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """SQLite (the embedded default) is migrated at start; PostgreSQL by `newremora migrate`."""
         vault = Vault.from_settings(settings)
+        runner_config(settings)  # refuse a control socket directory that ssh could not use
         database = Database(settings.effective_database_url, threads=settings.db_threads)
         try:
             with database.connection():

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from app.db import Database
-from app.errors import NewRemoraError
+from app.errors import ConfigurationError, NewRemoraError
 from app.jobqueue.claim import Claimed, claim_jobs
 from app.jobqueue.lifecycle import (
     cancel_requests,
@@ -44,8 +44,18 @@ CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
 JobChanged = Callable[[str], None]
 
 
+# sun_path holds 108 bytes; ssh adds "/" + our 32-character digest + a 17-character temporary suffix.
+MAX_CONTROL_DIR_LENGTH = 107 - 1 - 32 - 17
+
+
 def runner_config(settings: Settings) -> RunnerConfig:
     control_dir = settings.control_dir or Path(f"/tmp/newremora-ssh-{os.getuid()}")  # noqa: S108 (0700, per uid)
+    control_dir = control_dir.absolute()
+    if len(str(control_dir)) > MAX_CONTROL_DIR_LENGTH:
+        raise ConfigurationError(
+            f"NEWREMORA_CONTROL_DIR: {control_dir} is too long for SSH control sockets "
+            f"({MAX_CONTROL_DIR_LENGTH} characters at most)"
+        )
     return RunnerConfig(
         runs_dir=settings.data_dir.absolute() / "runs",
         control_dir=control_dir,

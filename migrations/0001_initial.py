@@ -77,7 +77,8 @@ def apply(database: pw.Database) -> None:
         last_seq = pw.IntegerField()
         stored_bytes = pw.BigIntegerField()
         head_last_seq = pw.IntegerField(null=True)
-        omitted_bytes = pw.BigIntegerField()
+        stdout_omitted = pw.BigIntegerField()
+        stderr_omitted = pw.BigIntegerField()
 
         class Meta:
             indexes = (

@@ -33,7 +33,8 @@ def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offse
         job = Job.select().where(Job.id == job_id).get()
         if job.worker_id != worker_id or job.status != "running":
             raise NotOwner(job_id)
-        stored, omitted, head_last_seq, seq = job.stored_bytes, job.omitted_bytes, job.head_last_seq, job.last_seq
+        stored, head_last_seq, seq = job.stored_bytes, job.head_last_seq, job.last_seq
+        omitted = {"stdout": job.stdout_omitted, "stderr": job.stderr_omitted}
         stored_seq: int | None = None
         now = utcnow()
 
@@ -58,37 +59,37 @@ def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offse
         if text and head_last_seq is not None:
             # The tail: no piece may be larger than the tail's share, and the oldest tail goes first.
             kept = keep_last_bytes(text, cap - head_cap)
-            omitted += utf8_size(text) - utf8_size(kept)
+            omitted[stream] += utf8_size(text) - utf8_size(kept)
             insert(kept)
             if stored > cap:
-                stored, omitted = _trim_tail(job_id, head_last_seq, stored, omitted, cap)
+                stored = _trim_tail(job_id, head_last_seq, stored, omitted, cap)
         Job.update(
             {
                 getattr(Job, f"{stream}_offset"): end_offset,
                 Job.last_seq: seq,
                 Job.stored_bytes: stored,
-                Job.omitted_bytes: omitted,
+                Job.stdout_omitted: omitted["stdout"],
+                Job.stderr_omitted: omitted["stderr"],
                 Job.head_last_seq: head_last_seq,
             }
         ).where(Job.id == job_id).execute()
     return stored_seq
 
 
-def _trim_tail(job_id: str, head_last_seq: int, stored: int, omitted: int, cap: int) -> tuple[int, int]:
-    """Drop the oldest tail chunks until the job fits in the cap again."""
+def _trim_tail(job_id: str, head_last_seq: int, stored: int, omitted: dict[str, int], cap: int) -> int:
+    """Drop the oldest tail chunks until the job fits in the cap again; counts what each stream lost."""
     oldest = (
-        JobChunk.select(JobChunk.id, JobChunk.size)
+        JobChunk.select(JobChunk.id, JobChunk.stream, JobChunk.size)
         .where((JobChunk.job == job_id) & (JobChunk.seq > head_last_seq))
         .order_by(JobChunk.seq)
-        .tuples()
     )
     doomed = []
-    for chunk_id, size in rows(oldest):
+    for chunk_id, stream, size in rows(oldest):
         if stored <= cap:
             break
         doomed.append(chunk_id)
         stored -= size
-        omitted += size
+        omitted[stream] += size
     if doomed:
         JobChunk.delete().where(JobChunk.id.in_(doomed)).execute()
-    return stored, omitted
+    return int(stored)

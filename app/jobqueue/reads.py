@@ -78,24 +78,28 @@ def omission_marker(omitted_bytes: int) -> str:
 
 
 def job_output(job: Job) -> JobOutput:
-    """stdout and stderr interleaved in arrival order, and each alone; the cap's marker where bytes were dropped."""
-    parts: dict[str, list[str]] = {"output": [], "stdout": [], "stderr": []}
-    head_last_seq = job.head_last_seq if job.omitted_bytes > 0 else None
-    marker_due = head_last_seq is not None
+    """stdout and stderr interleaved in arrival order, and each alone; where the cap dropped bytes of a view,
+    a marker says how many."""
+    omitted = {"output": job.omitted_bytes, "stdout": job.stdout_omitted, "stderr": job.stderr_omitted}
+    parts: dict[str, list[str]] = {name: [] for name in omitted}
+    boundary = job.head_last_seq if job.omitted_bytes > 0 else None
     chunks = (
         JobChunk.select(JobChunk.seq, JobChunk.stream, JobChunk.data)
         .where(JobChunk.job == job.id)
         .order_by(JobChunk.seq)
-        .tuples()
     )
     for seq, stream, data in rows(chunks):
-        if marker_due and head_last_seq is not None and seq > head_last_seq:
-            for name in parts:
-                parts[name].append(omission_marker(job.omitted_bytes))
-            marker_due = False
+        if boundary is not None and seq > boundary:
+            _mark_omissions(parts, omitted)
+            boundary = None
         parts["output"].append(data)
         parts[stream].append(data)
-    if marker_due:
-        for name in parts:
-            parts[name].append(omission_marker(job.omitted_bytes))
+    if boundary is not None:
+        _mark_omissions(parts, omitted)
     return JobOutput(*("".join(parts[name]) for name in ("output", "stdout", "stderr")))
+
+
+def _mark_omissions(parts: dict[str, list[str]], omitted: dict[str, int]) -> None:
+    for name, count in omitted.items():
+        if count:
+            parts[name].append(omission_marker(count))
