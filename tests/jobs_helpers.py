@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from datetime import datetime
 from typing import Any
 
 from quart.typing import TestClientProtocol as Client
@@ -73,6 +74,11 @@ async def wait_until(client: Client, job_id: str, done: Any, timeout: float = 60
 
 async def wait_finished(client: Client, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
     return await wait_until(client, job_id, lambda j: j["status"] in FINISHED, timeout)
+
+
+def seconds_between(start: str, end: str) -> float:
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
 
 
 def processes_of(user: str) -> list[str]:

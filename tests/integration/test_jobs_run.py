@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.jobs_helpers import (
     key_server_for,
     password_server_for,
     processes_of,
+    seconds_between,
     submit,
     submit_script,
     wait_finished,
@@ -64,6 +66,15 @@ async def test_exit_codes_streams_and_text_endpoints(client: Client, sshd: SshTa
     server = await ok_data(await client.get(f"/api/v1/servers/{server_id}"))
     assert server["host_key_fingerprint"].startswith("SHA256:")
 
+    info = await ok_data(await client.get("/api/v1/system/info"))
+    assert (info["completed_jobs"], info["failed_jobs"], info["success_rate"]) == (3, 2, 60.0)
+    enhanced = await ok_data(await client.get("/api/v1/system/enhanced"))
+    assert enhanced["jobs_per_hour"] == 5 and enhanced["average_job_duration"] > 0
+    assert enhanced["connected_servers"] == 2
+    status = enhanced["worker_status"]
+    assert (status["active_workers"], status["total_capacity"], status["running_jobs"]) == (2, 16, 0)
+    assert [w["threads"] for w in status["workers"]] == [2]
+
 
 async def test_user_text_reaches_the_target_verbatim_and_is_never_templated(
     client: Client, sshd: SshTarget, tmp_path: Path
@@ -104,6 +115,7 @@ async def test_timeout_keeps_output_and_leaves_nothing_on_the_target(client: Cli
     assert (done["status"], done["failure_reason"]) == ("failed", "timeout")
     assert done["stdout"] == "before\n"
     assert "timed out after 2 s" in done["error"]
+    assert 2 <= seconds_between(done["started_at"], done["finished_at"]) < 6  # at its deadline, give or take
     assert not [p for p in processes_of(sshd.user.name) if marker in p or "sleep 30" in p]
 
 
@@ -119,10 +131,13 @@ async def test_cancel_running_queued_and_finished_jobs(client: Client, sshd: Ssh
     body = await ok_data(canceled_queued, 200)
     assert body["status"] == "canceled" and body["canceled_at"]
 
+    asked = time.monotonic()
     accepted = await client.post(f"/api/v1/jobs/{running}/cancel")
     body = await ok_data(accepted, 202)
     assert body["status"] == "running" and body["cancel_requested_at"]
     done = await wait_finished(client, running, timeout=30)
+    # TERM is ignored by this job, so it takes the KILL after the 5 s grace period, plus a kill play.
+    assert time.monotonic() - asked < 12
     assert done["status"] == "canceled"
     assert done["stdout"] == "started\n"  # output so far kept
     assert not [p for p in processes_of(sshd.user.name) if marker in p]

@@ -1,0 +1,67 @@
+"""Job output storage under the cap: head and tail kept, a marker between them, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as Client
+
+from app.api.context import RUNTIME_KEY
+from app.jobqueue.claim import claim_jobs
+from app.jobqueue.lifecycle import register_worker
+from app.jobqueue.output import NotOwner, append_output
+from app.jobqueue.reads import get_job, job_output
+from app.runtime import Runtime
+from tests.helpers import create_server, ok_data, password_server
+
+CAP = 4096
+
+
+async def running_job(client: Client, runtime: Runtime) -> tuple[str, str]:
+    server = await create_server(client, password_server())
+    job = await ok_data(await client.post("/api/v1/jobs", json={"server_id": server["id"], "command": "x"}), 201)
+    worker_id = runtime.database.call(register_worker, 1, 1)
+    claimed = runtime.database.call(claim_jobs, worker_id, 1, 8, timedelta(seconds=15))
+    assert [c.job.id for c in claimed] == [job["id"]]
+    return job["id"], worker_id
+
+
+async def test_output_beyond_the_cap_keeps_head_and_tail(app: Quart, client: Client) -> None:
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    job_id, worker_id = await running_job(client, runtime)
+    offset = 0
+
+    def append(stream: str, text: str) -> None:
+        nonlocal offset
+        offset += len(text.encode())
+        runtime.database.call(append_output, job_id, worker_id, stream, text, offset, CAP)
+
+    append("stdout", "H" * 1500)
+    append("stderr", "é" * 400)  # 800 bytes: crosses the head's 2048 bytes in the middle of nothing but é
+    for number in range(40):
+        append("stdout", f"{number:04d}" + "t" * 95 + "\n")  # 100 bytes each
+    append("stderr", "last words\n")
+
+    job = runtime.database.call(get_job, job_id)
+    output = runtime.database.call(job_output, job)
+    assert job.stored_bytes <= CAP
+    head, marker, tail = output.output.partition("\n[newremora: ")
+    assert head.startswith("H" * 1500) and head.endswith("é")  # no character was cut in half
+    assert len(head.encode()) == 2048 - (2048 - 1500) % 2  # the head is full, up to a whole é
+    assert tail.endswith("0039" + "t" * 95 + "\nlast words\n")
+    assert job.omitted_bytes == 1500 + 800 + 40 * 100 + 11 - job.stored_bytes
+    assert output.stdout.count("[newremora: ") == 1 and f"{job.stdout_omitted} bytes" in output.stdout
+    assert job.stderr_omitted > 0 and output.stderr.endswith("last words\n")
+    assert output.output.replace(marker, "").count("\n[newremora:") == 0
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_only_the_owner_of_a_running_job_stores_its_output(app: Quart, client: Client) -> None:
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    job_id, _ = await running_job(client, runtime)
+    stranger = runtime.database.call(register_worker, 1, 1)
+    with pytest.raises(NotOwner):
+        runtime.database.call(append_output, job_id, stranger, "stdout", "x", 1, CAP)
+    assert runtime.database.call(get_job, job_id).stored_bytes == 0

@@ -1,0 +1,107 @@
+"""Pure parts of the runner: the rendered inventory, poll answers, and failure classification."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.runner.failures import classify_unreachable
+from app.runner.inventory import render_inventory
+from app.runner.jobs import result_of
+from app.runner.polls import PollFormatError, parse_poll
+from app.runner.spec import JobSpec, Target
+
+HOSTILE = [
+    "x\nansible_connection: local",
+    "{{ lookup('pipe', 'id') }}",
+    "{% for x in y %}",
+    '" ansible_host=evil',
+    "'; rm -rf / #",
+    "!unsafe not really",
+    "a: b\n  c: d",
+    "\u2028line separator",
+    "tab\there",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_inventory_values_stay_data(value: str) -> None:
+    rendered = render_inventory({"job_1": {"ansible_host": "127.0.0.1", "nr_payload": value, "ansible_port": 22}})
+
+    class UnsafeLoader(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    UnsafeLoader.add_constructor("!unsafe", lambda loader, node: ("unsafe", loader.construct_scalar(node)))
+    parsed = yaml.load(rendered, Loader=UnsafeLoader)  # noqa: S506 (a SafeLoader subclass)
+    host_vars = parsed["all"]["hosts"]["job_1"]
+    assert set(host_vars) == {"ansible_host", "nr_payload", "ansible_port"}  # nothing injected
+    assert host_vars["nr_payload"] == ("unsafe", value)  # verbatim, and tagged so Ansible never templates it
+    assert host_vars["ansible_port"] == 22
+
+
+@pytest.mark.parametrize("name", ["bad-alias", "x y", "{{x}}", "Upper"])
+def test_inventory_refuses_names_that_are_not_identifiers(name: str) -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        render_inventory({name: {"ansible_host": "h"}})
+    with pytest.raises(ValueError, match="identifier"):
+        render_inventory({"job_1": {name: "v"}})
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_poll_answers_are_parsed() -> None:
+    running = parse_poll(f"NRPOLL 10 3\nNROUT {b64(b'out')}\nNRERR {b64(b'err')}\n")
+    assert (running.stdout_offset, running.stderr_offset, running.stdout, running.stderr) == (10, 3, b"out", b"err")
+    assert not running.done
+    finished = parse_poll("NRPOLL 0 0\nNROUT \nNRERR \nNRDONE 124 timeout\n")
+    assert (finished.done, finished.exit_code, finished.reason) == (True, 124, "timeout")
+    assert parse_poll("NRPOLL 0 0\nNROUT \nNRERR \nNRDONE 0 -\n").reason is None
+    assert parse_poll("NRGONE\n").gone
+    for broken in ("", "NRPOLL x y", "NRPOLL 1 2\nNROUT !!!\n", "NRPOLL 1 2\nNRDONE abc -\n"):
+        with pytest.raises(PollFormatError):
+            parse_poll(broken)
+
+
+def test_results_follow_exit_codes_and_reasons() -> None:
+    spec = JobSpec("j", "command", "true", None, 7, Target("s", "h", 22, "u"))
+    assert result_of(parse_poll("NRPOLL 0 0\nNRDONE 0 -"), spec).failure_reason is None
+    assert result_of(parse_poll("NRPOLL 0 0\nNRDONE 3 -"), spec).failure_reason == "nonzero_exit"
+    timed_out = result_of(parse_poll("NRPOLL 0 0\nNRDONE 124 timeout"), spec)
+    assert (timed_out.failure_reason, timed_out.error) == ("timeout", "timed out after 7 s")
+    assert result_of(parse_poll("NRPOLL 0 0\nNRDONE 143 canceled"), spec).failure_reason == "canceled"
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (
+            "Failed to connect to the host via ssh: nrt@127.0.0.1: Permission denied (publickey,password).",
+            "auth_failed",
+        ),
+        ("Invalid/incorrect password: Permission denied, please try again.", "auth_failed"),
+        (
+            "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.",
+            "host_key_mismatch",
+        ),
+        (
+            "Using a SSH password instead of a key is not possible because Host Key checking is enabled",
+            "host_key_mismatch",
+        ),
+        ("ssh: connect to host 127.0.0.1 port 1: Connection refused", "unreachable"),
+        ("Connection timed out during banner exchange", "unreachable"),
+    ],
+)
+def test_connection_failures_are_classified(message: str, reason: str) -> None:
+    assert classify_unreachable(message) == reason
+
+
+def test_remote_scripts_need_only_bash_and_coreutils() -> None:
+    scripts = Path(__file__).resolve().parents[2] / "playbooks" / "files"
+    for script in scripts.glob("*.sh"):
+        text = script.read_text()
+        assert "python" not in text.lower(), script.name
