@@ -77,8 +77,7 @@ async def wait_finished(client: Client, job_id: str, timeout: float = 60.0) -> d
 
 
 def seconds_between(start: str, end: str) -> float:
-    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(end) - parse(start)).total_seconds()
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def processes_of(user: str) -> list[str]:
