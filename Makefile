@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-runner finds ansible-playbook on PATH: the venv's bin comes first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test install system-deps lint typecheck unit clean
+.PHONY: run test install runtime-deps system-deps lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+# Jobs need an ssh client and sshpass on this machine (Debian packages; installed when missing, as root).
+runtime-deps:
+	@command -v ssh >/dev/null && command -v sshpass >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      openssh-client sshpass >/dev/null; \
+	  else echo "warning: install openssh-client and sshpass to run jobs" >&2; fi; }
+
+run: install runtime-deps
 	$(BIN)/newremora migrate
 	$(BIN)/newremora serve
 
