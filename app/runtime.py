@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.db import Database
 from app.migrate import apply_migrations, require_current_schema
 from app.secrets import Vault
 from app.settings import Settings
-from app.worker import JobChanged, WorkerPool, runner_config
+from app.sse.broker import Broker, ThreadSafeNotifier
+from app.sse.listen import PostgresListener
+from app.worker import WorkerPool, runner_config
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +23,17 @@ class Runtime:
     database: Database
     vault: Vault
     workers: WorkerPool | None = None
+    broker: Broker = field(default_factory=Broker)
+    listener: PostgresListener | None = None
 
-    def start_workers(self, on_change: JobChanged | None = None) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""
+        notifier = ThreadSafeNotifier(loop, self.broker)
+        if self.database.is_postgresql:
+            self.listener = PostgresListener(self.database.url, notifier)
+            self.listener.start()
         if self.settings.workers > 0:
-            self.workers = WorkerPool(self.settings, self.database, self.vault, on_change)
+            self.workers = WorkerPool(self.settings, self.database, self.vault, notifier)
             self.workers.start()
 
     def wake_workers(self) -> None:
@@ -51,4 +61,6 @@ class Runtime:
     def close(self) -> None:
         if self.workers is not None:
             self.workers.stop()
+        if self.listener is not None:
+            self.listener.stop()
         self.database.close()

@@ -66,6 +66,14 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"expected * or origins like https://ops.example.com, got {origin!r}")
+    return origins
+
+
 def _setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
     return field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -93,7 +101,9 @@ class Settings:
     db_threads: int = _setting(
         16, _int_in(1, 256), "Threads (and pooled connections) that run database work for the API."
     )
-    workers: int = _setting(4, _int_in(0, 256), "Worker threads that run jobs in this process (0: API only).")
+    workers: int = _setting(
+        16, _int_in(0, 256), "Worker threads (concurrent Ansible runs) of this process (0: API only)."
+    )
     batch_size: int = _setting(
         8, _int_in(1, 256), "Most jobs one worker thread runs in one Ansible process (forks = batch size)."
     )
@@ -113,6 +123,12 @@ class Settings:
         None,
         Path,
         "Directory of SSH control sockets shared between runs (short path; default /tmp/newremora-ssh-UID).",
+    )
+    sse_keepalive: int = _setting(15, _int_in(1, 300), "Seconds between keep-alive comments on an idle event stream.")
+    cors_origins: tuple[str, ...] = _setting(
+        (),
+        _origins,
+        "Comma-separated origins (or *) allowed to read jobs and tail their streams from another site.",
     )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
 

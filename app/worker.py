@@ -7,9 +7,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from app.db import Database
 from app.errors import ConfigurationError, NewRemoraError
@@ -23,7 +24,7 @@ from app.jobqueue.lifecycle import (
     stop_worker,
     trust_host_key,
 )
-from app.jobqueue.output import NotOwner, append_output
+from app.jobqueue.output import NotOwner, StoredChunk, append_output
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
@@ -41,7 +42,21 @@ IDLE_POLL_S = 0.5
 KILL_RETRY_S = 15.0
 CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
 
-JobChanged = Callable[[str], None]
+
+class JobNotifier(Protocol):
+    """Who wants to know, from a worker thread, that a job printed something or changed status."""
+
+    def output(self, job_id: str, chunks: Sequence[StoredChunk]) -> None: ...
+
+    def changed(self, job_id: str) -> None: ...
+
+
+class _NobodyListens:
+    def output(self, job_id: str, chunks: Sequence[StoredChunk]) -> None:
+        pass
+
+    def changed(self, job_id: str) -> None:
+        pass
 
 
 # sun_path holds 108 bytes; ssh adds "/" + our 32-character digest + a 17-character temporary suffix.
@@ -92,19 +107,15 @@ class JobRecorder:
     def _store(self, job_id: str, stream: str, text: str, end_offset: int) -> None:
         if not text:
             return
+        pool = self.pool
         try:
-            self.pool.database.call(
-                append_output,
-                job_id,
-                self.pool.worker_id,
-                stream,
-                text,
-                end_offset,
-                self.pool.settings.max_output_bytes,
+            stored = pool.database.call(
+                append_output, job_id, pool.worker_id, stream, text, end_offset, pool.settings.max_output_bytes
             )
         except NotOwner:
             log.warning("job %s is no longer ours; output dropped here", job_id)
-        self.pool.on_change(job_id)
+            return
+        pool.notifier.output(job_id, stored)
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
         # Incremental decoding: a character split across two polls is not turned into two replacements.
@@ -127,7 +138,7 @@ class JobRecorder:
             connected = result.failure_reason not in CONNECTION_FAILURES
             database.call(note_connectivity, server_id, connected, result.error or "job ran")
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code)
-        self.pool.on_change(job_id)
+        self.pool.notifier.changed(job_id)
 
     def host_key_seen(self, server_id: str, host_key: str) -> None:
         self.pool.database.call(trust_host_key, server_id, host_key)
@@ -137,13 +148,13 @@ class WorkerPool:
     """N threads that run batches of jobs, and one that heartbeats and carries cancels to the targets."""
 
     def __init__(
-        self, settings: Settings, database: Database, vault: Vault, on_change: JobChanged | None = None
+        self, settings: Settings, database: Database, vault: Vault, notifier: JobNotifier | None = None
     ) -> None:
         self.settings = settings
         self.database = database
         self.vault = vault
         self.config = runner_config(settings)
-        self.on_change: JobChanged = on_change or (lambda job_id: None)
+        self.notifier: JobNotifier = notifier or _NobodyListens()
         self.worker_id = ""
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -201,6 +212,8 @@ class WorkerPool:
                 self._wake.wait(IDLE_POLL_S)
                 self._wake.clear()
                 continue
+            for item in claimed:
+                self.notifier.changed(item.job.id)
             self._run(claimed)
 
     def _run(self, claimed: list[Claimed]) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quart import Quart
+from quart_cors import cors
 from quart_schema import Info, QuartSchema
 
-from app.api import health, jobs, servers, system
+from app.api import health, jobs, servers, stream, system, web
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.runtime import Runtime
@@ -27,18 +30,30 @@ def build_app(settings: Settings) -> Quart:
     )
     # JSON keys in the order the models declare them (set after QuartSchema, which installs its provider).
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.cors_origins:
+        # Pages on other sites may read jobs and tail their streams; changes stay same-origin.
+        allow_origin = "*" if "*" in settings.cors_origins else list(settings.cors_origins)
+        cors(
+            app,
+            allow_origin=allow_origin,
+            allow_methods=["GET"],
+            allow_headers=["Authorization", "Last-Event-ID"],
+            expose_headers=["X-Request-ID"],
+        )
     install_request_context(app)
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(web.blueprint)
     app.register_blueprint(servers.blueprint, url_prefix="/api/v1/servers")
     app.register_blueprint(jobs.blueprint, url_prefix="/api/v1/jobs")
+    app.register_blueprint(stream.blueprint, url_prefix="/api/v1/jobs")
     app.register_blueprint(system.blueprint, url_prefix="/api/v1/system")
 
     @app.before_serving
     async def open_runtime() -> None:
         runtime = Runtime.open(settings)
         app.extensions[RUNTIME_KEY] = runtime
-        runtime.start_workers()
+        runtime.start(asyncio.get_running_loop())
 
     @app.after_serving
     async def close_runtime() -> None:

@@ -12,6 +12,7 @@ import peewee as pw
 from app.clock import utcnow
 from app.db import is_postgresql
 from app.db import rows as db_rows
+from app.jobqueue.announce import announce_status
 from app.models import Job, Server, Worker
 
 # Any constant works; every process that claims from this database uses the same one.
@@ -91,6 +92,8 @@ def claim_jobs(worker_id: str, limit: int, per_server: int, dead_after: timedelt
             Job.update(status="running", worker=worker_id, started_at=utcnow()).where(
                 Job.id.in_(queued_ids) & (Job.status == "queued")
             ).execute()
+            for job_id in queued_ids:
+                announce_status(job_id)
     ids = orphan_ids + queued_ids
     if not ids:
         return []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from app.clock import utcnow
 from app.errors import Conflict
+from app.jobqueue.announce import announce_status
 from app.jobqueue.reads import get_job
 from app.models import FINISHED_STATUSES, Job, Server, Worker
 
@@ -35,6 +36,7 @@ def finish_job(
             finished_at=now,
             canceled_at=now if status == "canceled" else None,
         ).where(Job.id == job_id).execute()
+        announce_status(job_id)
     return status
 
 
@@ -57,6 +59,7 @@ def cancel_job(job_id: str) -> CancelOutcome:
                 Job.update(cancel_requested_at=now).where(Job.id == job.id).execute()
         else:
             raise Conflict(f"job is already {job.status}; only queued or running jobs can be canceled")
+        announce_status(job.id)
     job = get_job(job.id)
     return CancelOutcome(job=job, immediate=job.status == "canceled")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from app.clock import utcnow
 from app.db import rows
+from app.jobqueue.announce import announce_output
 from app.models import Job, JobChunk
 
 
@@ -26,25 +29,32 @@ class NotOwner(Exception):
     """The job is no longer this worker's (it was re-attached elsewhere)."""
 
 
-def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offset: int, cap: int) -> int | None:
-    """Store one chunk; returns the seq of the last row stored (None if nothing was). ``end_offset``: bytes
-    of this stream received so far, from which a re-attached poll resumes."""
+@dataclass(frozen=True)
+class StoredChunk:
+    seq: int
+    stream: str
+    data: str
+
+
+def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offset: int, cap: int) -> list[StoredChunk]:
+    """Store one chunk (two when it closes the kept head); returns what was stored. ``end_offset``: bytes of
+    this stream received so far, from which a re-attached poll resumes."""
     with Job._meta.database.atomic():
         job = Job.select().where(Job.id == job_id).get()
         if job.worker_id != worker_id or job.status != "running":
             raise NotOwner(job_id)
         stored, head_last_seq, seq = job.stored_bytes, job.head_last_seq, job.last_seq
         omitted = {"stdout": job.stdout_omitted, "stderr": job.stderr_omitted}
-        stored_seq: int | None = None
+        inserted: list[StoredChunk] = []
         now = utcnow()
 
         def insert(piece: str) -> int:
-            nonlocal seq, stored, stored_seq
+            nonlocal seq, stored
             seq += 1
             size = utf8_size(piece)
             JobChunk.insert(job=job_id, seq=seq, stream=stream, data=piece, size=size, at=now).execute()
             stored += size
-            stored_seq = seq
+            inserted.append(StoredChunk(seq, stream, piece))
             return seq
 
         head_cap = cap // 2
@@ -73,7 +83,9 @@ def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offse
                 Job.head_last_seq: head_last_seq,
             }
         ).where(Job.id == job_id).execute()
-    return stored_seq
+        if inserted:
+            announce_output(job_id, seq)
+    return inserted
 
 
 def _trim_tail(job_id: str, head_last_seq: int, stored: int, omitted: dict[str, int], cap: int) -> int:

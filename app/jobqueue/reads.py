@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import peewee as pw
@@ -103,3 +104,50 @@ def _mark_omissions(parts: dict[str, list[str]], omitted: dict[str, int]) -> Non
     for name, count in omitted.items():
         if count:
             parts[name].append(omission_marker(count))
+
+
+@dataclass(frozen=True)
+class JobState:
+    status: str
+    exit_code: int | None
+    failure_reason: str | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    cancel_requested_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed", "canceled")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    seq: int
+    stream: str
+    data: str
+
+
+def chunks_after(job_id: str, seq: int, limit: int) -> list[Chunk]:
+    query = (
+        JobChunk.select(JobChunk.seq, JobChunk.stream, JobChunk.data)
+        .where((JobChunk.job == job_id) & (JobChunk.seq > seq))
+        .order_by(JobChunk.seq)
+        .limit(limit)
+    )
+    return [Chunk(*row) for row in rows(query)]
+
+
+def state_and_chunks_after(job_id: str, seq: int, limit: int) -> tuple[JobState, list[Chunk]]:
+    """The state first, then the chunks: a finished state guarantees every chunk is already stored."""
+    job = Job.get_by_id(job_id)
+    state = JobState(
+        status=job.status,
+        exit_code=job.exit_code,
+        failure_reason=job.failure_reason,
+        error=job.error,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        cancel_requested_at=job.cancel_requested_at,
+    )
+    return state, chunks_after(job_id, seq, limit)

@@ -22,6 +22,8 @@ command -v sshpass >/dev/null 2>&1 || missing+=(sshpass)
 if ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
     missing+=(openssh-client)
 fi
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot run here).
+[[ -x /usr/bin/chromium ]] || missing+=(chromium fonts-dejavu-core)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0

@@ -200,3 +200,9 @@ async def test_host_key_change_fails_the_job_until_retrusted(client: Client, ssh
     assert (again["status"], again["stdout"]) == ("completed", "trusted-again\n")
     renewed = (await ok_data(await client.get(f"/api/v1/servers/{server_id}")))["host_key_fingerprint"]
     assert renewed not in (None, trusted)
+
+    # A re-trust while an SSH master to the server is still open takes effect at once as well.
+    await ok_data(await client.delete(f"/api/v1/servers/{server_id}/host-key"))
+    assert (await wait_finished(client, await submit(client, server_id, "true")))["status"] == "completed"
+    relearned = (await ok_data(await client.get(f"/api/v1/servers/{server_id}")))["host_key_fingerprint"]
+    assert relearned == renewed

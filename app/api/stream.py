@@ -1,0 +1,36 @@
+"""``GET /api/v1/jobs/:id/stream``: a job's status and output as Server-Sent Events, resumable."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, request
+
+from app.api.context import runtime
+from app.errors import InvalidInput
+from app.jobqueue import reads
+from app.sse.stream import job_events
+
+blueprint = Blueprint("stream", __name__)
+
+
+def resume_point() -> int:
+    """The last chunk the client has: Last-Event-ID (browsers send it on reconnect) or ?last_event_id=."""
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
+    if not raw.isdigit():
+        raise InvalidInput("last_event_id: must be the id of an output event (a whole number)")
+    return int(raw)
+
+
+@blueprint.get("/<job_id>/stream")
+async def stream(job_id: str) -> Response:
+    rt = runtime()
+    last = resume_point()
+    job = await rt.database.run(reads.get_job, job_id)  # an unknown job is a 404 before any event
+    events = job_events(rt.database, rt.broker, job.id, last, rt.settings.sse_keepalive)
+    response = Response(
+        events,
+        status=200,
+        content_type="text/event-stream; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
+    )
+    response.timeout = None  # a stream lasts as long as its job, not Quart's 60 s
+    return response
