@@ -23,9 +23,16 @@ def target_for(server: Server, vault: Vault) -> Target:
         password=password,
         private_key=private_key,
         host_key=server.host_key,
-        # Same endpoint, credential and trusted host key: same SSH master; anything else gets its own (so a
-        # re-trusted or newly trusted key is always checked on a fresh connection).
+        # Same endpoint, credential and trusted host key, and no change to the server since: same SSH master.
+        # Anything else gets its own, so a re-trusted key is always checked on a fresh connection.
         credential_digest=vault.digest(
-            server.id, server.hostname, server.port, server.user, password, private_key, server.host_key
+            server.id,
+            server.hostname,
+            server.port,
+            server.user,
+            password,
+            private_key,
+            server.host_key,
+            server.updated_at.isoformat(),
         ),
     )
