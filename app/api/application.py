@@ -16,7 +16,7 @@ from app.settings import Settings
 
 
 def build_app(settings: Settings) -> Quart:
-    app = Quart("newremora")
+    app = Quart("newremora", static_folder=None)  # the web blueprint serves /static
     app.request_class = ApiRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     QuartSchema(
