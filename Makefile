@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-runner finds ansible-playbook on PATH: the venv's bin comes first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test install runtime-deps system-deps lint typecheck clean
+.PHONY: run test bench install runtime-deps system-deps lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,14 +31,19 @@ system-deps:
 	bash tests/harness/install-system-deps.sh
 
 lint: install
-	$(BIN)/ruff check app migrations tests
-	$(BIN)/ruff format --check app migrations tests
+	$(BIN)/ruff check app migrations tests bench
+	$(BIN)/ruff format --check app migrations tests bench
 
 typecheck: install
 	$(BIN)/mypy
 
 test: install system-deps lint typecheck
 	$(BIN)/python -m pytest
+
+# Benchmarks print their figures and ratios against a baseline measured in the same run (docs/benchmarks.md).
+bench: install system-deps
+	$(BIN)/python -m bench.sse_latency --interval 0.5 --duration 5
+	$(BIN)/python -m bench.sse_latency --interval 0.1 --duration 10
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -24,7 +24,8 @@ class Event:
 
 async def events(response: httpx.Response) -> AsyncIterator[Event]:
     """Events of an open streaming response; comments are yielded as name ":" (keep-alives)."""
-    name, data, event_id = "message", [], None
+    name, event_id = "message", None
+    data: list[str] = []
     async for line in response.aiter_lines():
         if line == "":
             if data:

@@ -1,0 +1,126 @@
+"""What every benchmark needs: a throwaway sshd and the service, on loopback only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.harness.service import Service
+from tests.harness.sshd import Sshd, SshTarget, ensure_test_user, remove_test_user
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+    return f"{cores} cores, {cpu}, Python {platform.python_version()}"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(values) * 1000:.0f} ms, p95 {percentile(values, 0.95) * 1000:.0f} ms, "
+        f"max {max(values) * 1000:.0f} ms (n={len(values)})"
+    )
+
+
+@contextlib.contextmanager
+def ssh_target() -> Iterator[SshTarget]:
+    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-"))
+    user = ensure_test_user(workdir / "user", name="nrtbench")
+    server = Sshd.start(workdir / "sshd", user)
+    try:
+        yield server.target
+    finally:
+        server.stop()
+        remove_test_user(user)
+
+
+@contextlib.contextmanager
+def service(env: dict[str, str] | None = None) -> Iterator[Service]:
+    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-service-"))
+    base = {"NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"), "NEWREMORA_LOG_LEVEL": "warning"}
+    started = Service.start(workdir, {**base, **(env or {})})
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def add_server(http: httpx.Client, target: SshTarget, name: str) -> str:
+    response = http.post(
+        "/api/v1/servers",
+        json={
+            "name": name,
+            "hostname": target.host,
+            "port": target.port,
+            "user": target.user.name,
+            "auth_type": "password",
+            "password": target.user.password,
+        },
+    )
+    response.raise_for_status()
+    return str(response.json()["data"]["id"])
+
+
+def ssh_command(target: SshTarget, command: str) -> list[str]:
+    """Plain ssh with the same password, for baselines (host key not checked: a throwaway loopback sshd)."""
+    return [
+        "sshpass",
+        "-e",
+        "ssh",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "LogLevel=ERROR",
+        "-p",
+        str(target.port),
+        f"{target.user.name}@{target.host}",
+        command,
+    ]
+
+
+def bare_ansible(target: SshTarget, module: str, argument: str, workdir: Path) -> list[str]:
+    """The command line of one bare ad-hoc `ansible` run against the target (its password in a vars file)."""
+    inventory = workdir / "inventory.ini"
+    inventory.write_text(
+        f"target ansible_host={target.host} ansible_port={target.port} ansible_user={target.user.name}\n"
+    )
+    secrets = workdir / "password.json"
+    secrets.write_text(f'{{"ansible_password": "{target.user.password}"}}')
+    secrets.chmod(0o600)
+    return ["ansible", "target", "-i", str(inventory), "-e", f"@{secrets}", "-m", module, "-a", argument]
+
+
+def ansible_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_GATHERING": "explicit",
+    }
