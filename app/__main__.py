@@ -1,4 +1,4 @@
-"""The ``newremora`` command: serve | migrate."""
+"""The ``newremora`` command: serve | migrate | token."""
 
 from __future__ import annotations
 
@@ -57,11 +57,38 @@ def _migrate(settings: Settings) -> None:
     print("applied: " + ", ".join(applied) if applied else "the schema is up to date")
 
 
+def _token(args: argparse.Namespace, settings: Settings) -> None:
+    from app import apikeys
+    from app.db import Database
+
+    database = Database(settings.effective_database_url, threads=1)
+    try:
+        if args.action == "create":
+            created = database.call(apikeys.create_key, args.name)
+            print(f"API key {created.record.id} ({args.name}) created. It is shown once; keep it safe:")
+            print(created.key)
+        elif args.action == "list":
+            for key in database.call(apikeys.list_keys):
+                state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+                used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                print(f"{key.id}  {key.prefix}…  {key.name:<20}  {state:<24}  last used {used}")
+        else:
+            revoked = database.call(apikeys.revoke_key, args.key)
+            print(f"API key {revoked.id} ({revoked.name}) revoked")
+    finally:
+        database.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newremora", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the HTTP API (settings from NEWREMORA_* variables)")
     commands.add_parser("migrate", help="apply pending database migrations")
+    token = commands.add_parser("token", help="manage API keys (once one exists, /api/v1 requires a key)")
+    actions = token.add_subparsers(dest="action", required=True)
+    actions.add_parser("create", help="create a key and print it once").add_argument("--name", required=True)
+    actions.add_parser("list", help="list keys (never the keys themselves)")
+    actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
     return parser
 
 
@@ -74,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_serve(settings))
         elif args.command == "migrate":
             _migrate(settings)
+        elif args.command == "token":
+            _token(args, settings)
     except NewRemoraError as exc:
         cause = f" ({str(exc.__cause__).splitlines()[0]})" if isinstance(exc, DatabaseUnavailable) else ""
         print(f"newremora: {exc}{cause}", file=sys.stderr)

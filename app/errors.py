@@ -37,3 +37,7 @@ class PayloadTooLarge(NewRemoraError):
 
 class DatabaseUnavailable(NewRemoraError):
     """Database unavailable"""
+
+
+class Unauthorized(NewRemoraError):
+    """A valid API key is required: send Authorization: Bearer <key>"""

@@ -128,4 +128,15 @@ class JobChunk(BaseModel):
         indexes = ((("job", "seq"), True),)
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (Server, PemFile, Worker, Job, JobChunk)
+class ApiKey(BaseModel):
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100)
+    # The first characters of the key, to recognise it in listings; the key itself is never stored.
+    prefix = pw.CharField(max_length=16)
+    key_hash = pw.CharField(max_length=64, unique=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    last_used_at = UtcDateTimeField(null=True)
+    revoked_at = UtcDateTimeField(null=True)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (Server, PemFile, Worker, Job, JobChunk, ApiKey)

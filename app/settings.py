@@ -130,6 +130,12 @@ class Settings:
         _origins,
         "Comma-separated origins (or *) allowed to read jobs and tail their streams from another site.",
     )
+    rate_limit: int = _setting(
+        100, _int_in(0, 1_000_000), "Requests per minute per client address to /api/v1 (0: no limit)."
+    )
+    job_rate_limit: int = _setting(
+        1000, _int_in(0, 10_000_000), "Job submissions per hour per client address (0: no limit)."
+    )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
 
     @property

@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from app.db import Database
-from app.errors import ConfigurationError, NewRemoraError
+from app.errors import ConfigurationError, DatabaseUnavailable, NewRemoraError
 from app.jobqueue.claim import Claimed, claim_jobs
 from app.jobqueue.lifecycle import (
     cancel_requests,
@@ -25,6 +25,8 @@ from app.jobqueue.lifecycle import (
     trust_host_key,
 )
 from app.jobqueue.output import NotOwner, StoredChunk, append_output
+from app.masking import SecretMasker
+from app.models import Server
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
@@ -34,6 +36,7 @@ from app.settings import Settings
 from app.targets import target_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 HEARTBEAT_S = 2.0
@@ -95,21 +98,51 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
     )
 
 
+def secrets_of(server: Server, vault: Vault) -> list[str]:
+    """What must never appear in a job's stored output: the server's password, passphrase, and key lines."""
+    found = [vault.decrypt_optional(server.password_enc), vault.decrypt_optional(server.passphrase_enc)]
+    if server.private_key_enc:
+        found += [line for line in vault.decrypt(server.private_key_enc).splitlines() if len(line) >= 16]
+    return [secret for secret in found if secret]
+
+
+class _StreamText:
+    """Bytes of one stream of one job, on their way to storage: decoded, then masked."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        # Incremental: a character split across two polls is not turned into two replacement characters.
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.masker = SecretMasker(secrets)
+        self.end_offset = 0
+
+    def feed(self, data: bytes) -> str:
+        return self.masker.feed(self.decoder.decode(data))
+
+    def flush(self) -> str:
+        return self.masker.feed(self.decoder.decode(b"", final=True)) + self.masker.flush()
+
+
 class JobRecorder:
     """Stores what a run reports about its jobs (a JobListener), then tells whoever watches them."""
 
-    def __init__(self, pool: WorkerPool, servers: dict[str, str]) -> None:
+    def __init__(self, pool: WorkerPool, servers: dict[str, str], secrets: dict[str, list[str]]) -> None:
         self.pool = pool
         self.server_of_job = servers
-        self.decoders: dict[tuple[str, str], codecs.IncrementalDecoder] = {}
-        self.end_offsets: dict[tuple[str, str], int] = {}
+        self.secrets_of_job = secrets
+        self.streams: dict[tuple[str, str], _StreamText] = {}
+
+    def _stream(self, job_id: str, stream: str) -> _StreamText:
+        key = (job_id, stream)
+        if key not in self.streams:
+            self.streams[key] = _StreamText(self.secrets_of_job.get(job_id, []))
+        return self.streams[key]
 
     def _store(self, job_id: str, stream: str, text: str, end_offset: int) -> None:
         if not text:
             return
         pool = self.pool
         try:
-            stored = pool.database.call(
+            stored = pool.call_until_stored(
                 append_output, job_id, pool.worker_id, stream, text, end_offset, pool.settings.max_output_bytes
             )
         except NotOwner:
@@ -118,30 +151,28 @@ class JobRecorder:
         pool.notifier.output(job_id, stored)
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
-        # Incremental decoding: a character split across two polls is not turned into two replacements.
-        decoder = self.decoders.setdefault((job_id, stream), codecs.getincrementaldecoder("utf-8")("replace"))
-        self._store(job_id, stream, decoder.decode(data), offset + len(data))
+        text = self._stream(job_id, stream)
+        text.end_offset = offset + len(data)
+        self._store(job_id, stream, text.feed(data), text.end_offset)
 
     def finished(self, job_id: str, result: JobResult) -> None:
         for stream in ("stdout", "stderr"):
-            decoder = self.decoders.pop((job_id, stream), None)
-            if decoder is not None:
-                tail = decoder.decode(b"", final=True)
-                if tail:
-                    self._store(job_id, stream, tail, -1)
-        database = self.pool.database
-        status = database.call(
-            finish_job, job_id, self.pool.worker_id, result.exit_code, result.failure_reason, result.error
+            text = self.streams.pop((job_id, stream), None)
+            if text is not None:
+                self._store(job_id, stream, text.flush(), text.end_offset)
+        pool = self.pool
+        status = pool.call_until_stored(
+            finish_job, job_id, pool.worker_id, result.exit_code, result.failure_reason, result.error
         )
         server_id = self.server_of_job.get(job_id)
         if server_id is not None:
             connected = result.failure_reason not in CONNECTION_FAILURES
-            database.call(note_connectivity, server_id, connected, result.error or "job ran")
+            pool.call_until_stored(note_connectivity, server_id, connected, result.error or "job ran")
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code)
-        self.pool.notifier.changed(job_id)
+        pool.notifier.changed(job_id)
 
     def host_key_seen(self, server_id: str, host_key: str) -> None:
-        self.pool.database.call(trust_host_key, server_id, host_key)
+        self.pool.call_until_stored(trust_host_key, server_id, host_key)
 
 
 class WorkerPool:
@@ -216,8 +247,24 @@ class WorkerPool:
                 self.notifier.changed(item.job.id)
             self._run(claimed)
 
+    def call_until_stored(self, fn: Callable[..., T], *args: Any) -> T:
+        """A database call that must not be lost: while the database is down it is retried (the run waits,
+        and Ansible with it), unless this worker is stopping (then the job is re-attached later, from the
+        offsets that were stored)."""
+        delay = 0.2
+        while True:
+            try:
+                return self.database.call(fn, *args)
+            except DatabaseUnavailable:
+                if self._stop.is_set():
+                    raise
+                log.warning("database unavailable; retrying in %.1f s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     def _run(self, claimed: list[Claimed]) -> None:
-        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed})
+        secrets = {c.job.id: secrets_of(c.server, self.vault) for c in claimed}
+        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets)
         specs = []
         for item in claimed:
             try:

@@ -58,7 +58,13 @@ def ssh_target() -> Iterator[SshTarget]:
 @contextlib.contextmanager
 def service(env: dict[str, str] | None = None) -> Iterator[Service]:
     workdir = Path(tempfile.mkdtemp(prefix="nr-bench-service-"))
-    base = {"NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"), "NEWREMORA_LOG_LEVEL": "warning"}
+    base = {
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_LOG_LEVEL": "warning",
+        # Benchmarks load the API from one address on purpose.
+        "NEWREMORA_RATE_LIMIT": "0",
+        "NEWREMORA_JOB_RATE_LIMIT": "0",
+    }
     started = Service.start(workdir, {**base, **(env or {})})
     try:
         yield started

@@ -74,6 +74,9 @@ def settings(tmp_path: Path, database_url: str, worker_threads: int, settings_ov
         secret_key=Secret(Fernet.generate_key().decode()),
         db_threads=4,
         workers=worker_threads,
+        # Tests make many requests from one address; the limits have tests of their own.
+        rate_limit=0,
+        job_rate_limit=0,
         # Sockets of this test's SSH masters only: nothing cached by another test can be reused.
         control_dir=Path(tempfile.mkdtemp(prefix="nrcp-")),
     ).replace(**settings_overrides)

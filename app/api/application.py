@@ -9,6 +9,7 @@ from quart_cors import cors
 from quart_schema import Info, QuartSchema
 
 from app.api import health, jobs, servers, stream, system, web
+from app.api.access import install_access_control
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.runtime import Runtime
@@ -48,6 +49,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(jobs.blueprint, url_prefix="/api/v1/jobs")
     app.register_blueprint(stream.blueprint, url_prefix="/api/v1/jobs")
     app.register_blueprint(system.blueprint, url_prefix="/api/v1/system")
+    install_access_control(app, settings)
 
     @app.before_serving
     async def open_runtime() -> None:

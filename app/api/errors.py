@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pydantic import ValidationError
 from quart import Quart, Response, jsonify
@@ -18,6 +17,7 @@ log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[errors.NewRemoraError], int] = {
     errors.InvalidInput: 400,
+    errors.Unauthorized: 401,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
@@ -29,6 +29,7 @@ HTTP_MESSAGES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Request body too large",
+    429: "Too many requests",
     415: "Unsupported media type",
 }
 
@@ -68,7 +69,8 @@ def register_error_handlers(app: Quart) -> None:
             status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(error, cls)), 500)
         if status >= 500:
             log.warning("%s: %s (cause: %s)", type(error).__name__, error.message, error.__cause__)
-        return error_response(status, error.message if status != 500 else "Internal server error")
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return error_response(status, error.message if status != 500 else "Internal server error", headers)
 
     @app.errorhandler(RequestSchemaValidationError)
     async def invalid_request(error: RequestSchemaValidationError) -> Response:
@@ -78,9 +80,9 @@ def register_error_handlers(app: Quart) -> None:
     async def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         message = HTTP_MESSAGES.get(status, error.name)
-        headers: dict[str, Any] = {}
-        if status == 405 and error.get_headers():
-            headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
+        headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "retry-after")}
+        if status == 429:
+            message = f"Too many requests: retry in {headers.get('Retry-After', 'a few')} seconds"
         return error_response(status, message, headers)
 
     @app.errorhandler(Exception)

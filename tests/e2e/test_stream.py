@@ -28,6 +28,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
         "NEWREMORA_SSE_KEEPALIVE": "1",
+        "NEWREMORA_RATE_LIMIT": "0",  # a hundred clients from one address
         "NEWREMORA_CORS_ORIGINS": ORIGIN,
         "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
     }

@@ -1,0 +1,58 @@
+"""Who may call /api/v1: API keys (once any exists) and per-client rate limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from quart import Quart, current_app, request
+from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, RateLimit, RateLimiter
+
+from app.api.context import runtime
+from app.apikeys import authenticate
+from app.errors import Unauthorized
+from app.settings import Settings
+
+API_PREFIX = "/api/v1/"
+# Endpoints that create jobs share one hourly budget per client.
+SUBMISSION_ENDPOINTS = ("jobs.create_job", "jobs.create_script_job", "jobs.duplicate_job")
+
+
+class PerClientRateLimiter(RateLimiter):
+    """The limits count all of a client's requests together, not each route apart (the library keys them by
+    route): "100 requests per minute per IP" means across the API."""
+
+    async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
+        key_function = rate_limit.key_function or self.key_function
+        return f"{current_app.import_name}-{rate_limit.key}-{await key_function()}"
+
+
+async def _not_api() -> bool:
+    return not request.path.startswith(API_PREFIX)
+
+
+def _presented_key() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    # EventSource cannot send headers: the stream also takes the key as ?access_token= (never logged).
+    if request.path.endswith("/stream"):
+        return request.args.get("access_token") or None
+    return None
+
+
+def install_access_control(app: Quart, settings: Settings) -> None:
+    default_limits = [RateLimit(settings.rate_limit, timedelta(minutes=1))] if settings.rate_limit else []
+    PerClientRateLimiter(app, default_limits=default_limits, skip_function=_not_api)
+    if settings.job_rate_limit:
+        submissions = RateLimit(settings.job_rate_limit, timedelta(hours=1))
+        for endpoint in SUBMISSION_ENDPOINTS:
+            setattr(app.view_functions[endpoint], QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, [submissions])
+
+    @app.before_request
+    async def require_api_key() -> None:
+        if not request.path.startswith(API_PREFIX) or request.method == "OPTIONS":
+            return
+        presented = _presented_key()
+        if await runtime().database.run(authenticate, presented) is False:
+            raise Unauthorized()
