@@ -21,6 +21,7 @@ from app.jobqueue.lifecycle import (
     heartbeat,
     note_connectivity,
     register_worker,
+    stop_dead_local_workers,
     stop_worker,
     trust_host_key,
 )
@@ -196,6 +197,9 @@ class WorkerPool:
         removed = remove_stale_runs(self.config.runs_dir) if self.config.runs_dir.exists() else 0
         if removed:
             log.info("removed %d run directories left by stopped processes", removed)
+        dead = self.database.call(stop_dead_local_workers)
+        if dead:
+            log.info("%d worker(s) of this host had died; their running jobs will be re-attached", dead)
         self.worker_id = self.database.call(register_worker, self.settings.workers, self.settings.batch_size)
         for number in range(self.settings.workers):
             self._spawn(self._work, f"worker-{number}")

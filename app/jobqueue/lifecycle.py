@@ -83,6 +83,30 @@ def register_worker(threads: int, batch_size: int) -> str:
     return str(worker.id)
 
 
+def stop_dead_local_workers() -> int:
+    """Workers of this host whose process is gone (a kill -9, a crash) are stopped now, so their running
+    jobs are re-attached at once rather than after the heartbeat timeout."""
+    hostname = socket.gethostname()
+    dead = [
+        worker.id
+        for worker in Worker.select().where((Worker.hostname == hostname) & Worker.stopped_at.is_null())
+        if not _process_exists(worker.pid)
+    ]
+    if dead:
+        Worker.update(stopped_at=utcnow()).where(Worker.id.in_(dead)).execute()
+    return len(dead)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def heartbeat(worker_id: str) -> None:
     Worker.update(heartbeat_at=utcnow()).where(Worker.id == worker_id).execute()
 

@@ -39,8 +39,15 @@ class Service:
         full_env.update(env or {})
         full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env.get('PATH', '')}"
         with log_path.open("wb") as log:
+            # Its own session: kill_all() can then take the service and every process it started, as a
+            # container runtime or systemd does.
             process = subprocess.Popen(
-                [NEWREMORA, "serve"], env=full_env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+                [NEWREMORA, "serve"],
+                env=full_env,
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         service = cls(process, port, log_path)
         service.wait_ready()
@@ -67,7 +74,25 @@ class Service:
             self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 
+    def kill_all(self) -> None:
+        """kill -9 of the service and all its children (its Ansible processes too)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def processes(self) -> list[str]:
+        """Command lines of the processes still in the service's session."""
+        result = subprocess.run(["ps", "-e", "-o", "sid=,args="], capture_output=True, text=True, check=True)
+        return [
+            args
+            for sid, _, args in (line.strip().partition(" ") for line in result.stdout.splitlines())
+            if sid == str(self.process.pid)
+        ]
+
     def stop(self) -> None:
+        """Whatever state it is in: gone, with everything it started."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            self.kill_all()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)

@@ -1,0 +1,133 @@
+"""Restarts lose nothing: kill -9 and SIGTERM while jobs run, then a new start re-attaches to them."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.harness.fixtures import SshdFactory
+from tests.harness.service import Service
+from tests.harness.sshd import SshTarget
+
+pytestmark = pytest.mark.slow
+
+TICKER = 'for i in $(seq 1 24); do echo "line $i"; echo "err $i" >&2; sleep 0.25; done'
+EXPECTED_STDOUT = "".join(f"line {i}\n" for i in range(1, 25))
+EXPECTED_STDERR = "".join(f"err {i}\n" for i in range(1, 25))
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    return {"NEWREMORA_WORKERS": "2", "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-")}
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.stop()
+
+
+def server(http: httpx.Client, target: SshTarget) -> str:
+    body = {
+        "name": f"r-{uuid.uuid4().hex[:8]}",
+        "hostname": target.host,
+        "port": target.port,
+        "user": target.user.name,
+        "auth_type": "password",
+        "password": target.user.password,
+    }
+    response = http.post("/api/v1/servers", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["data"]["id"])
+
+
+def submit(http: httpx.Client, server_id: str, command: str) -> str:
+    response = http.post("/api/v1/jobs", json={"server_id": server_id, "command": command})
+    assert response.status_code == 201, response.text
+    return str(response.json()["data"]["id"])
+
+
+def job(http: httpx.Client, job_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = http.get(f"/api/v1/jobs/{job_id}").json()["data"]
+    return data
+
+
+def wait_for(http: httpx.Client, job_id: str, condition: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not condition(current := job(http, job_id)):
+        assert time.monotonic() < deadline, current
+        time.sleep(0.1)
+    return current
+
+
+def processes_mentioning(text: str) -> list[str]:
+    ps = subprocess.run(["ps", "-e", "-o", "args="], capture_output=True, text=True, check=True)
+    return [line for line in ps.stdout.splitlines() if text in line]
+
+
+def finished(state: dict[str, Any]) -> bool:
+    return state["status"] in ("completed", "failed", "canceled")
+
+
+def test_kill_minus_nine_then_restart_reattaches_and_runs_nothing_twice(
+    tmp_path: Path, env: dict[str, str], services: list[Service], sshd: SshTarget, sshd_factory: SshdFactory
+) -> None:
+    ledger = f"ledger-{uuid.uuid4().hex}"
+    doomed_sshd = sshd_factory()
+    first = Service.start(tmp_path, env)
+    services.append(first)
+    with httpx.Client(base_url=first.base_url, timeout=30) as http:
+        target = server(http, sshd)
+        ticker = submit(http, target, f"echo run >> ~/{ledger}; {TICKER}")
+        lost = submit(http, server(http, doomed_sshd.target), "sleep 30")
+        wait_for(http, ticker, lambda j: j["stdout"].count("\n") >= 4)
+        wait_for(http, lost, lambda j: j["status"] == "running")
+        first.kill_all()
+
+    doomed_sshd.stop()  # this target is gone for good: its job cannot be re-attached
+    assert not [p for p in first.processes()]  # nothing of the killed service survives on the controller
+    second = Service.start(tmp_path, env)  # same data dir: the same database
+    services.append(second)
+    with httpx.Client(base_url=second.base_url, timeout=30) as http:
+        queued_after = submit(http, target, "echo after-restart")
+        done = wait_for(http, ticker, finished)
+        assert done["status"] == "completed", done
+        assert done["stdout"] == EXPECTED_STDOUT  # every line once: nothing lost, nothing repeated
+        assert done["stderr"] == EXPECTED_STDERR
+        assert wait_for(http, queued_after, finished)["stdout"] == "after-restart\n"
+        interrupted = wait_for(http, lost, finished)
+        assert (interrupted["status"], interrupted["failure_reason"]) == ("failed", "interrupted")
+    assert (sshd.user.home / ledger).read_text() == "run\n"  # the job ran exactly once
+
+
+def test_sigterm_leaves_jobs_running_and_the_next_start_finishes_them(
+    tmp_path: Path, env: dict[str, str], services: list[Service], sshd: SshTarget
+) -> None:
+    first = Service.start(tmp_path, env)
+    services.append(first)
+    with httpx.Client(base_url=first.base_url, timeout=30) as http:
+        target = server(http, sshd)
+        ticker = submit(http, target, TICKER)
+        wait_for(http, ticker, lambda j: j["stdout"].count("\n") >= 4)
+        stopped_at = time.monotonic()
+        assert first.terminate(timeout=30) == 0
+        assert time.monotonic() - stopped_at < 15  # within the grace period
+    # No Ansible process left behind on the controller, even one that left the service's session.
+    assert first.processes() == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+    second = Service.start(tmp_path, env)
+    services.append(second)
+    with httpx.Client(base_url=second.base_url, timeout=30) as http:
+        done = wait_for(http, ticker, finished)
+    assert (done["status"], done["stdout"], done["stderr"]) == ("completed", EXPECTED_STDOUT, EXPECTED_STDERR)
