@@ -124,6 +124,11 @@ class Settings:
         Path,
         "Directory of SSH control sockets shared between runs (short path; default /tmp/newremora-ssh-UID).",
     )
+    stall_timeout: int = _setting(
+        120,
+        _int_in(10, 3600),
+        "Seconds without a sign of life from a worker thread's Ansible run before its jobs are re-attached.",
+    )
     sse_keepalive: int = _setting(15, _int_in(1, 300), "Seconds between keep-alive comments on an idle event stream.")
     cors_origins: tuple[str, ...] = _setting(
         (),

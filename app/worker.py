@@ -21,6 +21,7 @@ from app.jobqueue.lifecycle import (
     heartbeat,
     note_connectivity,
     register_worker,
+    release_jobs,
     stop_dead_local_workers,
     stop_worker,
     trust_host_key,
@@ -126,8 +127,11 @@ class _StreamText:
 class JobRecorder:
     """Stores what a run reports about its jobs (a JobListener), then tells whoever watches them."""
 
-    def __init__(self, pool: WorkerPool, servers: dict[str, str], secrets: dict[str, list[str]]) -> None:
+    def __init__(
+        self, pool: WorkerPool, servers: dict[str, str], secrets: dict[str, list[str]], beat: Callable[[], None]
+    ) -> None:
         self.pool = pool
+        self.beat = beat
         self.server_of_job = servers
         self.secrets_of_job = secrets
         self.streams: dict[tuple[str, str], _StreamText] = {}
@@ -152,11 +156,13 @@ class JobRecorder:
         pool.notifier.output(job_id, stored)
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
+        self.beat()
         text = self._stream(job_id, stream)
         text.end_offset = offset + len(data)
         self._store(job_id, stream, text.feed(data), text.end_offset)
 
     def finished(self, job_id: str, result: JobResult) -> None:
+        self.beat()
         for stream in ("stdout", "stderr"):
             text = self.streams.pop((job_id, stream), None)
             if text is not None:
@@ -175,6 +181,26 @@ class JobRecorder:
     def host_key_seen(self, server_id: str, host_key: str) -> None:
         self.pool.call_until_stored(trust_host_key, server_id, host_key)
 
+    def progress(self) -> None:
+        self.beat()
+
+
+class _Slot:
+    """One worker thread and what the supervisor knows of it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.thread: threading.Thread | None = None
+        self.last_beat = time.monotonic()
+        self.jobs: list[str] = []
+        self.retired = False
+
+    def beat(self) -> None:
+        self.last_beat = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
 
 class WorkerPool:
     """N threads that run batches of jobs, and one that heartbeats and carries cancels to the targets."""
@@ -190,7 +216,8 @@ class WorkerPool:
         self.worker_id = ""
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._slots: list[_Slot] = []
+        self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
 
     def start(self) -> None:
@@ -202,8 +229,9 @@ class WorkerPool:
             log.info("%d worker(s) of this host had died; their running jobs will be re-attached", dead)
         self.worker_id = self.database.call(register_worker, self.settings.workers, self.settings.batch_size)
         for number in range(self.settings.workers):
-            self._spawn(self._work, f"worker-{number}")
-        self._spawn(self._supervise, "worker-supervisor")
+            self._start_slot(f"worker-{number}")
+        self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+        self._supervisor.start()
         log.info(
             "worker %s: %d threads, batches of up to %d",
             self.worker_id,
@@ -211,10 +239,11 @@ class WorkerPool:
             self.settings.batch_size,
         )
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def _start_slot(self, name: str) -> None:
+        slot = _Slot(name)
+        slot.thread = threading.Thread(target=self._work, args=(slot,), name=name, daemon=True)
+        self._slots.append(slot)
+        slot.thread.start()
 
     def wake(self) -> None:
         """A job was queued: claim now rather than at the next idle poll."""
@@ -225,15 +254,18 @@ class WorkerPool:
         self._stop.set()
         self._wake.set()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        threads = [slot.thread for slot in self._slots if slot.thread is not None] + [self._supervisor]
+        for thread in threads:
+            if thread is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
         try:
             self.database.call(stop_worker, self.worker_id)
         except NewRemoraError:
             log.warning("could not record the stop of worker %s", self.worker_id)
 
-    def _work(self) -> None:
-        while not self._stop.is_set():
+    def _work(self, slot: _Slot) -> None:
+        while not self._stop.is_set() and not slot.retired:
+            slot.beat()
             try:
                 claimed = self.database.call(
                     claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
@@ -249,7 +281,11 @@ class WorkerPool:
                 continue
             for item in claimed:
                 self.notifier.changed(item.job.id)
-            self._run(claimed)
+            slot.jobs = [item.job.id for item in claimed]
+            try:
+                self._run(claimed, slot)
+            finally:
+                slot.jobs = []
 
     def call_until_stored(self, fn: Callable[..., T], *args: Any) -> T:
         """A database call that must not be lost: while the database is down it is retried (the run waits,
@@ -266,9 +302,9 @@ class WorkerPool:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _run(self, claimed: list[Claimed]) -> None:
+    def _run(self, claimed: list[Claimed], slot: _Slot) -> None:
         secrets = {c.job.id: secrets_of(c.server, self.vault) for c in claimed}
-        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets)
+        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets, slot.beat)
         specs = []
         for item in claimed:
             try:
@@ -278,7 +314,7 @@ class WorkerPool:
         if not specs:
             return
         try:
-            left = run_jobs(self.config, specs, recorder, self._stop.is_set)
+            left = run_jobs(self.config, specs, recorder, lambda: self._stop.is_set() or slot.retired)
         except Exception:
             log.exception("a batch of %d jobs failed to run", len(specs))
             for spec in specs:
@@ -295,8 +331,28 @@ class WorkerPool:
                     self.database.call(heartbeat, self.worker_id)
                     next_heartbeat = time.monotonic() + HEARTBEAT_S
                 self._carry_cancels()
+                self._replace_stalled_slots()
             except Exception as exc:
                 log.warning("supervisor: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+
+    def _replace_stalled_slots(self) -> None:
+        """A thread that died, or whose run has shown no sign of life for the stall timeout, is retired: its
+        Ansible run is ended, its jobs are handed back to be re-attached, and a new thread takes its place."""
+        stall_s = self.settings.stall_timeout
+        for slot in list(self._slots):
+            if slot.retired or (slot.alive() and time.monotonic() - slot.last_beat < stall_s):
+                continue
+            log.error(
+                "%s %s; its %d jobs are re-attached",
+                slot.name,
+                "died" if not slot.alive() else f"stalled for {stall_s} s",
+                len(slot.jobs),
+            )
+            slot.retired = True
+            if slot.jobs:
+                self.database.call(release_jobs, self.worker_id, slot.jobs)
+            self._slots.remove(slot)
+            self._start_slot(f"{slot.name}+")
 
     def _carry_cancels(self) -> None:
         now = time.monotonic()

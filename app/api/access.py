@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from quart import Quart, current_app, request
-from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, RateLimit, RateLimiter
+from quart_rate_limiter import RateLimit, RateLimiter
 
 from app.api.context import runtime
 from app.apikeys import authenticate
@@ -19,7 +21,16 @@ SUBMISSION_ENDPOINTS = ("jobs.create_job", "jobs.create_script_job", "jobs.dupli
 
 class PerClientRateLimiter(RateLimiter):
     """The limits count all of a client's requests together, not each route apart (the library keys them by
-    route): "100 requests per minute per IP" means across the API."""
+    route): "100 requests per minute per IP" means across the API. Submissions have a budget of their own,
+    set per app here rather than on the shared view functions."""
+
+    def __init__(self, app: Quart, submission_limits: list[RateLimit], **kwargs: Any) -> None:
+        self.submission_limits = submission_limits
+        super().__init__(app, **kwargs)
+
+    def _get_limits_for_view_function(self, view_func: Callable[..., Any], blueprint: Any) -> list[RateLimit]:
+        limits: list[RateLimit] = super()._get_limits_for_view_function(view_func, blueprint)
+        return limits + self.submission_limits if request.endpoint in SUBMISSION_ENDPOINTS else limits
 
     async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
         key_function = rate_limit.key_function or self.key_function
@@ -43,11 +54,8 @@ def _presented_key() -> str | None:
 
 def install_access_control(app: Quart, settings: Settings) -> None:
     default_limits = [RateLimit(settings.rate_limit, timedelta(minutes=1))] if settings.rate_limit else []
-    PerClientRateLimiter(app, default_limits=default_limits, skip_function=_not_api)
-    if settings.job_rate_limit:
-        submissions = RateLimit(settings.job_rate_limit, timedelta(hours=1))
-        for endpoint in SUBMISSION_ENDPOINTS:
-            setattr(app.view_functions[endpoint], QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, [submissions])
+    submissions = [RateLimit(settings.job_rate_limit, timedelta(hours=1))] if settings.job_rate_limit else []
+    PerClientRateLimiter(app, submissions, default_limits=default_limits, skip_function=_not_api)
 
     @app.before_request
     async def require_api_key() -> None:

@@ -73,6 +73,15 @@ def cancel_requests(worker_id: str) -> list[Job]:
     )
 
 
+def release_jobs(worker_id: str, job_ids: list[str]) -> int:
+    """Hand running jobs back (their worker thread stalled): the next claim re-attaches to them."""
+    return int(
+        Job.update(worker=None)
+        .where(Job.id.in_(job_ids) & (Job.worker == worker_id) & (Job.status == "running"))
+        .execute()
+    )
+
+
 def trust_host_key(server_id: str, host_key: str) -> None:
     """Trust on first use: only a server without a trusted key takes one."""
     Server.update(host_key=host_key).where((Server.id == server_id) & Server.host_key.is_null()).execute()

@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -139,11 +140,29 @@ class RunDirectory:
 
 
 def remove_stale_runs(runs_dir: Path) -> int:
-    """Delete run directories of processes that are gone (they may hold key material)."""
-    removed = 0
-    for path in runs_dir.glob("run-*-*"):
-        pid = path.name.split("-")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
+    """End what a killed service left: its Ansible processes (they run in sessions of their own, so they
+    outlive it, blocked on output nobody reads) and its run directories (they may hold key material)."""
+    stale = [
+        path
+        for path in runs_dir.glob("run-*-*")
+        if path.name.split("-")[1].isdigit() and not Path(f"/proc/{path.name.split('-')[1]}").exists()
+    ]
+    if stale:
+        _kill_processes_using(stale)
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale)
+
+
+def _kill_processes_using(paths: list[Path]) -> None:
+    needles = [str(path).encode() for path in paths]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if any(needle in cmdline for needle in needles):
+                # The whole group: ansible-playbook leads one, with its ssh children.
+                os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue

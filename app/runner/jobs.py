@@ -93,6 +93,7 @@ class _BatchEvents:
             self.listener.finished(tracker.spec.job_id, result)
 
     def __call__(self, event: dict[str, Any]) -> None:
+        self.listener.progress()
         data = event.get("event_data") or {}
         tracker = self.trackers.get(str(data.get("host", "")))
         if tracker is None or tracker.finished:

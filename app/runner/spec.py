@@ -68,3 +68,6 @@ class JobListener(Protocol):
     def finished(self, job_id: str, result: JobResult) -> None: ...
 
     def host_key_seen(self, server_id: str, host_key: str) -> None: ...
+
+    def progress(self) -> None:
+        """Any event of the run arrived: it is alive."""

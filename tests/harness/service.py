@@ -80,15 +80,6 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def processes(self) -> list[str]:
-        """Command lines of the processes still in the service's session."""
-        result = subprocess.run(["ps", "-e", "-o", "sid=,args="], capture_output=True, text=True, check=True)
-        return [
-            args
-            for sid, _, args in (line.strip().partition(" ") for line in result.stdout.splitlines())
-            if sid == str(self.process.pid)
-        ]
-
     def stop(self) -> None:
         """Whatever state it is in: gone, with everything it started."""
         if self.process.poll() is None:
