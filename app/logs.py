@@ -23,3 +23,6 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Peewee logs every statement with its parameters at DEBUG: job output and encrypted credentials do not
+    # belong in logs, whatever the level asked for.
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))
