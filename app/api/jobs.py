@@ -64,12 +64,9 @@ def job_out(job: Job) -> JobOut:
 
 async def _submit(new: submit.NewJob) -> tuple[Envelope[JobOut], int]:
     rt = runtime()
-
-    def create() -> Job:
-        job = submit.create_job(new, rt.settings.max_job_timeout)
-        return reads.get_job(job.id)
-
-    job = await rt.database.run(create)
+    # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
+    # after the commit that could fail and turn a stored job into an error.
+    job = await rt.database.run(submit.create_job, new, rt.settings.max_job_timeout)
     rt.wake_workers()
     return Envelope(data=job_out(job)), 201
 
@@ -192,12 +189,8 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
         raise InvalidInput(describe_validation_error(exc)) from exc
     rt = runtime()
 
-    def duplicate() -> tuple[Job, Job]:
-        overridden = submit.Overrides(**overrides.model_dump())
-        original, new = submit.duplicate_job(job_id, overridden, rt.settings.max_job_timeout)
-        return original, reads.get_job(new.id)
-
-    original, new = await rt.database.run(duplicate)
+    overridden = submit.Overrides(**overrides.model_dump())
+    original, new = await rt.database.run(submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout)
     rt.wake_workers()
     data = JobDuplicated(
         original_job=OriginalJob(id=original.id, kind=original.kind, command=original.command), new_job=job_out(new)
