@@ -265,7 +265,7 @@ class JobList(BaseModel):
 
 
 class JobListQuery(QueryModel):
-    page: Annotated[int, Field(ge=1)] = 1
+    page: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     status: JobStatus | None = None
     server_id: str | None = None

@@ -12,6 +12,7 @@ from app.api import health, jobs, servers, stream, system, web
 from app.api.access import install_access_control
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
+from app.api.openapi import ApiDocument
 from app.runtime import Runtime
 from app.settings import Settings
 
@@ -28,6 +29,7 @@ def build_app(settings: Settings) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
         convert_casing=False,
+        openapi_provider_class=ApiDocument,
     )
     # JSON keys in the order the models declare them (set after QuartSchema, which installs its provider).
     app.json.sort_keys = False  # type: ignore[attr-defined]

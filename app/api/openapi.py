@@ -1,0 +1,75 @@
+"""The OpenAPI document: what quart-schema derives from the models, completed with what it cannot know
+(the error envelope of every failure the API can answer with, and the text and event-stream bodies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart_schema import OpenAPIProvider
+
+from app.schemas import ErrorEnvelope
+
+ALWAYS = {
+    401: "No valid API key (once keys exist)",
+    429: "Rate limit exceeded",
+    500: "Internal error",
+    503: "Database unavailable",
+}
+TEXT_ENDPOINTS = {
+    "/logs": "text/plain",
+    "/stdout": "text/plain",
+    "/stderr": "text/plain",
+    "/stream": "text/event-stream",
+}
+CONFLICTS = {
+    ("post", "/api/v1/servers"),
+    ("put", "/api/v1/servers/{server_id}"),
+    ("patch", "/api/v1/servers/{server_id}"),
+    ("delete", "/api/v1/servers/{server_id}"),
+    ("post", "/api/v1/jobs"),
+    ("post", "/api/v1/jobs/script"),
+    ("post", "/api/v1/jobs/{job_id}/cancel"),
+    ("post", "/api/v1/jobs/{job_id}/duplicate"),
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+
+
+class ApiDocument(OpenAPIProvider):
+    def schema(self) -> dict[str, Any]:
+        document: dict[str, Any] = super().schema()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        document["paths"] = {path: ops for path, ops in document["paths"].items() if not _is_page(path)}
+        for path, operations in document["paths"].items():
+            if not path.startswith("/api/v1/"):
+                continue
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                codes = dict(ALWAYS)
+                if "requestBody" in operation or operation.get("parameters"):
+                    codes[400] = "Invalid input (the message names the field)"
+                if "requestBody" in operation:
+                    codes[413] = "Request body too large"
+                if "{" in path or "requestBody" in operation:
+                    codes[404] = "No such resource (the path's id, or one the body refers to)"
+                if (method, path) in CONFLICTS:
+                    codes[409] = "Conflicts with the current state"
+                for code, description in codes.items():
+                    responses.setdefault(str(code), _error(description))
+                for suffix, content_type in TEXT_ENDPOINTS.items():
+                    if path.endswith(suffix):
+                        responses["200"] = {
+                            "description": "The job's output" if content_type == "text/plain" else "Server-Sent Events",
+                            "content": {content_type: {"schema": {"type": "string"}}},
+                        }
+        return document
+
+
+def _is_page(path: str) -> bool:
+    return path == "/" or path.startswith("/static/")
