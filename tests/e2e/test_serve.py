@@ -105,3 +105,37 @@ def test_invalid_settings_stop_the_start_with_a_clear_message(tmp_path: Path) ->
     assert result.returncode == 2
     assert "Database unavailable" in result.stderr and "Connection refused" in result.stderr
     assert "pw-hidden" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_api_keys_made_with_the_cli_protect_the_api(tmp_path: Path, services: list[Service]) -> None:
+    def newremora(*args: str) -> str:
+        result = subprocess.run(
+            [NEWREMORA, *args],
+            env={**os.environ, "NEWREMORA_DATA_DIR": str(tmp_path / "var")},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    service = Service.start(tmp_path)
+    services.append(service)
+    assert httpx.get(f"{service.base_url}/api/v1/servers", timeout=10).status_code == 200  # open: no key yet
+    created = newremora("token", "create", "--name", "ci")
+    key = created.strip().splitlines()[-1]
+    assert key.startswith("nr_")
+    listing = newremora("token", "list")
+    assert "ci" in listing and key[:10] in listing and key not in listing
+
+    refused = httpx.get(f"{service.base_url}/api/v1/servers", timeout=10)
+    assert refused.status_code == 401 and refused.json()["success"] is False
+    allowed = httpx.get(f"{service.base_url}/api/v1/servers", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert allowed.status_code == 200
+    assert httpx.get(f"{service.base_url}/health", timeout=10).status_code == 200
+
+    newremora("token", "create", "--name", "other")  # so that the API stays closed after the revoke
+    assert "revoked" in newremora("token", "revoke", key[:10])
+    again = httpx.get(f"{service.base_url}/api/v1/servers", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert again.status_code == 401
