@@ -1,4 +1,4 @@
-"""The ``newremora`` command: serve | migrate | token."""
+"""The ``newremora`` command: serve | worker | health | migrate | token."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from app.errors import DatabaseUnavailable, NewRemoraError
+from app.errors import ConfigurationError, DatabaseUnavailable, NewRemoraError
 from app.logs import configure_logging
 from app.settings import Settings
 
@@ -42,6 +42,49 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     log.info("serving on http://%s", _bind_address(settings))
     await serve(app, config, shutdown_trigger=stop.wait)
+
+
+def _worker(settings: Settings) -> None:
+    """Workers only, no HTTP: for scale-out, beside API nodes started with `serve --no-workers`."""
+    from app.runtime import Runtime
+    from app.stop import stop_on_signals
+
+    if settings.workers < 1:
+        raise ConfigurationError("newremora worker needs at least one thread (--threads or NEWREMORA_WORKERS)")
+    runtime = Runtime.open(settings)
+    with stop_on_signals() as stop:
+        runtime.start_workers_only()
+        log.info("worker process started: %d threads, batches of up to %d", settings.workers, settings.batch_size)
+        stop.wait()
+        log.info("stopping: jobs keep running on their targets and will be re-attached")
+    runtime.close()
+
+
+def _health(settings: Settings, worker: bool) -> int:
+    """Exit 0 when the database answers (and, with --worker, a worker process of this host is alive)."""
+    import socket
+
+    from app.db import Database
+    from app.jobqueue.stats import live_workers
+
+    database = Database(settings.effective_database_url, threads=1)
+    try:
+        database.ping()
+        if worker:
+            hostname = socket.gethostname()
+            mine = [w for w in database.call(live_workers) if w.worker.hostname == hostname]
+            if not mine:
+                print(f"unhealthy: no live worker on {hostname}")
+                return 1
+            print(f"healthy: {len(mine)} live worker process(es) on {hostname}")
+        else:
+            print("healthy: database connected")
+        return 0
+    except DatabaseUnavailable as exc:
+        print(f"unhealthy: database unavailable ({str(exc.__cause__).splitlines()[0]})")
+        return 1
+    finally:
+        database.close()
 
 
 def _migrate(settings: Settings) -> None:
@@ -82,7 +125,13 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newremora", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve the HTTP API (settings from NEWREMORA_* variables)")
+    serve = commands.add_parser("serve", help="serve the HTTP API (settings from NEWREMORA_* variables)")
+    serve.add_argument("--no-workers", action="store_true", help="API only: jobs run in `newremora worker`s")
+    worker = commands.add_parser("worker", help="run jobs only (no HTTP), beside API nodes on PostgreSQL")
+    worker.add_argument("--threads", type=int, help="worker threads (default: NEWREMORA_WORKERS)")
+    worker.add_argument("--batch-size", type=int, help="jobs per Ansible run (default: NEWREMORA_BATCH_SIZE)")
+    health = commands.add_parser("health", help="exit 0 if the database answers (for health checks)")
+    health.add_argument("--worker", action="store_true", help="also require a live worker process on this host")
     commands.add_parser("migrate", help="apply pending database migrations")
     token = commands.add_parser("token", help="manage API keys (once one exists, /api/v1 requires a key)")
     actions = token.add_subparsers(dest="action", required=True)
@@ -98,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         if args.command == "serve":
-            asyncio.run(_serve(settings))
+            asyncio.run(_serve(settings.replace(workers=0) if args.no_workers else settings))
+        elif args.command == "worker":
+            overrides = {"workers": args.threads, "batch_size": args.batch_size}
+            _worker(settings.replace(**{k: v for k, v in overrides.items() if v is not None}))
+        elif args.command == "health":
+            return _health(settings, args.worker)
         elif args.command == "migrate":
             _migrate(settings)
         elif args.command == "token":

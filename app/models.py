@@ -93,6 +93,8 @@ class Job(BaseModel):
     stdout_offset = pw.BigIntegerField(default=0)
     stderr_offset = pw.BigIntegerField(default=0)
     last_seq = pw.IntegerField(default=0)
+    # Claims of this job so far: 1 when it starts, +1 at each re-attach. The newest run alone may clean up.
+    attempt = pw.IntegerField(default=0)
     stored_bytes = pw.BigIntegerField(default=0)
     # Output cap: chunks up to head_last_seq are the kept head; the omitted bytes were dropped after it.
     head_last_seq = pw.IntegerField(null=True)

@@ -28,17 +28,39 @@ class Runtime:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""
-        notifier = ThreadSafeNotifier(loop, self.broker)
-        if self.database.is_postgresql:
-            self.listener = PostgresListener(self.database.url, notifier)
-            self.listener.start()
+        self._start(ThreadSafeNotifier(loop, self.broker))
+
+    def start_workers_only(self) -> None:
+        """For `newremora worker`: workers (and the listener that brings them cancels), no API."""
+        self._start(None)
+
+    def _start(self, notifier: ThreadSafeNotifier | None) -> None:
         if self.settings.workers > 0:
             self.workers = WorkerPool(self.settings, self.database, self.vault, notifier)
+        if self.database.is_postgresql:
+
+            def on_output(job_id: str, seq: int) -> None:
+                if notifier is not None:
+                    notifier.output_seq(job_id, seq)
+
+            def on_status(job_id: str) -> None:
+                if notifier is not None:
+                    notifier.changed(job_id)
+                if self.workers is not None:
+                    self.workers.poke()  # maybe a cancel for a job of ours
+
+            self.listener = PostgresListener(self.database.url, on_output, on_status)
+            self.listener.start()
+        if self.workers is not None:
             self.workers.start()
 
     def wake_workers(self) -> None:
         if self.workers is not None:
             self.workers.wake()
+
+    def poke_workers(self) -> None:
+        if self.workers is not None:
+            self.workers.poke()
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:

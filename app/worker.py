@@ -45,6 +45,7 @@ HEARTBEAT_S = 2.0
 DEAD_AFTER = timedelta(seconds=15)
 IDLE_POLL_S = 0.5
 KILL_RETRY_S = 15.0
+SUPERVISE_EVERY_S = 1.0
 CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
 
 
@@ -97,6 +98,7 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
         stdout_offset=job.stdout_offset,
         stderr_offset=job.stderr_offset,
         reattach=claimed.reattach,
+        attempt=max(1, job.attempt),
     )
 
 
@@ -216,6 +218,7 @@ class WorkerPool:
         self.worker_id = ""
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._poke = threading.Event()
         self._slots: list[_Slot] = []
         self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
@@ -248,6 +251,10 @@ class WorkerPool:
     def wake(self) -> None:
         """A job was queued: claim now rather than at the next idle poll."""
         self._wake.set()
+
+    def poke(self) -> None:
+        """A job changed somewhere (perhaps a cancel for one of ours): look now rather than at the next poll."""
+        self._poke.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming and end the Ansible runs; jobs on targets go on and are re-attached later."""
@@ -325,7 +332,12 @@ class WorkerPool:
 
     def _supervise(self) -> None:
         next_heartbeat = 0.0
-        while not self._stop.wait(0.25):
+        while not self._stop.is_set():
+            # Cancels arrive through a poke (same process, or PostgreSQL NOTIFY); polling is the fallback.
+            self._poke.wait(SUPERVISE_EVERY_S)
+            self._poke.clear()
+            if self._stop.is_set():
+                return
             try:
                 if time.monotonic() >= next_heartbeat:
                     self.database.call(heartbeat, self.worker_id)
@@ -355,6 +367,8 @@ class WorkerPool:
             self._start_slot(f"{slot.name}+")
 
     def _carry_cancels(self) -> None:
+        if not any(slot.jobs for slot in self._slots):
+            return  # nothing of ours runs: nothing to cancel
         now = time.monotonic()
         for job in self.database.call(cancel_requests, self.worker_id):
             if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:

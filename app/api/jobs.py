@@ -163,7 +163,9 @@ async def job_stderr(job_id: str) -> Response:
 @validate_response(Envelope[JobCanceled], 202)
 async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
     """200 with status canceled for a queued job; 202 while a running job is being stopped."""
-    outcome = await runtime().database.run(lifecycle.cancel_job, job_id)
+    rt = runtime()
+    outcome = await rt.database.run(lifecycle.cancel_job, job_id)
+    rt.poke_workers()  # a worker of this process may run it (others hear of it through the database)
     job = outcome.job
     data = JobCanceled(
         id=job.id,

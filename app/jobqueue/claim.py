@@ -86,10 +86,10 @@ def claim_jobs(worker_id: str, limit: int, per_server: int, dead_after: timedelt
     with _claim_transaction(Job._meta.database):
         orphan_ids = _orphans(_dead_worker_ids(dead_after), limit)
         if orphan_ids:
-            Job.update(worker=worker_id).where(Job.id.in_(orphan_ids)).execute()
+            Job.update(worker=worker_id, attempt=Job.attempt + 1).where(Job.id.in_(orphan_ids)).execute()
         queued_ids = _next_queued(limit - len(orphan_ids), per_server) if len(orphan_ids) < limit else []
         if queued_ids:
-            Job.update(status="running", worker=worker_id, started_at=utcnow()).where(
+            Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(
                 Job.id.in_(queued_ids) & (Job.status == "queued")
             ).execute()
             for job_id in queued_ids:

@@ -40,6 +40,7 @@ def job_vars(spec: JobSpec, token: str, config: RunnerConfig) -> HostVars:
         "nr_chunk_bytes": config.chunk_bytes,
         "nr_poll_retries": POLL_RETRIES,
         "nr_reattach": spec.reattach,
+        "nr_attempt": spec.attempt,
     }
 
 

@@ -38,6 +38,8 @@ class JobSpec:
     stdout_offset: int = 0
     stderr_offset: int = 0
     reattach: bool = False
+    # Which claim of the job this run is: an older run (a worker that was given up for dead) may not clean up.
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""LISTEN for job changes announced by other processes through PostgreSQL (app/jobqueue/announce.py)."""
+"""LISTEN for job changes announced by other processes through PostgreSQL (app/jobqueue/announce.py): they
+wake streams, and carry cancels to the worker that runs the job."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import logging
 import os
 import select
 import threading
+from collections.abc import Callable
 
 import psycopg2
 import psycopg2.extensions
 
 from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL
-from app.sse.broker import ThreadSafeNotifier
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,10 @@ class PostgresListener:
     """One thread, one dedicated connection; reconnects by itself. Streams poll the database as a fallback,
     so a notification lost while reconnecting only delays an event."""
 
-    def __init__(self, url: str, notifier: ThreadSafeNotifier) -> None:
+    def __init__(self, url: str, on_output: Callable[[str, int], None], on_status: Callable[[str], None]) -> None:
         self._url = url
-        self._notifier = notifier
+        self._on_output = on_output
+        self._on_status = on_status
         self._stop = threading.Event()
         # Written to on stop, so that the select() returns at once instead of at its next timeout.
         self._wake_read, self._wake_write = os.pipe()
@@ -65,8 +67,8 @@ class PostgresListener:
 
     def _dispatch(self, channel: str, payload: str) -> None:
         if channel == STATUS_CHANNEL:
-            self._notifier.changed(payload)
+            self._on_status(payload)
             return
         job_id, _, seq = payload.partition(":")
         if seq.isdigit():
-            self._notifier.output_seq(job_id, int(seq))
+            self._on_output(job_id, int(seq))

@@ -1,5 +1,5 @@
 # NewRemora: long-poll one job's output (bash + coreutils only; run by the `raw` module in an until loop).
-# usage: poll.sh JOB_ID TOKEN STDOUT_OFFSET STDERR_OFFSET WAIT_S MAX_BYTES
+# usage: poll.sh JOB_ID TOKEN STDOUT_OFFSET STDERR_OFFSET WAIT_S MAX_BYTES ATTEMPT
 # Waits up to WAIT_S for new bytes or the exit, then prints:
 #   NRPOLL <stdout offset> <stderr offset>   where the chunks below start
 #   NROUT <base64 of new stdout bytes>
@@ -9,7 +9,7 @@
 # in a file named after the run's token; the offsets given on the command line are the controller's own.
 set -u
 umask 077
-job_id=$1 token=$2 out=$3 err=$4 wait_s=$5 max=$6
+job_id=$1 token=$2 out=$3 err=$4 wait_s=$5 max=$6 attempt=${7:-1}
 dir="$HOME/.newremora/jobs/$job_id"
 if [ ! -d "$dir" ]; then
     echo "NRGONE"
@@ -19,6 +19,10 @@ if [ -f "$dir/canceled" ] && [ ! -f "$dir/pgid" ]; then
     # Canceled before it started: it never ran.
     printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE 143 canceled\n' "$out" "$err"
     exit 0
+fi
+# The newest claim polling this job (the clean-up task of an older one then leaves the directory alone).
+if [ "$(cat "$dir/attempt" 2>/dev/null || echo 0)" -lt "$attempt" ]; then
+    echo "$attempt" > "$dir/attempt"
 fi
 state="$dir/sent.$token"
 [ -f "$state" ] && read -r out err < "$state"

@@ -80,7 +80,7 @@ def test_postgresql_needs_migrate_then_serves(
             [NEWREMORA, "migrate"], env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60
         )
         assert migrate.returncode == 0, migrate.stderr
-        assert "0001_initial, 0002_api_keys" in migrate.stdout
+        assert "0001_initial, 0002_api_keys, 0003_job_attempt" in migrate.stdout
         service = Service.start(tmp_path, env)
         services.append(service)
         assert httpx.get(f"{service.base_url}/health", timeout=10).json()["database"] == "connected"

@@ -52,11 +52,11 @@ def empty_databases(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest
 
 def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tuple[Any, Any]) -> None:
     migrated, from_models = empty_databases
-    assert [m.name for m in pending_migrations(migrated)] == ["0001_initial", "0002_api_keys"]
+    assert [m.name for m in pending_migrations(migrated)] == ["0001_initial", "0002_api_keys", "0003_job_attempt"]
     with pytest.raises(ConfigurationError, match="newremora migrate"):
         require_current_schema(migrated)
 
-    assert apply_migrations(migrated) == ["0001_initial", "0002_api_keys"]
+    assert apply_migrations(migrated) == ["0001_initial", "0002_api_keys", "0003_job_attempt"]
     with from_models.bind_ctx(ALL_MODELS):
         from_models.create_tables(ALL_MODELS)
 
