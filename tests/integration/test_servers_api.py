@@ -29,7 +29,8 @@ def insert_job(raw_db: pw.Database, server_id: str, status: str = "queued") -> s
     param = "%s" if isinstance(raw_db, pw.PostgresqlDatabase) else "?"
     raw_db.execute_sql(
         "INSERT INTO job (id, server_id, kind, command, timeout, priority, status, created_at, stdout_offset, "
-        f"stderr_offset, last_seq, stored_bytes, stdout_omitted, stderr_omitted, attempt) VALUES ({', '.join([param] * 15)})",
+        "stderr_offset, last_seq, stored_bytes, stdout_omitted, stderr_omitted, attempt) "
+        f"VALUES ({', '.join([param] * 15)})",
         (job_id, server_id, "command", "true", 300, 5, status, utcnow().replace(tzinfo=None), 0, 0, 1, 6, 0, 0, 0),
     )
     raw_db.execute_sql(
