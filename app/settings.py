@@ -130,6 +130,9 @@ class Settings:
         "Seconds without a sign of life from a worker thread's Ansible run before its jobs are re-attached.",
     )
     sse_keepalive: int = _setting(15, _int_in(1, 300), "Seconds between keep-alive comments on an idle event stream.")
+    sse_fallback_poll: int = _setting(
+        2, _int_in(1, 3600), "Seconds between database reads of an open stream when nothing woke it (the fallback)."
+    )
     cors_origins: tuple[str, ...] = _setting(
         (),
         _origins,

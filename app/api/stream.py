@@ -25,7 +25,8 @@ async def stream(job_id: str) -> Response:
     rt = runtime()
     last = resume_point()
     job = await rt.database.run(reads.get_job, job_id)  # an unknown job is a 404 before any event
-    events = job_events(rt.database, rt.broker, job.id, last, rt.settings.sse_keepalive)
+    settings = rt.settings
+    events = job_events(rt.database, rt.broker, job.id, last, settings.sse_keepalive, settings.sse_fallback_poll)
     response = Response(
         events,
         status=200,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +31,25 @@ class RunOutcome:
     stdout_tail: str
 
 
+def _playbook_wrapper(run_dir: RunDirectory) -> Path:
+    """The ``ansible-playbook`` that ansible-runner finds first on PATH: the real one under app/runner/guard.py,
+    so that no Ansible process outlives the service (see there)."""
+    bin_dir = run_dir.path / "bin"
+    bin_dir.mkdir(mode=0o700, exist_ok=True)
+    wrapper = bin_dir / "ansible-playbook"
+    python = shlex.quote(sys.executable)
+    real = shlex.quote(str(Path(sys.executable).parent / "ansible-playbook"))
+    wrapper.write_text(f'#!/bin/sh\nexec {python} -m app.runner.guard {real} "$@"\n')
+    wrapper.chmod(0o700)
+    return bin_dir
+
+
 def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     return {
-        # ansible-runner starts ansible-playbook from PATH: the venv's first, even when it is not activated.
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        # ansible-runner starts ansible-playbook from PATH: our wrapper first, then the venv's (even when the
+        # venv is not activated).
+        "PATH": f"{_playbook_wrapper(run_dir)}:{venv_bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
         "ANSIBLE_SSH_USETTY": "False",  # a tty turns LF into CRLF and merges stderr into stdout
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_PIPELINING": "True",

@@ -71,6 +71,8 @@ class RunDirectory:
         self.remove()
 
     def remove(self) -> None:
+        # Ansible's forks run in sessions of their own: when a run was cut short, some may still be alive.
+        _kill_processes_using([self.path])
         shutil.rmtree(self.path, ignore_errors=True)
 
     def _private_file(self, name: str, text: str) -> Path:
@@ -155,7 +157,7 @@ def remove_stale_runs(runs_dir: Path) -> int:
 
 
 def _kill_processes_using(paths: list[Path]) -> None:
-    needles = [str(path).encode() for path in paths]
+    needles = [str(path).encode() + b"/" for path in paths]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue

@@ -15,8 +15,6 @@ from app.sse import wire
 from app.sse.broker import Broker, ChunkLike
 
 RETRY_MS = 2000
-# Streams re-read the database this often even without a wake-up: the correctness fallback.
-FALLBACK_POLL_S = 2.0
 BATCH = 500
 
 
@@ -44,7 +42,7 @@ def complete_data(state: reads.JobState) -> dict[str, Any]:
 
 
 async def job_events(
-    database: Database, broker: Broker, job_id: str, last: int, keepalive_s: float
+    database: Database, broker: Broker, job_id: str, last: int, keepalive_s: float, fallback_s: float
 ) -> AsyncIterator[str]:
     """Events after chunk ``last`` until the job's end. Stored output first, then live chunks as they come."""
     subscriber = broker.subscribe(job_id)
@@ -59,7 +57,7 @@ async def job_events(
             if sent_status is None or subscriber.status_changed or time.monotonic() >= next_fallback:
                 subscriber.status_changed = False
                 state, chunks = await database.run(reads.state_and_chunks_after, job_id, last, BATCH)
-                next_fallback = time.monotonic() + FALLBACK_POLL_S
+                next_fallback = time.monotonic() + fallback_s
             else:
                 cached = broker.chunks_after(job_id, last)
                 chunks = cached if cached is not None else await database.run(reads.chunks_after, job_id, last, BATCH)

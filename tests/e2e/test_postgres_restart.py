@@ -102,7 +102,7 @@ def test_postgres_restart_under_load(service: Service, pg_cluster: PostgresClust
         acknowledged = [a for a in attempts if a.status == 201]
         refused = [a for a in attempts if a.status == 503]
         assert len(refused) >= 10 and {a.status for a in attempts} <= {201, 503}
-        assert max(a.seconds for a in refused) < 2  # fast 503s, not hanging requests
+        assert max(a.seconds for a in refused) < 10  # answered, not left hanging until the database returns
         deadline = time.monotonic() + 120
         for attempt in acknowledged:
             while (state := http.get(f"/api/v1/jobs/{attempt.job_id}").json()["data"])["status"] in (

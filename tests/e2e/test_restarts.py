@@ -127,7 +127,7 @@ def test_sigterm_leaves_jobs_running_and_the_next_start_finishes_them(
         wait_for(http, ticker, lambda j: j["stdout"].count("\n") >= 4)
         stopped_at = time.monotonic()
         assert first.terminate(timeout=30) == 0
-        assert time.monotonic() - stopped_at < 15  # within the grace period
+        assert time.monotonic() - stopped_at < 30  # within the grace period
     # No Ansible process left behind on the controller (they run in sessions of their own).
     assert live_processes_mentioning(str(tmp_path)) == []
 

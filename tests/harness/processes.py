@@ -30,3 +30,13 @@ def all_processes() -> list[Process]:
 
 def live_processes_mentioning(text: str) -> list[Process]:
     return [p for p in all_processes() if text in p.args and p.state != "Z"]
+
+
+def kill_processes_mentioning(text: str) -> None:
+    """SIGKILL to the process groups of live processes whose command line holds ``text``."""
+    import os
+    import signal
+
+    for process in live_processes_mentioning(text):
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgid(process.pid), signal.SIGKILL)

@@ -13,20 +13,22 @@ from pathlib import Path
 import httpx
 
 from tests.harness.net import free_port
+from tests.harness.processes import kill_processes_mentioning
 
 READY_TIMEOUT = 30.0
 NEWREMORA = str(Path(sys.executable).with_name("newremora"))
 
 
 class Service:
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path, workdir: Path) -> None:
         self.process = process
+        self.workdir = workdir
         self.port = port
         self.log_path = log_path
         self.base_url = f"http://127.0.0.1:{port}"
 
     @classmethod
-    def start(cls, workdir: Path, env: dict[str, str] | None = None) -> Service:
+    def start(cls, workdir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ("serve",)) -> Service:
         """Start in ``workdir`` and wait until ``/health`` answers 200; fail with the service's log otherwise.
 
         Without NEWREMORA_DATA_DIR in ``env`` the service uses its default, ``./var`` of ``workdir``.
@@ -42,15 +44,16 @@ class Service:
             # Its own session: kill_all() can then take the service and every process it started, as a
             # container runtime or systemd does.
             process = subprocess.Popen(
-                [NEWREMORA, "serve"],
+                [NEWREMORA, *args],
                 env=full_env,
                 cwd=workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        service = cls(process, port, log_path)
-        service.wait_ready()
+        service = cls(process, port, log_path, workdir)
+        if args[0] == "serve":
+            service.wait_ready()
         return service
 
     def wait_ready(self) -> None:
@@ -81,9 +84,11 @@ class Service:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        """Whatever state it is in: gone, with everything it started."""
+        """Whatever state it is in: gone, with everything it started (Ansible runs live in sessions of their
+        own, found by the run directories in their command lines)."""
         if self.process.poll() is None:
             self.kill_all()
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+        kill_processes_mentioning(str(self.workdir))

@@ -1,0 +1,176 @@
+"""Scale-out on PostgreSQL, with real processes on loopback: 2 API nodes (serve --no-workers), 3 worker
+processes (newremora worker), 1 PostgreSQL, 4 sshd. Nothing home-made between the nodes: only the database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.harness.fixtures import SshdFactory
+from tests.harness.postgres import PostgresCluster
+from tests.harness.processes import live_processes_mentioning
+from tests.harness.service import NEWREMORA, Service
+from tests.harness.sse import collect, events
+from tests.harness.sshd import SshTarget
+
+pytestmark = pytest.mark.slow
+
+JOBS = 300
+
+
+@dataclass
+class Cluster:
+    api: list[Service]
+    workers: list[Service]
+    servers: list[str]
+    targets: list[SshTarget]
+
+
+@pytest.fixture
+def cluster(
+    tmp_path: Path, pg_cluster: PostgresCluster, sshd: SshTarget, sshd_factory: SshdFactory
+) -> Iterator[Cluster]:
+    name = f"scale_{uuid.uuid4().hex[:10]}"
+    pg_cluster.create_database(name)
+    env = {
+        "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
+        "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_RATE_LIMIT": "0",
+        "NEWREMORA_JOB_RATE_LIMIT": "0",
+    }
+    subprocess.run([NEWREMORA, "migrate"], env={**os.environ, **env}, cwd=tmp_path, check=True, timeout=60)
+    started: list[Service] = []
+    try:
+        api = [Service.start(tmp_path / f"api-{i}", env, ("serve", "--no-workers")) for i in range(2)]
+        started += api
+        workers = [
+            Service.start(tmp_path / f"worker-{i}", env, ("worker", "--threads", "3", "--batch-size", "8"))
+            for i in range(3)
+        ]
+        started += workers
+        targets = [sshd] + [sshd_factory().target for _ in range(3)]
+        with httpx.Client(base_url=api[0].base_url, timeout=30) as http:
+            servers = []
+            for number, target in enumerate(targets):
+                body = {
+                    "name": f"node-{number}",
+                    "hostname": target.host,
+                    "port": target.port,
+                    "user": target.user.name,
+                    "auth_type": "password",
+                    "password": target.user.password,
+                }
+                servers.append(http.post("/api/v1/servers", json=body).json()["data"]["id"])
+            wait_for_workers(http, {w.process.pid for w in workers})
+        yield Cluster(api, workers, servers, targets)
+    finally:
+        for service in started:
+            service.stop()
+        pg_cluster.drop_database(name)
+
+
+def wait_for_workers(http: httpx.Client, pids: set[int]) -> None:
+    deadline = time.monotonic() + 30
+    while {w["pid"] for w in http.get("/api/v1/system/enhanced").json()["data"]["worker_status"]["workers"]} != pids:
+        assert time.monotonic() < deadline, "worker processes did not show up"
+        time.sleep(0.2)
+
+
+async def wait_finished(http: httpx.AsyncClient, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = (await http.get(f"/api/v1/jobs/{job_id}")).json()["data"]
+        if job["status"] in ("completed", "failed", "canceled"):
+            return job
+        assert time.monotonic() < deadline, job
+        await asyncio.sleep(0.2)
+
+
+async def test_many_nodes_share_one_queue(cluster: Cluster) -> None:
+    ledger = f"ledger-{uuid.uuid4().hex}"
+    clients = [httpx.AsyncClient(base_url=node.base_url, timeout=60) for node in cluster.api]
+    try:
+        # 1. 300 jobs, round-robin over both API nodes and the four servers: each runs exactly once.
+        async def submit(number: int) -> str:
+            body = {"server_id": cluster.servers[number % 4], "command": f"echo {number} >> ~/{ledger}; echo {number}"}
+            response = await clients[number % 2].post("/api/v1/jobs", json=body)
+            assert response.status_code == 201, response.text
+            return str(response.json()["data"]["id"])
+
+        ids = [await submit(n) for n in range(JOBS)]
+        results = [await wait_finished(clients[n % 2], job_id, timeout=300) for n, job_id in enumerate(ids)]
+        assert [r["status"] for r in results] == ["completed"] * JOBS
+        assert sorted(int(r["stdout"]) for r in results) == list(range(JOBS))
+        # All targets serve one user, so one ledger: every job ran exactly once, checked on the target.
+        ran = sorted(int(line) for line in (cluster.targets[0].user.home / ledger).read_text().split())
+        assert ran == list(range(JOBS))
+        assert all("finished: completed" in worker.log() for worker in cluster.workers)  # all took part
+
+        # 2. A stream on node A shows live output of a job submitted through node B, run by some worker;
+        #    a cancel sent to node B stops a job whose stream is open on node A.
+        ticker = 'for i in $(seq 1 6); do echo "tick $i $(date +%s.%N)"; sleep 0.3; done'
+        live = await clients[1].post("/api/v1/jobs", json={"server_id": cluster.servers[0], "command": ticker})
+        received = await collect(clients[0], f"/api/v1/jobs/{live.json()['data']['id']}/stream")
+        ticks = [e for e in received if e.name == "output"]
+        assert len(ticks) == 6 and received[-1].json()["status"] == "completed"
+        assert received[-1].arrived - ticks[0].arrived > 1.0  # live, not all at the end
+
+        marker = uuid.uuid4().hex
+        doomed = await clients[0].post(
+            "/api/v1/jobs", json={"server_id": cluster.servers[1], "command": f"echo started; sleep 300 # {marker}"}
+        )
+        doomed_id = doomed.json()["data"]["id"]
+        async with clients[0].stream("GET", f"/api/v1/jobs/{doomed_id}/stream") as response:
+            seen: list[str] = []
+            async for event in events(response):
+                seen.append(event.name)
+                if event.name == "output":
+                    canceled_at = time.monotonic()
+                    assert (await clients[1].post(f"/api/v1/jobs/{doomed_id}/cancel")).status_code == 202
+                if event.name == "complete":
+                    assert event.json()["status"] == "canceled"
+                    break
+        assert time.monotonic() - canceled_at < 60  # stopped, not left to sleep its 300 s
+        assert not live_processes_mentioning(marker)  # stopped on its target
+
+        # 3. kill -9 of a worker process mid-run: its jobs are taken over and finish with complete output.
+        long_ticker = 'for i in $(seq 1 40); do echo "line $i"; sleep 0.5; done'
+        running = [
+            (
+                await clients[0].post(
+                    "/api/v1/jobs", json={"server_id": cluster.servers[n % 4], "command": long_ticker}
+                )
+            ).json()["data"]["id"]
+            for n in range(6)
+        ]
+        for job_id in running:
+            deadline = time.monotonic() + 60
+            while "line 2" not in (await clients[0].get(f"/api/v1/jobs/{job_id}")).json()["data"]["stdout"]:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.2)
+        status = (await clients[0].get("/api/v1/system/enhanced")).json()["data"]["worker_status"]["workers"]
+        busy_pid = max(status, key=lambda w: w["running_jobs"])["pid"]
+        victim = next(w for w in cluster.workers if w.process.pid == busy_pid)
+        victim.kill_all()
+        expected = "".join(f"line {i}\n" for i in range(1, 41))
+        for job_id in running:
+            done = await wait_finished(clients[1], job_id, timeout=120)
+            assert (done["status"], done["stdout"]) == ("completed", expected), done
+        # Nothing of the killed worker is left on its machine: its Ansible processes died with it.
+        assert live_processes_mentioning(str(victim.workdir)) == []
+    finally:
+        for client in clients:
+            await client.aclose()
