@@ -4,7 +4,7 @@ ansible-runner starts ansible-playbook in a session of its own and ignores SIGHU
 call setsid(): when a service is killed with -9, they all go on for ever, blocked on output nobody reads. This
 guard sits between the two: the kernel sends it SIGTERM when its parent dies (PR_SET_PDEATHSIG), it adopts
 whatever its child leaves behind (PR_SET_CHILD_SUBREAPER), and on SIGTERM, or when the child ends, it kills
-every process below it.
+every Ansible process below it.
 
 usage: python -m app.runner.guard ANSIBLE_PLAYBOOK [ARGS...]
 """
@@ -42,10 +42,13 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def kill_all_below_me() -> None:
+def kill_playbooks_below_me() -> None:
+    """The playbook and its forks; not ssh: a ControlPersist master started by this run (adopted by this
+    guard) is shared by later runs of the same server and credential, and ends by itself."""
     for pid in descendants(os.getpid()):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            if b"ansible-playbook" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:
@@ -56,14 +59,14 @@ def main(argv: list[str]) -> int:
         return 143  # the parent died before the guard was in place
 
     def end(signum: int, frame: object) -> None:
-        kill_all_below_me()
+        kill_playbooks_below_me()
         os._exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, end)
     child = subprocess.Popen(argv)
     code = child.wait()
-    kill_all_below_me()  # forks the playbook left behind (they were adopted by this guard)
+    kill_playbooks_below_me()  # forks the playbook left behind (they were adopted by this guard)
     return code
 
 

@@ -157,14 +157,15 @@ def remove_stale_runs(runs_dir: Path) -> int:
 
 
 def _kill_processes_using(paths: list[Path]) -> None:
+    """SIGKILL to the ansible-playbook processes (main and forks) of these run directories. Never to ssh: a
+    master connection started by one run is shared by later runs of the same server and credential."""
     needles = [str(path).encode() + b"/" for path in paths]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            if any(needle in cmdline for needle in needles):
-                # The whole group: ansible-playbook leads one, with its ssh children.
-                os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
+            if b"ansible-playbook" in cmdline and any(needle in cmdline for needle in needles):
+                os.kill(int(entry.name), signal.SIGKILL)
         except (OSError, ProcessLookupError):
             continue
