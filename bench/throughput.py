@@ -1,0 +1,116 @@
+"""Throughput: N jobs (`true`) over 4 servers submitted at once, until all are finished, against the same
+commands as bare `ansible -m shell` ad-hoc runs, 2 at a time (the baseline), in the same run.
+
+usage: python -m bench.throughput [--jobs 200] [--baseline-jobs 40]
+The baseline runs a sample of --baseline-jobs commands and extrapolates to N (its cost per job is constant).
+CPU-seconds are those of the service and all its children (ansible-playbook and ssh included), and of the
+ansible processes for the baseline, read from the kernel's accounting of finished children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import resource
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.common import add_server, ansible_env, bare_ansible, machine, service
+from tests.harness.sshd import Sshd, SshTarget, ensure_test_user, remove_test_user
+
+
+@contextlib.contextmanager
+def four_targets() -> Iterator[list[SshTarget]]:
+    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-"))
+    user = ensure_test_user(workdir / "user", name="nrtbench")
+    servers = [Sshd.start(workdir / f"sshd-{i}", user) for i in range(4)]
+    try:
+        yield [server.target for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+        remove_test_user(user)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def baseline(targets: list[SshTarget], jobs: int) -> tuple[float, float]:
+    """Wall seconds and CPU-seconds of `jobs` bare ad-hoc runs, 2 at a time."""
+    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-ansible-"))
+    for i in range(jobs):
+        (workdir / str(i)).mkdir()
+    commands = [bare_ansible(targets[i % 4], "shell", "true", workdir / str(i)) for i in range(jobs)]
+    cpu_before, started = children_cpu(), time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(lambda argv: subprocess.run(argv, env=ansible_env(), capture_output=True, timeout=300), commands)
+        )
+    assert all(r.returncode == 0 for r in results), results[0].stderr
+    return time.monotonic() - started, children_cpu() - cpu_before
+
+
+def service_cpu(pid: int) -> float:
+    """CPU-seconds of the service and its children that have ended (from /proc, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return ticks / 100
+
+
+def through_newremora(base_url: str, pid: int, servers: list[str], jobs: int) -> tuple[float, float]:
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        cpu_before, started = service_cpu(pid), time.monotonic()
+        ids = [
+            http.post("/api/v1/jobs", json={"server_id": servers[i % 4], "command": "true"}).json()["data"]["id"]
+            for i in range(jobs)
+        ]
+        while True:
+            counts = http.get("/api/v1/system/info").json()["data"]
+            if counts["queued_jobs"] == 0 and counts["running_jobs"] == 0:
+                break
+            time.sleep(0.1)
+        wall, cpu = time.monotonic() - started, service_cpu(pid) - cpu_before
+        finished = [http.get(f"/api/v1/jobs/{job_id}").json()["data"]["status"] for job_id in ids]
+    assert finished == ["completed"] * jobs, {s: finished.count(s) for s in set(finished)}
+    return wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--baseline-jobs", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    print(f"# throughput: {args.jobs} jobs `true` over 4 servers ({machine()})")
+    with four_targets() as targets:
+        base_wall, base_cpu = baseline(targets, args.baseline_jobs)
+        scale = args.jobs / args.baseline_jobs
+        env = {"NEWREMORA_WORKERS": str(args.workers), "NEWREMORA_BATCH_SIZE": str(args.batch_size)}
+        with service(env) as running:
+            with httpx.Client(base_url=running.base_url, timeout=30) as http:
+                servers = [add_server(http, target, f"bench-{i}") for i, target in enumerate(targets)]
+            wall, cpu = through_newremora(running.base_url, running.process.pid, servers, args.jobs)
+    base_wall_n, base_cpu_n = base_wall * scale, base_cpu * scale
+    print(
+        f"bare ansible, 2 at a time: {args.baseline_jobs} jobs in {base_wall:.1f} s, {base_cpu:.1f} CPU-s "
+        f"(x{scale:.0f}: {base_wall_n:.0f} s, {base_cpu_n / args.jobs:.2f} CPU-s/job, "
+        f"{args.jobs / base_wall_n:.2f} jobs/s)"
+    )
+    print(
+        f"NewRemora (workers {args.workers}, batch {args.batch_size}): {args.jobs} jobs in {wall:.1f} s, "
+        f"{cpu:.1f} CPU-s ({cpu / args.jobs:.2f} CPU-s/job, {args.jobs / wall:.2f} jobs/s)"
+    )
+    print(f"ratios: wall {base_wall_n / wall:.1f}x faster, CPU per job 1/{base_cpu_n / max(cpu, 1e-6):.1f}")
+
+
+if __name__ == "__main__":
+    main()
