@@ -187,6 +187,21 @@ class JobRecorder:
         self.beat()
 
 
+class _Gate:
+    """A place at the start gate, given back once (when the run is under way, or failed to start)."""
+
+    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
+        self._semaphore = semaphore
+        self._lock = threading.Lock()
+        self._open = False
+
+    def open(self) -> None:
+        with self._lock:
+            if not self._open:
+                self._open = True
+                self._semaphore.release()
+
+
 class _Slot:
     """One worker thread and what the supervisor knows of it."""
 
@@ -220,6 +235,7 @@ class WorkerPool:
         self._wake = threading.Event()
         self._poke = threading.Event()
         self._slots: list[_Slot] = []
+        self._start_gate = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
         self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
 
@@ -273,16 +289,24 @@ class WorkerPool:
     def _work(self, slot: _Slot) -> None:
         while not self._stop.is_set() and not slot.retired:
             slot.beat()
+            # Ansible's start-up is the costly part of a run (~1 CPU-second). Only as many runs start at once
+            # as there are cores; the others wait here, and meanwhile the queue fills their batch. An idle
+            # service passes at once: a lone job never waits for company.
+            if not self._start_gate.acquire(timeout=IDLE_POLL_S):
+                continue
+            gate = _Gate(self._start_gate)
             try:
                 claimed = self.database.call(
                     claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
                 )
             except Exception as exc:
+                gate.open()
                 # A worker thread must outlive any one failure; the database may just be restarting.
                 log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
                 self._stop.wait(1.0)
                 continue
             if not claimed:
+                gate.open()
                 self._wake.wait(IDLE_POLL_S)
                 self._wake.clear()
                 continue
@@ -290,8 +314,9 @@ class WorkerPool:
                 self.notifier.changed(item.job.id)
             slot.jobs = [item.job.id for item in claimed]
             try:
-                self._run(claimed, slot)
+                self._run(claimed, slot, gate)
             finally:
+                gate.open()
                 slot.jobs = []
 
     def call_until_stored(self, fn: Callable[..., T], *args: Any) -> T:
@@ -309,9 +334,14 @@ class WorkerPool:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _run(self, claimed: list[Claimed], slot: _Slot) -> None:
+    def _run(self, claimed: list[Claimed], slot: _Slot, gate: _Gate) -> None:
         secrets = {c.job.id: secrets_of(c.server, self.vault) for c in claimed}
-        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets, slot.beat)
+
+        def alive() -> None:
+            slot.beat()
+            gate.open()  # the run is past its start-up: the next one may begin
+
+        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets, alive)
         specs = []
         for item in claimed:
             try:
