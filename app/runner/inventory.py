@@ -157,15 +157,17 @@ def remove_stale_runs(runs_dir: Path) -> int:
 
 
 def _kill_processes_using(paths: list[Path]) -> None:
-    """SIGKILL to the ansible-playbook processes (main and forks) of these run directories. Never to ssh: a
-    master connection started by one run is shared by later runs of the same server and credential."""
+    """SIGKILL to the processes still using these run directories: ansible-playbook, its forks, and the ssh
+    clients of their sessions (their command lines name the run's known_hosts file). Never an ssh master:
+    one started by this run is shared by later runs of the same server and credential (ssh renames it
+    "ssh: PATH [mux]", so its command line no longer names the run)."""
     needles = [str(path).encode() + b"/" for path in paths]
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            if b"ansible-playbook" in cmdline and any(needle in cmdline for needle in needles):
+            if b"[mux]" not in cmdline and any(needle in cmdline for needle in needles):
                 os.kill(int(entry.name), signal.SIGKILL)
         except (OSError, ProcessLookupError):
             continue
