@@ -75,14 +75,7 @@ def service(env: dict[str, str] | None = None) -> Iterator[Service]:
 def add_server(http: httpx.Client, target: SshTarget, name: str) -> str:
     response = http.post(
         "/api/v1/servers",
-        json={
-            "name": name,
-            "hostname": target.host,
-            "port": target.port,
-            "user": target.user.name,
-            "auth_type": "password",
-            "password": target.user.password,
-        },
+        json=target.server_body(name),
     )
     response.raise_for_status()
     return str(response.json()["data"]["id"])

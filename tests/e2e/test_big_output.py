@@ -37,14 +37,7 @@ def test_fifty_mib_of_output_is_capped_and_memory_stays_flat(service: Service, s
     with httpx.Client(base_url=service.base_url, timeout=60) as http:
         server = http.post(
             "/api/v1/servers",
-            json={
-                "name": "big",
-                "hostname": sshd.host,
-                "port": sshd.port,
-                "user": sshd.user.name,
-                "auth_type": "password",
-                "password": sshd.user.password,
-            },
+            json=sshd.server_body("big"),
         ).json()["data"]
         _, rss_before = peak_and_current_rss_kib(service.process.pid)
         command = f"yes {LINE} | head -c {PRINTED}; echo; echo done >&2"

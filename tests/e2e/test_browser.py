@@ -44,14 +44,7 @@ def test_the_log_page_shows_lines_as_they_arrive(
     with httpx.Client(base_url=service.base_url, timeout=30) as http:
         server = http.post(
             "/api/v1/servers",
-            json={
-                "name": f"b-{uuid.uuid4().hex[:6]}",
-                "hostname": sshd.host,
-                "port": sshd.port,
-                "user": sshd.user.name,
-                "auth_type": "password",
-                "password": sshd.user.password,
-            },
+            json=sshd.server_body(f"b-{uuid.uuid4().hex[:6]}"),
         ).json()["data"]
         command = 'for i in 1 2 3 4 5 6; do echo "line $i"; echo "warn $i" >&2; sleep 0.5; done; exit 2'
         job_id = http.post("/api/v1/jobs", json={"server_id": server["id"], "command": command}).json()["data"]["id"]

@@ -3,9 +3,6 @@ acknowledged with a 201 runs exactly once (checked on the target)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -15,10 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from tests.harness.postgres import PostgresCluster
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 
 pytestmark = pytest.mark.slow
@@ -33,22 +29,10 @@ class Attempt:
 
 
 @pytest.fixture
-def service(tmp_path: Path, pg_cluster: PostgresCluster) -> Iterator[Service]:
-    name = f"restart_{uuid.uuid4().hex[:10]}"
-    pg_cluster.create_database(name)
-    env = {
-        "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
-        "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
-        "NEWREMORA_WORKERS": "2",
-        "NEWREMORA_RATE_LIMIT": "0",
-        "NEWREMORA_JOB_RATE_LIMIT": "0",
-    }
-    subprocess.run([NEWREMORA, "migrate"], env={**os.environ, **env}, cwd=tmp_path, check=True, timeout=60)
-    started = Service.start(tmp_path, env)
+def service(tmp_path: Path, pg_env: dict[str, str]) -> Iterator[Service]:
+    started = Service.start(tmp_path, {**pg_env, "NEWREMORA_WORKERS": "2"})
     yield started
     started.stop()
-    pg_cluster.drop_database(name)
 
 
 def test_postgres_restart_under_load(service: Service, pg_cluster: PostgresCluster, sshd: SshTarget) -> None:
@@ -58,14 +42,7 @@ def test_postgres_restart_under_load(service: Service, pg_cluster: PostgresClust
     with httpx.Client(base_url=service.base_url, timeout=30) as http:
         server = http.post(
             "/api/v1/servers",
-            json={
-                "name": "pg",
-                "hostname": sshd.host,
-                "port": sshd.port,
-                "user": sshd.user.name,
-                "auth_type": "password",
-                "password": sshd.user.password,
-            },
+            json=sshd.server_body("pg"),
         )
         server_id = server.json()["data"]["id"]
 

@@ -46,14 +46,7 @@ def services() -> Iterator[list[Service]]:
 
 
 def server(http: httpx.Client, target: SshTarget) -> str:
-    body = {
-        "name": f"r-{uuid.uuid4().hex[:8]}",
-        "hostname": target.host,
-        "port": target.port,
-        "user": target.user.name,
-        "auth_type": "password",
-        "password": target.user.password,
-    }
+    body = target.server_body(f"r-{uuid.uuid4().hex[:8]}")
     response = http.post("/api/v1/servers", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["data"]["id"])

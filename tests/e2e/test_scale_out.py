@@ -4,9 +4,6 @@ processes (newremora worker), 1 PostgreSQL, 4 sshd. Nothing home-made between th
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from tests.harness.fixtures import SshdFactory
-from tests.harness.postgres import PostgresCluster
 from tests.harness.processes import live_processes_mentioning
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.service import Service
 from tests.harness.sse import collect, events
 from tests.harness.sshd import SshTarget
 
@@ -39,19 +34,8 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(
-    tmp_path: Path, pg_cluster: PostgresCluster, sshd: SshTarget, sshd_factory: SshdFactory
-) -> Iterator[Cluster]:
-    name = f"scale_{uuid.uuid4().hex[:10]}"
-    pg_cluster.create_database(name)
-    env = {
-        "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
-        "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
-        "NEWREMORA_RATE_LIMIT": "0",
-        "NEWREMORA_JOB_RATE_LIMIT": "0",
-    }
-    subprocess.run([NEWREMORA, "migrate"], env={**os.environ, **env}, cwd=tmp_path, check=True, timeout=60)
+def cluster(tmp_path: Path, pg_env: dict[str, str], sshd: SshTarget, sshd_factory: SshdFactory) -> Iterator[Cluster]:
+    env = pg_env
     started: list[Service] = []
     try:
         api = [Service.start(tmp_path / f"api-{i}", env, ("serve", "--no-workers")) for i in range(2)]
@@ -65,21 +49,13 @@ def cluster(
         with httpx.Client(base_url=api[0].base_url, timeout=30) as http:
             servers = []
             for number, target in enumerate(targets):
-                body = {
-                    "name": f"node-{number}",
-                    "hostname": target.host,
-                    "port": target.port,
-                    "user": target.user.name,
-                    "auth_type": "password",
-                    "password": target.user.password,
-                }
+                body = target.server_body(f"node-{number}")
                 servers.append(http.post("/api/v1/servers", json=body).json()["data"]["id"])
             wait_for_workers(http, {w.process.pid for w in workers})
         yield Cluster(api, workers, servers, targets)
     finally:
         for service in started:
             service.stop()
-        pg_cluster.drop_database(name)
 
 
 def wait_for_workers(http: httpx.Client, pids: set[int]) -> None:

@@ -43,14 +43,7 @@ async def http(service: Service) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def make_server(http: httpx.AsyncClient, sshd: SshTarget) -> str:
-    body = {
-        "name": f"s-{uuid.uuid4().hex[:8]}",
-        "hostname": sshd.host,
-        "port": sshd.port,
-        "user": sshd.user.name,
-        "auth_type": "password",
-        "password": sshd.user.password,
-    }
+    body = sshd.server_body(f"s-{uuid.uuid4().hex[:8]}")
     response = await http.post("/api/v1/servers", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["data"]["id"])

@@ -3,19 +3,13 @@ a worker node runs (woken by LISTEN/NOTIFY, not by the fallback polling)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
-from tests.harness.postgres import PostgresCluster
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.service import Service
 from tests.harness.sse import collect
 from tests.harness.sshd import SshTarget
 
@@ -25,20 +19,9 @@ TICKER = 'for i in $(seq 1 8); do echo "line $i $(date +%s.%N)"; sleep 0.4; done
 
 
 @pytest.fixture
-def nodes(tmp_path: Path, pg_cluster: PostgresCluster) -> Iterator[tuple[Service, Service]]:
-    name = f"nodes_{uuid.uuid4().hex[:10]}"
-    pg_cluster.create_database(name)
-    shared = {
-        "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
-        "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
-        # Streams re-read the database only once a minute here: whatever arrives sooner was woken by NOTIFY.
-        "NEWREMORA_SSE_FALLBACK_POLL": "60",
-    }
-    migrate = subprocess.run(
-        [NEWREMORA, "migrate"], env={**os.environ, **shared}, cwd=tmp_path, capture_output=True, timeout=60
-    )
-    assert migrate.returncode == 0, migrate.stderr
+def nodes(tmp_path: Path, pg_env: dict[str, str]) -> Iterator[tuple[Service, Service]]:
+    # Streams re-read the database only once a minute here: whatever arrives sooner was woken by NOTIFY.
+    shared = {**pg_env, "NEWREMORA_SSE_FALLBACK_POLL": "60"}
     started: list[Service] = []
     try:
         started.append(Service.start(tmp_path / "api", {**shared, "NEWREMORA_WORKERS": "0"}))
@@ -47,7 +30,6 @@ def nodes(tmp_path: Path, pg_cluster: PostgresCluster) -> Iterator[tuple[Service
     finally:
         for service in started:
             service.stop()
-        pg_cluster.drop_database(name)
 
 
 async def test_a_stream_on_one_node_is_woken_by_a_job_on_another(
@@ -57,14 +39,7 @@ async def test_a_stream_on_one_node_is_woken_by_a_job_on_another(
     async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as http:
         server = await http.post(
             "/api/v1/servers",
-            json={
-                "name": "pg-node",
-                "hostname": sshd.host,
-                "port": sshd.port,
-                "user": sshd.user.name,
-                "auth_type": "password",
-                "password": sshd.user.password,
-            },
+            json=sshd.server_body("pg-node"),
         )
         assert server.status_code == 201, server.text
         job = await http.post("/api/v1/jobs", json={"server_id": server.json()["data"]["id"], "command": TICKER})

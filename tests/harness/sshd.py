@@ -18,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.harness.net import free_port
 
@@ -44,11 +45,24 @@ class TestUser:
 
 @dataclass
 class SshTarget:
+    """One throwaway sshd and its user, as a server of the API sees it."""
+
     host: str
     port: int
     host_public_key: str
     user: TestUser
     log_path: Path
+
+    def server_body(self, name: str) -> dict[str, Any]:
+        """The body of POST /api/v1/servers for this target, with password authentication."""
+        return {
+            "name": name,
+            "hostname": self.host,
+            "port": self.port,
+            "user": self.user.name,
+            "auth_type": "password",
+            "password": self.user.password,
+        }
 
 
 def _secret(length: int = 24) -> str:

@@ -1,0 +1,37 @@
+"""What the end-to-end tests on PostgreSQL share: a fresh, migrated database and the settings of its nodes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.harness.postgres import PostgresCluster
+from tests.harness.service import NEWREMORA
+
+
+@pytest.fixture
+def pg_env(tmp_path: Path, pg_cluster: PostgresCluster) -> Iterator[dict[str, str]]:
+    """NEWREMORA_* settings every node of one test shares: a new database (migrated with `newremora migrate`,
+    as an operator would), one secret key, and no rate limits (tests submit from one address)."""
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    pg_cluster.create_database(name)
+    env = {
+        "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
+        "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_RATE_LIMIT": "0",
+        "NEWREMORA_JOB_RATE_LIMIT": "0",
+    }
+    migrate = subprocess.run(
+        [NEWREMORA, "migrate"], env={**os.environ, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    yield env
+    pg_cluster.drop_database(name)
