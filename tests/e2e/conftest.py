@@ -13,7 +13,16 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.harness.postgres import PostgresCluster
-from tests.harness.service import NEWREMORA
+from tests.harness.service import NEWREMORA, Service
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    """Services a test starts (append them): all stopped at the end, with everything they started."""
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +34,6 @@ def env() -> dict[str, str]:
         "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
         "NEWREMORA_RATE_LIMIT": "0",
     }
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        service.stop()
 
 
 def server(http: httpx.Client, target: SshTarget) -> str:

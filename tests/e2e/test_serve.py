@@ -6,7 +6,6 @@ import os
 import stat
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,14 +15,6 @@ from tests.harness.postgres import PostgresCluster
 from tests.harness.service import NEWREMORA, Service
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        service.stop()
 
 
 def test_embedded_default_serves_the_api_and_stops_on_sigterm(tmp_path: Path, services: list[Service]) -> None:
