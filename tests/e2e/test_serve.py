@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -130,3 +131,29 @@ def test_api_keys_made_with_the_cli_protect_the_api(tmp_path: Path, services: li
     assert "revoked" in newremora("token", "revoke", key[:10])
     again = httpx.get(f"{service.base_url}/api/v1/servers", headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert again.status_code == 401
+
+
+def test_worker_process_health_and_graceful_stop(
+    tmp_path: Path, services: list[Service], pg_env: dict[str, str]
+) -> None:
+    def health(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [NEWREMORA, "health", *args],
+            env={**os.environ, **pg_env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert health().returncode == 0
+    assert health("--worker").returncode == 1  # no worker process yet
+    worker = Service.start(tmp_path / "worker", pg_env, ("worker", "--threads", "2"))
+    services.append(worker)
+    deadline = time.monotonic() + 30
+    while (checked := health("--worker")).returncode != 0:
+        assert time.monotonic() < deadline, checked.stdout
+        time.sleep(0.2)
+    assert "1 live worker process" in checked.stdout
+    assert worker.terminate(timeout=30) == 0  # SIGTERM: graceful
+    assert health("--worker").returncode == 1  # a stopped worker is not counted as live
