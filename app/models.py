@@ -11,7 +11,6 @@ from app.clock import utcnow
 from app.db import database_proxy
 from app.fields import IdField, UtcDateTimeField, new_id
 
-JOB_STATUSES = ("queued", "running", "completed", "failed", "canceled")
 FINISHED_STATUSES = ("completed", "failed", "canceled")
 
 

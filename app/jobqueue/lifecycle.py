@@ -10,7 +10,7 @@ from app.clock import utcnow
 from app.errors import Conflict
 from app.jobqueue.announce import announce_status
 from app.jobqueue.reads import get_job
-from app.models import FINISHED_STATUSES, Job, Server, Worker
+from app.models import Job, Server, Worker
 
 
 def finish_job(
@@ -122,10 +122,6 @@ def heartbeat(worker_id: str) -> None:
 
 def stop_worker(worker_id: str) -> None:
     Worker.update(stopped_at=utcnow()).where(Worker.id == worker_id).execute()
-
-
-def is_finished(status: str) -> bool:
-    return status in FINISHED_STATUSES
 
 
 def note_connectivity(server_id: str, connected: bool, message: str, response_ms: int | None = None) -> None:

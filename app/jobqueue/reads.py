@@ -10,7 +10,7 @@ import peewee as pw
 
 from app.db import is_postgresql, rows
 from app.errors import NotFound
-from app.models import Job, JobChunk, Server
+from app.models import FINISHED_STATUSES, Job, JobChunk, Server
 from app.servers import parse_id
 
 SortField = Literal["created_at", "started_at", "finished_at"]
@@ -118,7 +118,7 @@ class JobState:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "failed", "canceled")
+        return self.status in FINISHED_STATUSES
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,6 @@ class Broker:
         self._feeds: dict[str, _Feed] = {}
         self._cache_bytes = cache_bytes_per_job
 
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(feed.subscribers) for feed in self._feeds.values())
-
     def subscribe(self, job_id: str) -> Subscriber:
         subscriber = Subscriber(job_id)
         self._feeds.setdefault(job_id, _Feed()).subscribers.add(subscriber)
