@@ -44,6 +44,7 @@ PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 HEARTBEAT_S = 2.0
 DEAD_AFTER = timedelta(seconds=15)
 IDLE_POLL_S = 0.5
+FILL_WAIT_S = 1.0
 KILL_RETRY_S = 15.0
 SUPERVISE_EVERY_S = 1.0
 CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
@@ -179,6 +180,7 @@ class JobRecorder:
             pool.call_until_stored(note_connectivity, server_id, connected, result.error or "job ran")
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code)
         pool.notifier.changed(job_id)
+        pool.wake()  # its server has room for another job
 
     def host_key_seen(self, server_id: str, host_key: str) -> None:
         self.pool.call_until_stored(trust_host_key, server_id, host_key)
@@ -211,6 +213,8 @@ class _Slot:
         self.last_beat = time.monotonic()
         self.jobs: list[str] = []
         self.retired = False
+        # While waiting for a fuller batch (see WorkerPool._batch_fill): until when.
+        self.fill_deadline: float | None = None
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -295,9 +299,15 @@ class WorkerPool:
             if not self._start_gate.acquire(timeout=IDLE_POLL_S):
                 continue
             gate = _Gate(self._start_gate)
+            fill = self._batch_fill(slot)
             try:
                 claimed = self.database.call(
-                    claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
+                    claim_jobs,
+                    self.worker_id,
+                    self.settings.batch_size,
+                    self.settings.server_concurrency,
+                    DEAD_AFTER,
+                    fill,
                 )
             except Exception as exc:
                 gate.open()
@@ -307,9 +317,12 @@ class WorkerPool:
                 continue
             if not claimed:
                 gate.open()
+                if fill > 1 and slot.fill_deadline is None:
+                    slot.fill_deadline = time.monotonic() + FILL_WAIT_S
                 self._wake.wait(IDLE_POLL_S)
                 self._wake.clear()
                 continue
+            slot.fill_deadline = None
             for item in claimed:
                 self.notifier.changed(item.job.id)
             slot.jobs = [item.job.id for item in claimed]
@@ -318,6 +331,17 @@ class WorkerPool:
             finally:
                 gate.open()
                 slot.jobs = []
+
+    def _batch_fill(self, slot: _Slot) -> int:
+        """How many jobs a batch should have before it starts: one when this pool runs nothing else (a lone job
+        never waits for company); while other runs hold the per-server capacity, half a batch, for at most
+        FILL_WAIT_S (finished jobs free capacity and wake the waiting threads)."""
+        if not any(other.jobs for other in self._slots if other is not slot):
+            slot.fill_deadline = None
+            return 1
+        if slot.fill_deadline is not None and time.monotonic() >= slot.fill_deadline:
+            return 1
+        return max(1, self.settings.batch_size // 2)
 
     def call_until_stored(self, fn: Callable[..., T], *args: Any) -> T:
         """A database call that must not be lost: while the database is down it is retried (the run waits,
@@ -350,8 +374,11 @@ class WorkerPool:
                 recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
         if not specs:
             return
+        started = time.monotonic()
         try:
             left = run_jobs(self.config, specs, recorder, lambda: self._stop.is_set() or slot.retired)
+            log.debug("batch of %d jobs: %.1f s", len(specs), time.monotonic() - started)
+            open("/tmp/nr-batches.log", "a").write(f"{started:.2f} {len(specs)} {time.monotonic() - started:.2f}\n")
         except Exception:
             log.exception("a batch of %d jobs failed to run", len(specs))
             for spec in specs:

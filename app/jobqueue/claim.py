@@ -81,13 +81,19 @@ def _next_queued(limit: int, per_server: int) -> list[str]:
     return [str(job_id) for (job_id,) in db_rows(query)]
 
 
-def claim_jobs(worker_id: str, limit: int, per_server: int, dead_after: timedelta) -> list[Claimed]:
-    """Take up to ``limit`` jobs for this worker, in one transaction."""
+def claim_jobs(worker_id: str, limit: int, per_server: int, dead_after: timedelta, fill: int = 1) -> list[Claimed]:
+    """Take up to ``limit`` jobs for this worker, in one transaction.
+
+    With ``fill`` > 1, queued jobs are taken only if at least that many can be, or if they are all there is:
+    while the per-server limits hold a backlog back, waiting for a fuller batch is cheaper than starting an
+    Ansible run for a few jobs. Jobs of dead workers are always taken."""
     with _claim_transaction(Job._meta.database):
         orphan_ids = _orphans(_dead_worker_ids(dead_after), limit)
         if orphan_ids:
             Job.update(worker=worker_id, attempt=Job.attempt + 1).where(Job.id.in_(orphan_ids)).execute()
         queued_ids = _next_queued(limit - len(orphan_ids), per_server) if len(orphan_ids) < limit else []
+        if len(queued_ids) < fill and Job.select().where(Job.status == "queued").count() > len(queued_ids):
+            queued_ids = []
         if queued_ids:
             Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(
                 Job.id.in_(queued_ids) & (Job.status == "queued")

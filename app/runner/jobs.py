@@ -36,7 +36,8 @@ def job_vars(spec: JobSpec, token: str, config: RunnerConfig) -> HostVars:
         "nr_token": token,
         "nr_stdout_offset": spec.stdout_offset,
         "nr_stderr_offset": spec.stderr_offset,
-        "nr_poll_wait": config.poll_wait_s,
+        "nr_poll_wait_ms": config.poll_wait_ms,
+        "nr_first_poll_wait_ms": config.first_poll_wait_ms,
         "nr_chunk_bytes": config.chunk_bytes,
         "nr_poll_retries": POLL_RETRIES,
         "nr_reattach": spec.reattach,
@@ -112,7 +113,7 @@ class _BatchEvents:
                 # The job may have gone on without us; what it did since is unknown.
                 reason, error = "interrupted", f"could not re-attach to the running job: {error}"
             self.finish(tracker, JobResult(None, reason, error))
-        elif task == "poll" and kind in ("runner_retry", "runner_on_ok"):
+        elif task in ("start", "poll") and kind in ("runner_retry", "runner_on_ok"):
             self.on_poll(tracker, str(res.get("stdout", "")))
         elif kind == "runner_on_failed" and task in ("start", "poll"):
             message = _message(res)
@@ -132,20 +133,29 @@ class _BatchEvents:
             self.finish(tracker, JobResult(None, "interrupted", "the job's state on the target is gone"))
             return
         job_id = tracker.spec.job_id
+        lost: list[str] = []
         for stream, offset, chunk in (
             ("stdout", answer.stdout_offset, answer.stdout),
             ("stderr", answer.stderr_offset, answer.stderr),
         ):
             expected = tracker.offsets[stream]  # type: ignore[index]
             if offset > expected:
+                # Only a tombstone answers past what we hold: the end was sent to a controller that died.
                 log.error("job %s: %s gap between byte %d and %d", job_id, stream, expected, offset)
+                lost.append(f"{offset - expected} bytes of {stream}")
             skip = max(0, expected - offset)  # a repeated answer: keep only what is new
             if len(chunk) > skip:
                 start = offset + skip
                 self.listener.output(job_id, stream, chunk[skip:], start)  # type: ignore[arg-type]
                 tracker.offsets[stream] = start + len(chunk) - skip  # type: ignore[index]
         if answer.done:
-            self.finish(tracker, result_of(answer, tracker.spec))
+            result = result_of(answer, tracker.spec)
+            if lost:
+                note = f"the end of the output was lost when the service stopped ({', '.join(lost)})"
+                result = JobResult(
+                    result.exit_code, result.failure_reason, "; ".join(filter(None, [result.error, note]))
+                )
+            self.finish(tracker, result)
 
 
 def run_jobs(

@@ -4,6 +4,8 @@ set -u
 umask 077
 job_id=$1 grace_s=$2
 dir="$HOME/.newremora/jobs/$job_id"
+# Finished and collected (poll.sh left only its tombstone): nothing to stop, nothing to mark.
+[ -f "$dir.done" ] && { echo "NRKILL already-exited"; exit 0; }
 if [ ! -s "$dir/pgid" ]; then
     # Not started yet: leave a mark that stops the start (start.sh checks it once the job has a group).
     mkdir -p "$dir" && : > "$dir/canceled"

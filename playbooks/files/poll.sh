@@ -1,41 +1,65 @@
-# NewRemora: long-poll one job's output (bash + coreutils only; run by the `raw` module in an until loop).
-# usage: poll.sh JOB_ID TOKEN STDOUT_OFFSET STDERR_OFFSET WAIT_S MAX_BYTES ATTEMPT
-# Waits up to WAIT_S for new bytes or the exit, then prints:
+# NewRemora: long-poll one job's output (bash + coreutils only; run by the `raw` module, first right after
+# start.sh in the same task, then in an until loop).
+# usage: poll.sh JOB_ID TOKEN STDOUT_OFFSET STDERR_OFFSET WAIT_MS MAX_BYTES ATTEMPT
+# Waits up to WAIT_MS for new bytes or the exit, then prints:
 #   NRPOLL <stdout offset> <stderr offset>   where the chunks below start
 #   NROUT <base64 of new stdout bytes>
 #   NRERR <base64 of new stderr bytes>
 #   NRDONE <exit code> <reason>              once the job has exited and everything was sent
+# or NRGONE when nothing is known of the job.
 # Ansible does not re-template task arguments between retries, so what was sent in this run is kept here,
 # in a file named after the run's token; the offsets given on the command line are the controller's own.
+# Once everything was sent, the newest claim of the job replaces its directory by a one-line tombstone
+# (exit code, reason, stream sizes), so that no separate clean-up round trip is needed and a controller that
+# died before storing the last answer still learns the exit code (start.sh removes tombstones after an hour).
 set -u
 umask 077
-job_id=$1 token=$2 out=$3 err=$4 wait_s=$5 max=$6 attempt=${7:-1}
+job_id=$1 token=$2 out=$3 err=$4 wait_ms=$5 max=$6 attempt=${7:-1}
 dir="$HOME/.newremora/jobs/$job_id"
+
+newest_claim() {
+    [ "$(cat "$dir/attempt" 2>/dev/null || echo 0)" -le "$attempt" ]
+}
+
+forget() {  # exit_code reason stdout_size stderr_size
+    if newest_claim; then
+        echo "$1 $2 $3 $4" > "$dir.done.tmp" && mv "$dir.done.tmp" "$dir.done" && rm -rf -- "$dir"
+    fi
+}
+
 if [ ! -d "$dir" ]; then
-    echo "NRGONE"
+    if [ -f "$dir.done" ]; then
+        read -r rc reason out_size err_size < "$dir.done"
+        # Collected before: the sizes tell the controller whether it holds everything.
+        printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE %s %s\n' "$out_size" "$err_size" "$rc" "$reason"
+    else
+        echo "NRGONE"
+    fi
     exit 0
 fi
 if [ -f "$dir/canceled" ] && [ ! -f "$dir/pgid" ]; then
     # Canceled before it started: it never ran.
     printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE 143 canceled\n' "$out" "$err"
+    forget 143 canceled "$out" "$err"
     exit 0
 fi
-# The newest claim polling this job (the clean-up task of an older one then leaves the directory alone).
+# The newest claim polling this job (an older one then leaves the directory alone).
 if [ "$(cat "$dir/attempt" 2>/dev/null || echo 0)" -lt "$attempt" ]; then
     echo "$attempt" > "$dir/attempt"
 fi
 state="$dir/sent.$token"
 [ -f "$state" ] && read -r out err < "$state"
-deadline=$(( SECONDS + wait_s ))
+checks=$(( wait_ms / 50 ))
 while :; do
     # Exit first, sizes second: once the exit file exists the sizes read after it are final.
     done=0
     [ -f "$dir/exit" ] && done=1
     out_size=$(stat -c %s "$dir/stdout")
     err_size=$(stat -c %s "$dir/stderr")
-    if [ "$out_size" -gt "$out" ] || [ "$err_size" -gt "$err" ] || [ "$done" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; then
+    if [ "$out_size" -gt "$out" ] || [ "$err_size" -gt "$err" ] || [ "$done" = 1 ] || [ "$checks" -le 0 ]; then
         break
     fi
+    checks=$(( checks - 1 ))
     sleep 0.05
 done
 out_len=$(( out_size - out )); [ "$out_len" -gt "$max" ] && out_len=$max
@@ -47,5 +71,8 @@ out=$(( out + out_len ))
 err=$(( err + err_len ))
 echo "$out $err" > "$state"
 if [ "$done" = 1 ] && [ "$out" -ge "$out_size" ] && [ "$err" -ge "$err_size" ]; then
-    echo "NRDONE $(cat "$dir/exit") $(cat "$dir/reason" 2>/dev/null || echo -)"
+    rc=$(cat "$dir/exit")
+    reason=$(cat "$dir/reason" 2>/dev/null || echo -)
+    echo "NRDONE $rc $reason"
+    forget "$rc" "$reason" "$out" "$err"
 fi

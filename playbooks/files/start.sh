@@ -10,6 +10,12 @@ jobs_dir="$HOME/.newremora/jobs"
 dir="$jobs_dir/$job_id"
 mkdir -p "$jobs_dir" || exit 90
 chmod 700 "$HOME/.newremora" "$jobs_dir"
+# Tombstones of collected jobs (see poll.sh) are only needed by a controller that re-attaches soon after.
+find "$jobs_dir" -maxdepth 1 -name '*.done' -mmin +60 -delete 2>/dev/null
+if [ -f "$dir.done" ]; then
+    echo "NRSTARTED already"
+    exit 0
+fi
 if ! mkdir "$dir" 2>/dev/null; then
     # Started before (a repeated start): never run a job twice.
     echo "NRSTARTED already"
