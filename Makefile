@@ -42,8 +42,11 @@ test: install system-deps lint typecheck
 
 # Benchmarks print their figures and ratios against a baseline measured in the same run (docs/benchmarks.md).
 bench: install system-deps
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.sse_latency --interval 0.5 --duration 5
 	$(BIN)/python -m bench.sse_latency --interval 0.1 --duration 10
+	$(BIN)/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

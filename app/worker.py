@@ -378,7 +378,6 @@ class WorkerPool:
         try:
             left = run_jobs(self.config, specs, recorder, lambda: self._stop.is_set() or slot.retired)
             log.debug("batch of %d jobs: %.1f s", len(specs), time.monotonic() - started)
-            open("/tmp/nr-batches.log", "a").write(f"{started:.2f} {len(specs)} {time.monotonic() - started:.2f}\n")
         except Exception:
             log.exception("a batch of %d jobs failed to run", len(specs))
             for spec in specs:

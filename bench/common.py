@@ -56,6 +56,19 @@ def ssh_target() -> Iterator[SshTarget]:
 
 
 @contextlib.contextmanager
+def four_targets() -> Iterator[list[SshTarget]]:
+    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-"))
+    user = ensure_test_user(workdir / "user", name="nrtbench")
+    servers = [Sshd.start(workdir / f"sshd-{i}", user) for i in range(4)]
+    try:
+        yield [server.target for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+        remove_test_user(user)
+
+
+@contextlib.contextmanager
 def service(env: dict[str, str] | None = None) -> Iterator[Service]:
     workdir = Path(tempfile.mkdtemp(prefix="nr-bench-service-"))
     base = {

@@ -10,32 +10,17 @@ ansible processes for the baseline, read from the kernel's accounting of finishe
 from __future__ import annotations
 
 import argparse
-import contextlib
 import resource
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
-from bench.common import add_server, ansible_env, bare_ansible, machine, service
-from tests.harness.sshd import Sshd, SshTarget, ensure_test_user, remove_test_user
-
-
-@contextlib.contextmanager
-def four_targets() -> Iterator[list[SshTarget]]:
-    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-"))
-    user = ensure_test_user(workdir / "user", name="nrtbench")
-    servers = [Sshd.start(workdir / f"sshd-{i}", user) for i in range(4)]
-    try:
-        yield [server.target for server in servers]
-    finally:
-        for server in servers:
-            server.stop()
-        remove_test_user(user)
+from bench.common import add_server, ansible_env, bare_ansible, four_targets, machine, service
+from tests.harness.sshd import SshTarget
 
 
 def children_cpu() -> float:

@@ -6,7 +6,7 @@ guard sits between the two: the kernel sends it SIGTERM when its parent dies (PR
 whatever its child leaves behind (PR_SET_CHILD_SUBREAPER), and on SIGTERM, or when the child ends, it kills
 every Ansible process below it.
 
-usage: python -m app.runner.guard ANSIBLE_PLAYBOOK [ARGS...]
+usage: python -m app.runner.guard ANSIBLE_PLAYBOOK [ARGS...]   (run through app.runner.ansible_process)
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, end)
-    child = subprocess.Popen(argv)
+    child = subprocess.Popen([sys.executable, "-m", "app.runner.ansible_process", *argv])
     code = child.wait()
     kill_playbooks_below_me()  # forks the playbook left behind (they were adopted by this guard)
     return code
