@@ -45,6 +45,8 @@ HEARTBEAT_S = 2.0
 DEAD_AFTER = timedelta(seconds=15)
 IDLE_POLL_S = 0.5
 FILL_WAIT_S = 1.0
+# How long a run whose jobs have all ended waits for more before Ansible exits.
+KEEP_WARM_S = 2.0
 KILL_RETRY_S = 15.0
 SUPERVISE_EVERY_S = 1.0
 CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
@@ -325,7 +327,6 @@ class WorkerPool:
             slot.fill_deadline = None
             for item in claimed:
                 self.notifier.changed(item.job.id)
-            slot.jobs = [item.job.id for item in claimed]
             try:
                 self._run(claimed, slot, gate)
             finally:
@@ -358,26 +359,69 @@ class WorkerPool:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _run(self, claimed: list[Claimed], slot: _Slot, gate: _Gate) -> None:
-        secrets = {c.job.id: secrets_of(c.server, self.vault) for c in claimed}
+    def _claim_next_round(self, slot: _Slot) -> list[Claimed]:
+        """Jobs for the next round of a run that is under way: whatever can be claimed now, or within
+        KEEP_WARM_S (a run kept warm takes them without Ansible's start-up); none ends the run."""
+        deadline = time.monotonic() + KEEP_WARM_S
+        while not (self._stop.is_set() or slot.retired):
+            try:
+                claimed = self.database.call(
+                    claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
+                )
+            except Exception as exc:
+                log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+                return []
+            if claimed:
+                return claimed
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            self._wake.wait(min(remaining, IDLE_POLL_S))
+            self._wake.clear()
+        return []
 
+    def _run(self, claimed: list[Claimed], slot: _Slot, gate: _Gate) -> None:
         def alive() -> None:
             slot.beat()
             gate.open()  # the run is past its start-up: the next one may begin
 
-        recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets, alive)
-        specs = []
-        for item in claimed:
-            try:
-                specs.append(job_spec(item, self.vault))
-            except NewRemoraError as exc:
-                recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
+        recorder = JobRecorder(self, {}, {}, alive)
+
+        def specs_of(batch: list[Claimed]) -> list[JobSpec]:
+            slot.jobs = [item.job.id for item in batch]
+            specs = []
+            for item in batch:
+                recorder.server_of_job[item.job.id] = item.server.id
+                recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault)
+                try:
+                    specs.append(job_spec(item, self.vault))
+                except NewRemoraError as exc:
+                    recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
+            return specs
+
+        def next_round() -> list[JobSpec]:
+            while batch := self._claim_next_round(slot):
+                for item in batch:
+                    self.notifier.changed(item.job.id)
+                specs = specs_of(batch)
+                if specs:
+                    return specs
+            return []
+
+        specs = specs_of(claimed)
         if not specs:
             return
         started = time.monotonic()
         try:
-            left = run_jobs(self.config, specs, recorder, lambda: self._stop.is_set() or slot.retired)
-            log.debug("batch of %d jobs: %.1f s", len(specs), time.monotonic() - started)
+            left = run_jobs(
+                self.config,
+                specs,
+                recorder,
+                lambda: self._stop.is_set() or slot.retired,
+                next_round,
+                self.settings.batch_size,
+            )
+            log.debug("a run that began with %d jobs ended after %.1f s", len(specs), time.monotonic() - started)
         except Exception:
             log.exception("a batch of %d jobs failed to run", len(specs))
             for spec in specs:

@@ -62,6 +62,7 @@ def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
         "ANSIBLE_SYSTEM_WARNINGS": "False",
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
         "ANSIBLE_HOME": str(run_dir.path / "ansible-home"),
         "ANSIBLE_LOCAL_TEMP": str(run_dir.path / "tmp"),
         "ANSIBLE_SSH_CONTROL_PATH_DIR": str(config.control_dir),
@@ -77,6 +78,7 @@ def run_playbook(
     forks: int,
     on_event: EventHandler,
     should_stop: Callable[[], bool],
+    extra_env: dict[str, str] | None = None,
 ) -> RunOutcome:
     config.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -92,7 +94,7 @@ def run_playbook(
         private_data_dir=str(run_dir.path),
         playbook=str(config.playbooks_dir / playbook),
         inventory=str(inventory),
-        envvars=_environment(config, run_dir),
+        envvars={**_environment(config, run_dir), **(extra_env or {})},
         forks=max(1, forks),
         quiet=True,
         suppress_env_files=True,

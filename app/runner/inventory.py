@@ -30,12 +30,12 @@ def _template() -> jinja2.Template:
     return environment.from_string(INVENTORY_TEMPLATE.read_text())
 
 
-def render_inventory(hosts: dict[str, HostVars]) -> str:
-    for alias, host_vars in hosts.items():
-        for name in (alias, *host_vars):
-            if not IDENTIFIER.fullmatch(name):
-                raise ValueError(f"not an inventory identifier: {name!r}")
-    return _template().render(hosts=hosts)
+def render_inventory(hosts: dict[str, HostVars], group: str | None = None) -> str:
+    """The inventory of the hosts, also members of ``group`` when one is given."""
+    for name in (group or "x", *hosts, *(name for host_vars in hosts.values() for name in host_vars)):
+        if not IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not an inventory identifier: {name!r}")
+    return _template().render(hosts=hosts, group=group)
 
 
 def job_alias(job_id: str) -> str:
@@ -133,11 +133,11 @@ class RunDirectory:
                 return f"{fields[1]} {fields[2]}"
         return None
 
-    def write_inventory(self, hosts: dict[str, HostVars]) -> Path:
+    def write_inventory(self, hosts: dict[str, HostVars], group: str | None = None) -> Path:
         path = self.path / "inventory.yml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(render_inventory(hosts))
+            handle.write(render_inventory(hosts, group))
         return path
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +22,11 @@ log = logging.getLogger(__name__)
 
 # The poll loop ends when the job does (its own timeout bounds it), never by running out of retries.
 POLL_RETRIES = 10_000_000
+# As many as playbooks/run_jobs.yml imports rounds; the name its take plays begin with.
+ROUNDS_PER_RUN = 32
+TAKE_PLAY = re.compile(r"NewRemora take round (\d+)")
+# How long a run waits for its next round before it ends by itself (the service answers within a few seconds).
+ROUND_WAIT_S = 120
 
 
 def _b64(text: str) -> str:
@@ -72,13 +80,38 @@ class _Tracker:
 
 
 class _BatchEvents:
-    """Routes ansible-runner events to jobs by host alias."""
+    """Routes ansible-runner events to jobs by host alias, and hands the run its next round when one begins."""
 
-    def __init__(self, specs: list[JobSpec], listener: JobListener, run_dir: RunDirectory) -> None:
-        self.trackers = {job_alias(spec.job_id): _Tracker(spec) for spec in specs}
+    def __init__(self, listener: JobListener, rounds: _Rounds) -> None:
+        self.trackers: dict[str, _Tracker] = {}
         self.listener = listener
-        self.run_dir = run_dir
+        self.rounds = rounds
+        self.run_dir = rounds.run_dir
         self.keys_checked: set[str] = set()
+
+    def hand_over(self, specs: list[JobSpec]) -> None:
+        for spec in specs:
+            self.trackers[job_alias(spec.job_id)] = _Tracker(spec)
+        self.rounds.write_next(specs)
+
+    def first_round(self, specs: list[JobSpec]) -> dict[str, HostVars]:
+        for spec in specs:
+            self.trackers[job_alias(spec.job_id)] = _Tracker(spec)
+        self.rounds.written = 1
+        return {job_alias(spec.job_id): self.rounds.host_vars(spec) for spec in specs}
+
+    def on_round_start(self, number: int) -> None:
+        """The run asks for round ``number``: the previous one is over for Ansible (every job in it ended)."""
+        if number <= self.rounds.written:
+            return  # the first round is in the inventory
+        for tracker in self.trackers.values():
+            if not tracker.finished:
+                self.finish(tracker, JobResult(None, "internal", "the Ansible round ended before the job did"))
+        specs = self.rounds.next_specs()
+        if specs:
+            self.hand_over(specs)
+        else:
+            self.rounds.end()
 
     def learn_host_key(self, target: Target) -> None:
         """Store a key trusted on first use as soon as the target answered, before its job can end."""
@@ -97,6 +130,11 @@ class _BatchEvents:
     def __call__(self, event: dict[str, Any]) -> None:
         self.listener.progress()
         data = event.get("event_data") or {}
+        if event.get("event") == "playbook_on_play_start":
+            take = TAKE_PLAY.fullmatch(str(data.get("play", "")))
+            if take:
+                self.on_round_start(int(take.group(1)))
+            return
         tracker = self.trackers.get(str(data.get("host", "")))
         if tracker is None or tracker.finished:
             return
@@ -158,19 +196,74 @@ class _BatchEvents:
             self.finish(tracker, result)
 
 
+class _Rounds:
+    """The rounds of one run, as files the playbook's nr_round lookup reads (playbooks/lookup_plugins)."""
+
+    def __init__(
+        self, run_dir: RunDirectory, config: RunnerConfig, next_batch: Callable[[], list[JobSpec]] | None
+    ) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.next_batch = next_batch
+        self.token = secrets.token_hex(8)
+        self.dir = run_dir.path / "rounds"
+        self.dir.mkdir(mode=0o700)
+        self.written = 0
+
+    def next_specs(self) -> list[JobSpec]:
+        if self.next_batch is None or self.written >= ROUNDS_PER_RUN:
+            return []
+        return self.next_batch()
+
+    def host_vars(self, spec: JobSpec) -> HostVars:
+        return {**self.run_dir.connection_vars(spec.target), **job_vars(spec, self.token, self.config)}
+
+    def write_next(self, specs: list[JobSpec]) -> None:
+        entries = [{"alias": job_alias(spec.job_id), **self.host_vars(spec)} for spec in specs]
+        self.written += 1
+        self._write(f"{self.written}.json", json.dumps(entries))
+        if (self.dir / "end").exists():
+            # The playbook gave up waiting for this round (the service stalled for NR_ROUND_WAIT_S): these
+            # jobs will not run here; the run's end reports them.
+            log.error("round %d was handed over after the run stopped waiting for it", self.written)
+
+    def end(self) -> None:
+        self._write("end", "")
+
+    def _write(self, name: str, text: str) -> None:
+        # Whole or not at all: the lookup takes a file as soon as it exists. Credentials inside: 0600.
+        temporary = self.dir / f".{name}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        temporary.rename(self.dir / name)
+
+
 def run_jobs(
-    config: RunnerConfig, specs: list[JobSpec], listener: JobListener, should_stop: Callable[[], bool]
+    config: RunnerConfig,
+    specs: list[JobSpec],
+    listener: JobListener,
+    should_stop: Callable[[], bool],
+    next_batch: Callable[[], list[JobSpec]] | None = None,
+    max_batch: int = 0,
 ) -> list[str]:
-    """Run the jobs; returns the ids of those left unfinished because the run was stopped (still detached)."""
-    token = secrets.token_hex(8)
+    """Run the jobs, then, in the same Ansible run, those ``next_batch`` hands over each time a round has ended
+    (until it returns none); returns the ids of jobs left unfinished because the run was stopped (still
+    detached on their targets)."""
     with RunDirectory(config) as run_dir:
-        events = _BatchEvents(specs, listener, run_dir)
-        hosts = {
-            job_alias(spec.job_id): {**run_dir.connection_vars(spec.target), **job_vars(spec, token, config)}
-            for spec in specs
-        }
-        inventory = run_dir.write_inventory(hosts)
-        outcome = run_playbook(config, run_dir, "run_job.yml", inventory, len(specs), events, should_stop)
+        rounds = _Rounds(run_dir, config, next_batch)
+        events = _BatchEvents(listener, rounds)
+        inventory = run_dir.write_inventory(events.first_round(specs), group="nr_round_1")
+        outcome = run_playbook(
+            config,
+            run_dir,
+            "run_jobs.yml",
+            inventory,
+            max(len(specs), max_batch),
+            events,
+            should_stop,
+            {"NR_ROUNDS_DIR": str(rounds.dir), "NR_ROUND_WAIT_S": str(ROUND_WAIT_S)},
+        )
     left = [t for t in events.trackers.values() if not t.finished]
     if left and should_stop():
         return [t.spec.job_id for t in left]

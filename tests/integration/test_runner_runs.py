@@ -1,5 +1,5 @@
-"""What a job leaves on its target: after it was collected only a small tombstone, which still answers a
-controller that re-attaches (one that died before storing the last answer)."""
+"""The runner on its own (no database, no HTTP) against a real sshd: what a job leaves on its target, and runs
+that take several rounds of jobs."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ class RecordingListener:
         pass
 
 
+def config_in(tmp_path: Path) -> RunnerConfig:
+    return RunnerConfig(runs_dir=tmp_path / "runs", control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
+
+
 def run_one(config: RunnerConfig, spec: JobSpec) -> tuple[RecordingListener, JobResult]:
     listener = RecordingListener()
     left = run_jobs(config, [spec], listener, threading.Event().is_set)
@@ -44,7 +48,7 @@ def run_one(config: RunnerConfig, spec: JobSpec) -> tuple[RecordingListener, Job
 
 
 def test_a_collected_job_leaves_a_tombstone_that_still_answers_a_reattach(sshd: SshTarget, tmp_path: Path) -> None:
-    config = RunnerConfig(runs_dir=tmp_path / "runs", control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
+    config = config_in(tmp_path)
     target = Target("server", sshd.host, sshd.port, sshd.user.name, password=sshd.user.password)
     job_id = str(uuid.uuid4())
     spec = JobSpec(job_id, "command", "echo out; echo err >&2; exit 3", None, 30, target)
@@ -70,3 +74,43 @@ def test_a_collected_job_leaves_a_tombstone_that_still_answers_a_reattach(sshd: 
     # A repeated start of a collected job (a retried claim) does not run it again.
     listener, result = run_one(config, spec)
     assert (listener.received["stdout"], result.exit_code) == (b"", 3)
+
+
+def test_one_run_takes_the_rounds_handed_over_until_there_are_none(sshd: SshTarget, tmp_path: Path) -> None:
+    """Jobs handed over after the first round ended run in the same Ansible run, each with its own
+    credentials, and what they carry stays data: a password made of template syntax is never evaluated."""
+    canary = tmp_path / "templated-on-the-controller"
+    hostile = "{{ lookup('pipe', 'touch " + str(canary) + "') }}"
+    by_password = Target("s1", sshd.host, sshd.port, sshd.user.name, password=sshd.user.password)
+    by_key = Target("s2", sshd.host, sshd.port, sshd.user.name, private_key=sshd.user.private_key)
+    wrong = Target("s3", sshd.host, sshd.port, sshd.user.name, password=hostile)
+    first = JobSpec(str(uuid.uuid4()), "command", "echo one", None, 30, by_password)
+    second = [
+        JobSpec(str(uuid.uuid4()), "command", "echo two", None, 30, by_key),
+        JobSpec(str(uuid.uuid4()), "script", "echo three >&2\nexit 4\n", "/bin/sh", 30, by_password),
+        JobSpec(str(uuid.uuid4()), "command", "echo never", None, 30, wrong),
+    ]
+    third = [JobSpec(str(uuid.uuid4()), "command", "echo four", None, 30, by_key)]
+    handed: list[list[JobSpec]] = [second, third]
+    asked = 0
+    listener = RecordingListener()
+
+    def next_round() -> list[JobSpec]:
+        nonlocal asked
+        asked += 1
+        assert first.job_id in listener.results  # a round is asked for only once the previous one has ended
+        return handed.pop(0) if handed else []
+
+    left = run_jobs(config_in(tmp_path), [first], listener, threading.Event().is_set, next_round, 4)
+
+    assert (left, asked) == ([], 3)  # rounds 2 and 3, then none: the run ended
+    results = {job_id: (r.exit_code, r.failure_reason) for job_id, r in listener.results.items()}
+    assert results == {
+        first.job_id: (0, None),
+        second[0].job_id: (0, None),
+        second[1].job_id: (4, "nonzero_exit"),
+        second[2].job_id: (None, "auth_failed"),
+        third[0].job_id: (0, None),
+    }
+    assert listener.received == {"stdout": b"one\ntwo\nfour\n", "stderr": b"three\n"}
+    assert not canary.exists()
