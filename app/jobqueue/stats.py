@@ -81,3 +81,9 @@ def live_workers() -> list[LiveWorker]:
         )
     )
     return [LiveWorker(worker, int(running.get(worker.id, 0))) for worker in workers]
+
+
+def oldest_queued_at() -> datetime | None:
+    """When the job that has waited longest in the queue was submitted (None: the queue is empty)."""
+    oldest = Job.select(Job.created_at).where(Job.status == "queued").order_by(Job.created_at).first()
+    return oldest.created_at if oldest is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,7 @@ def run_playbook(
             log.exception("event handler failed")
         return False  # never write the event to disk: it may carry job output
 
+    started = time.monotonic()
     runner = ansible_runner.run(
         private_data_dir=str(run_dir.path),
         playbook=str(config.playbooks_dir / playbook),
@@ -108,4 +110,10 @@ def run_playbook(
         pass
     if runner.status != "successful":
         log.debug("ansible-runner ended %s rc=%s: %s", runner.status, runner.rc, stdout_tail[-1500:])
-    return RunOutcome(status=str(runner.status), rc=runner.rc, stdout_tail=stdout_tail)
+    outcome = RunOutcome(status=str(runner.status), rc=runner.rc, stdout_tail=stdout_tail)
+    if config.observe_run is not None:
+        try:
+            config.observe_run(Path(playbook).stem, outcome.status, time.monotonic() - started)
+        except Exception:
+            log.exception("run observer failed")  # a figure lost, never a run
+    return outcome

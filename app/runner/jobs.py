@@ -138,7 +138,9 @@ class _BatchEvents:
         ):
             expected = tracker.offsets[stream]  # type: ignore[index]
             if offset > expected:
-                log.error("job %s: %s gap between byte %d and %d", job_id, stream, expected, offset)
+                log.error(
+                    "job %s: %s gap between byte %d and %d", job_id, stream, expected, offset, extra={"job_id": job_id}
+                )
             skip = max(0, expected - offset)  # a repeated answer: keep only what is new
             if len(chunk) > skip:
                 start = offset + skip
