@@ -36,7 +36,7 @@ class ProcessMetrics:
 
     def __init__(self) -> None:
         # No *_created series beside every counter and histogram: noise to Prometheus' text format.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes...
         PlatformCollector(registry=self.registry)
