@@ -162,6 +162,9 @@ async def test_every_route_of_the_reference_is_documented_with_its_schemas(clien
         if missing:
             problems.append(f"{label}: query parameters {missing} not documented")
     assert problems == []
+    # The interactive docs render that document.
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in await docs.get_data(as_text=True)
     # Documented errors use the error envelope of the reference.
     error = document.properties({"$ref": "#/components/schemas/ErrorEnvelope"})
     assert {"success", "data", "error", "request_id", "timestamp"} <= error.keys()
