@@ -20,7 +20,7 @@ from tests.harness.metrics import Scrape
 from tests.harness.net import free_port
 from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
-from tests.harness.sse import collect, events
+from tests.harness.sse import collect, events, joined
 from tests.harness.sshd import SshTarget
 
 pytestmark = pytest.mark.slow
@@ -112,7 +112,8 @@ async def test_many_nodes_share_one_queue(cluster: Cluster) -> None:
         live = await clients[1].post("/api/v1/jobs", json={"server_id": cluster.servers[0], "command": ticker})
         received = await collect(clients[0], f"/api/v1/jobs/{live.json()['data']['id']}/stream")
         ticks = [e for e in received if e.name == "output"]
-        assert len(ticks) == 6 and received[-1].json()["status"] == "completed"
+        # Six lines; under load two lines printed 0.3 s apart may arrive in one poll, so one event.
+        assert joined(received, "stdout").count("tick ") == 6 and received[-1].json()["status"] == "completed"
         assert received[-1].arrived - ticks[0].arrived > 1.0  # live, not all at the end
 
         marker = uuid.uuid4().hex
