@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             asyncio.run(_serve(settings.replace(workers=0) if args.no_workers else settings))
         elif args.command == "worker":

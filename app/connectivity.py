@@ -6,6 +6,7 @@ from app.db import Database
 from app.jobqueue.lifecycle import note_connectivity, trust_host_key
 from app.models import Server
 from app.runner.checks import CheckResult, check_targets
+from app.runner.spec import RunObserver
 from app.secrets import Vault
 from app.settings import Settings
 from app.targets import target_for
@@ -13,14 +14,16 @@ from app.worker import runner_config
 
 
 def check_servers(
-    settings: Settings, database: Database, vault: Vault, servers: list[Server]
+    settings: Settings, database: Database, vault: Vault, servers: list[Server], observe_run: RunObserver | None = None
 ) -> dict[str, CheckResult]:
     """Runs in a thread: one Ansible run for all the servers, concurrently."""
     if not servers:
         return {}
     targets = [target_for(server, vault) for server in servers]
     results = check_targets(
-        runner_config(settings), targets, lambda server_id, key: database.call(trust_host_key, server_id, key)
+        runner_config(settings, observe_run),
+        targets,
+        lambda server_id, key: database.call(trust_host_key, server_id, key),
     )
     for server_id, result in results.items():
         database.call(note_connectivity, server_id, result.connected, result.message, result.response_time_ms)

@@ -41,3 +41,7 @@ class DatabaseUnavailable(NewRemoraError):
 
 class Unauthorized(NewRemoraError):
     """A valid API key is required: send Authorization: Bearer <key>"""
+
+
+class MetricsUnauthorized(Unauthorized):
+    """A valid metrics token is required: send Authorization: Bearer <NEWREMORA_METRICS_TOKEN>"""

@@ -7,6 +7,9 @@ import logging
 from dataclasses import dataclass, field
 
 from app.db import Database
+from app.metrics.database import FleetCollector
+from app.metrics.process import ProcessMetrics
+from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
 from app.secrets import Vault
 from app.settings import Settings
@@ -25,18 +28,34 @@ class Runtime:
     workers: WorkerPool | None = None
     broker: Broker = field(default_factory=Broker)
     listener: PostgresListener | None = None
+    metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
+    metrics_server: MetricsServer | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""
+        self.metrics.set_role("serve" if self.settings.workers > 0 else "api")
+        # Only API nodes report the database's figures: a worker process reporting them too would count
+        # them once more for every worker process scraped.
+        self.metrics.registry.register(FleetCollector(self.database))
+        self.metrics.watch_sse_clients(self.broker.subscriber_count)
         self._start(ThreadSafeNotifier(loop, self.broker))
 
     def start_workers_only(self) -> None:
-        """For `newremora worker`: workers (and the listener that brings them cancels), no API."""
+        """For `newremora worker`: workers (and the listener that brings them cancels), no API; /metrics on
+        a port of its own when NEWREMORA_METRICS_PORT is set."""
+        self.metrics.set_role("worker")
+        if self.settings.metrics_port:
+            self.metrics_server = MetricsServer(
+                self.metrics, self.settings.host, self.settings.metrics_port, self.settings.metrics_token
+            )
+            self.metrics_server.start()
         self._start(None)
 
     def _start(self, notifier: ThreadSafeNotifier | None) -> None:
         if self.settings.workers > 0:
-            self.workers = WorkerPool(self.settings, self.database, self.vault, notifier)
+            self.workers = WorkerPool(self.settings, self.database, self.vault, notifier, self.metrics)
+        else:
+            self.metrics.watch_workers(lambda: 0, lambda: 0, lambda: 0)
         if self.database.is_postgresql:
 
             def on_output(job_id: str, seq: int) -> None:
@@ -81,6 +100,8 @@ class Runtime:
         return cls(settings=settings, database=database, vault=vault)
 
     def close(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         if self.workers is not None:
             self.workers.stop()
         if self.listener is not None:

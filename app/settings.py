@@ -145,6 +145,15 @@ class Settings:
         1000, _int_in(0, 10_000_000), "Job submissions per hour per client address (0: no limit)."
     )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
+    log_format: str = _setting(
+        "text", _choice("text", "json"), "text: one line per record for people; json: one JSON object per line."
+    )
+    metrics_token: Secret | None = _setting(
+        None, Secret, "Bearer token /metrics requires (unset: /metrics is open, like /health)."
+    )
+    metrics_port: int = _setting(
+        0, _int_in(0, 65535), "Port on which `newremora worker` serves /metrics (0: none; serve uses its own port)."
+    )
 
     @property
     def sqlite_path(self) -> Path:

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -27,12 +27,14 @@ from app.jobqueue.lifecycle import (
     trust_host_key,
 )
 from app.jobqueue.output import NotOwner, StoredChunk, append_output
+from app.logs import for_job, jobs_in_context
 from app.masking import SecretMasker
+from app.metrics.process import ProcessMetrics
 from app.models import Server
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
-from app.runner.spec import JobResult, JobSpec, RunnerConfig, Stream, Target
+from app.runner.spec import JobResult, JobSpec, RunnerConfig, RunObserver, Stream, Target
 from app.secrets import Vault
 from app.settings import Settings
 from app.targets import target_for
@@ -72,7 +74,7 @@ class _NobodyListens:
 MAX_CONTROL_DIR_LENGTH = 107 - 1 - 32 - 17
 
 
-def runner_config(settings: Settings) -> RunnerConfig:
+def runner_config(settings: Settings, observe_run: RunObserver | None = None) -> RunnerConfig:
     control_dir = settings.control_dir or Path(f"/tmp/newremora-ssh-{os.getuid()}")  # noqa: S108 (0700, per uid)
     control_dir = control_dir.absolute()
     if len(str(control_dir)) > MAX_CONTROL_DIR_LENGTH:
@@ -85,6 +87,7 @@ def runner_config(settings: Settings) -> RunnerConfig:
         control_dir=control_dir,
         playbooks_dir=PLAYBOOKS_DIR,
         kill_grace_s=settings.kill_grace,
+        observe_run=observe_run,
     )
 
 
@@ -133,11 +136,16 @@ class JobRecorder:
     """Stores what a run reports about its jobs (a JobListener), then tells whoever watches them."""
 
     def __init__(
-        self, pool: WorkerPool, servers: dict[str, str], secrets: dict[str, list[str]], beat: Callable[[], None]
+        self,
+        pool: WorkerPool,
+        claimed: list[Claimed],
+        secrets: dict[str, list[str]],
+        beat: Callable[[], None],
     ) -> None:
         self.pool = pool
         self.beat = beat
-        self.server_of_job = servers
+        self.server_of_job = {c.job.id: c.server.id for c in claimed}
+        self.started_at: dict[str, datetime | None] = {c.job.id: c.job.started_at for c in claimed}
         self.secrets_of_job = secrets
         self.streams: dict[tuple[str, str], _StreamText] = {}
 
@@ -156,12 +164,13 @@ class JobRecorder:
                 append_output, job_id, pool.worker_id, stream, text, end_offset, pool.settings.max_output_bytes
             )
         except NotOwner:
-            log.warning("job %s is no longer ours; output dropped here", job_id)
+            log.warning("job %s is no longer ours; output dropped here", job_id, extra=for_job(job_id))
             return
         pool.notifier.output(job_id, stored)
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
         self.beat()
+        self.pool.metrics.output_received(stream, len(data))
         text = self._stream(job_id, stream)
         text.end_offset = offset + len(data)
         self._store(job_id, stream, text.feed(data), text.end_offset)
@@ -180,7 +189,10 @@ class JobRecorder:
         if server_id is not None:
             connected = result.failure_reason not in CONNECTION_FAILURES
             pool.call_until_stored(note_connectivity, server_id, connected, result.error or "job ran")
-        log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code)
+        if status is not None:
+            failure_reason = result.failure_reason if status == "failed" else None
+            pool.metrics.job_finished(status, failure_reason, self.started_at.get(job_id))
+        log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code, extra=for_job(job_id))
         pool.notifier.changed(job_id)
         pool.wake()  # its server has room for another job
 
@@ -229,12 +241,18 @@ class WorkerPool:
     """N threads that run batches of jobs, and one that heartbeats and carries cancels to the targets."""
 
     def __init__(
-        self, settings: Settings, database: Database, vault: Vault, notifier: JobNotifier | None = None
+        self,
+        settings: Settings,
+        database: Database,
+        vault: Vault,
+        notifier: JobNotifier | None = None,
+        metrics: ProcessMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.database = database
         self.vault = vault
-        self.config = runner_config(settings)
+        self.metrics = metrics or ProcessMetrics()
+        self.config = runner_config(settings, self.metrics.run_ended)
         self.notifier: JobNotifier = notifier or _NobodyListens()
         self.worker_id = ""
         self._stop = threading.Event()
@@ -244,6 +262,11 @@ class WorkerPool:
         self._start_gate = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
         self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
+        self.metrics.watch_workers(
+            lambda: self.settings.workers,
+            lambda: sum(1 for slot in list(self._slots) if slot.jobs),
+            lambda: sum(len(slot.jobs) for slot in list(self._slots)),
+        )
 
     def start(self) -> None:
         removed = remove_stale_runs(self.config.runs_dir) if self.config.runs_dir.exists() else 0
@@ -328,7 +351,8 @@ class WorkerPool:
             for item in claimed:
                 self.notifier.changed(item.job.id)
             try:
-                self._run(claimed, slot, gate)
+                with jobs_in_context([item.job.id for item in claimed]):
+                    self._run(claimed, slot, gate)
             finally:
                 gate.open()
                 slot.jobs = []
@@ -385,13 +409,14 @@ class WorkerPool:
             slot.beat()
             gate.open()  # the run is past its start-up: the next one may begin
 
-        recorder = JobRecorder(self, {}, {}, alive)
+        recorder = JobRecorder(self, [], {}, alive)
 
         def specs_of(batch: list[Claimed]) -> list[JobSpec]:
             slot.jobs = [item.job.id for item in batch]
             specs = []
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
+                recorder.started_at[item.job.id] = item.job.started_at
                 recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault)
                 try:
                     specs.append(job_spec(item, self.vault))
@@ -478,6 +503,7 @@ class WorkerPool:
             threading.Thread(target=self._kill, args=(job.id, target), name="kill", daemon=True).start()
 
     def _kill(self, job_id: str, target: Target) -> None:
-        errors = kill_jobs(self.config, {job_id: target})
-        if errors.get(job_id):
-            log.warning("cancel of job %s: %s (will retry)", job_id, errors[job_id])
+        with jobs_in_context([job_id]):
+            errors = kill_jobs(self.config, {job_id: target})
+            if errors.get(job_id):
+                log.warning("cancel of job %s: %s (will retry)", job_id, errors[job_id])

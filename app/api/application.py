@@ -8,7 +8,7 @@ from quart import Quart
 from quart_cors import cors
 from quart_schema import Info, QuartSchema
 
-from app.api import health, jobs, servers, stream, system, web
+from app.api import health, jobs, metrics, servers, stream, system, web
 from app.api.access import install_access_control
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
@@ -46,6 +46,7 @@ def build_app(settings: Settings) -> Quart:
     install_request_context(app)
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics.blueprint)
     app.register_blueprint(web.blueprint)
     app.register_blueprint(servers.blueprint, url_prefix="/api/v1/servers")
     app.register_blueprint(jobs.blueprint, url_prefix="/api/v1/jobs")

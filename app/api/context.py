@@ -42,5 +42,12 @@ def install_request_context(app: Quart) -> None:
         response.headers["X-Request-ID"] = request_id_var.get()
         started = getattr(g, "request_started", None)
         elapsed_ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed_ms)
+        fields = {
+            "method": request.method,
+            "path": request.path,  # never the query string: a stream's access_token travels there
+            "status": response.status_code,
+            "duration_ms": round(elapsed_ms, 1),
+            "job_id": (request.view_args or {}).get("job_id"),
+        }
+        log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed_ms, extra=fields)
         return response

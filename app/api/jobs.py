@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import cast
 
@@ -13,6 +14,7 @@ from app.api.context import runtime
 from app.api.errors import describe_validation_error
 from app.errors import InvalidInput
 from app.jobqueue import lifecycle, reads, submit
+from app.logs import for_job
 from app.models import Job
 from app.schemas import (
     Envelope,
@@ -31,6 +33,7 @@ from app.schemas import (
     ScriptJobCreate,
 )
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("jobs", __name__)
 
 
@@ -67,6 +70,7 @@ async def _submit(new: submit.NewJob) -> tuple[Envelope[JobOut], int]:
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
     job = await rt.database.run(submit.create_job, new, rt.settings.max_job_timeout)
+    log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
     rt.wake_workers()
     return Envelope(data=job_out(job)), 201
 

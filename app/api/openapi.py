@@ -33,6 +33,23 @@ CONFLICTS = {
 }
 
 
+METRICS_OPERATION: dict[str, Any] = {
+    "summary": "Prometheus metrics",
+    "description": "Prometheus text format (OpenMetrics when the scraper's Accept asks for it). Open unless "
+    "NEWREMORA_METRICS_TOKEN is set; then send it as Authorization: Bearer <token>.",
+    "responses": {
+        "200": {
+            "description": "The metrics of this process and, on API nodes, of the whole deployment",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        "401": {
+            "description": "No valid metrics token (only when NEWREMORA_METRICS_TOKEN is set)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+        },
+    },
+}
+
+
 def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -46,6 +63,8 @@ class ApiDocument(OpenAPIProvider):
         components = document.setdefault("components", {}).setdefault("schemas", {})
         components["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
         document["paths"] = {path: ops for path, ops in document["paths"].items() if not _is_page(path)}
+        if "/metrics" in document["paths"]:
+            document["paths"]["/metrics"]["get"] = METRICS_OPERATION
         for path, operations in document["paths"].items():
             if not path.startswith("/api/v1/"):
                 continue

@@ -133,7 +133,7 @@ async def test_server(server_id: str) -> Envelope[ServerTest]:
     """Runs ``echo 'test'`` on the server through Ansible."""
     rt = runtime()
     server = await rt.database.run(servers.get_server, server_id)
-    results = await asyncio.to_thread(check_servers, rt.settings, rt.database, rt.vault, [server])
+    results = await asyncio.to_thread(check_servers, rt.settings, rt.database, rt.vault, [server], rt.metrics.run_ended)
     result = results[server.id]
     report = ServerTest(
         server_id=server.id,
@@ -156,7 +156,7 @@ async def check_status(query_args: CheckStatusQuery) -> Envelope[CheckStatus]:
     rt = runtime()
     found = await rt.database.run(servers.list_servers, query_args.active_only)
     started = time.monotonic()
-    results = await asyncio.to_thread(check_servers, rt.settings, rt.database, rt.vault, found)
+    results = await asyncio.to_thread(check_servers, rt.settings, rt.database, rt.vault, found, rt.metrics.run_ended)
     duration_ms = round((time.monotonic() - started) * 1000)
     checks = [
         ServerCheck(

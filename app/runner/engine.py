@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,10 @@ def run_playbook(
     on_event: EventHandler,
     should_stop: Callable[[], bool],
     extra_env: dict[str, str] | None = None,
+    ended_on_purpose: Callable[[], bool] = lambda: False,
 ) -> RunOutcome:
+    """Run the playbook. A playbook may end early by failing its last host on purpose: when
+    ``ended_on_purpose`` says so, that failure is the run's normal end ("successful")."""
     config.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def handle(event: dict[str, Any]) -> bool:
@@ -90,6 +94,7 @@ def run_playbook(
             log.exception("event handler failed")
         return False  # never write the event to disk: it may carry job output
 
+    started = time.monotonic()
     runner = ansible_runner.run(
         private_data_dir=str(run_dir.path),
         playbook=str(config.playbooks_dir / playbook),
@@ -108,6 +113,15 @@ def run_playbook(
             stdout_tail = playbook_output.read()[-2000:]
     except (OSError, AttributeError):
         pass
-    if runner.status != "successful":
-        log.debug("ansible-runner ended %s rc=%s: %s", runner.status, runner.rc, stdout_tail[-1500:])
-    return RunOutcome(status=str(runner.status), rc=runner.rc, stdout_tail=stdout_tail)
+    status, rc = str(runner.status), runner.rc
+    if status == "failed" and ended_on_purpose():
+        status, rc = "successful", 0
+    if status != "successful":
+        log.debug("ansible-runner ended %s rc=%s: %s", status, rc, stdout_tail[-1500:])
+    outcome = RunOutcome(status=status, rc=rc, stdout_tail=stdout_tail)
+    if config.observe_run is not None:
+        try:
+            config.observe_run(Path(playbook).stem, outcome.status, time.monotonic() - started)
+        except Exception:
+            log.exception("run observer failed")  # a figure lost, never a run
+    return outcome

@@ -179,7 +179,9 @@ class _BatchEvents:
             expected = tracker.offsets[stream]  # type: ignore[index]
             if offset > expected:
                 # Only a tombstone answers past what we hold: the end was sent to a controller that died.
-                log.error("job %s: %s gap between byte %d and %d", job_id, stream, expected, offset)
+                log.error(
+                    "job %s: %s gap between byte %d and %d", job_id, stream, expected, offset, extra={"job_id": job_id}
+                )
                 lost.append(f"{offset - expected} bytes of {stream}")
             skip = max(0, expected - offset)  # a repeated answer: keep only what is new
             if len(chunk) > skip:
@@ -230,6 +232,10 @@ class _Rounds:
     def end(self) -> None:
         self._write("end", "")
 
+    def ended(self) -> bool:
+        """Whether the run was told there are no more rounds (its take play then fails on purpose)."""
+        return (self.dir / "end").exists()
+
     def _write(self, name: str, text: str) -> None:
         # Whole or not at all: the lookup takes a file as soon as it exists. Credentials inside: 0600.
         temporary = self.dir / f".{name}.tmp"
@@ -263,6 +269,7 @@ def run_jobs(
             events,
             should_stop,
             {"NR_ROUNDS_DIR": str(rounds.dir), "NR_ROUND_WAIT_S": str(ROUND_WAIT_S)},
+            rounds.ended,
         )
     left = [t for t in events.trackers.values() if not t.finished]
     if left and should_stop():

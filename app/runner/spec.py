@@ -50,6 +50,12 @@ class JobResult:
     error: str | None
 
 
+class RunObserver(Protocol):
+    """Told, after each ansible-runner run, how long it lasted (for the metrics)."""
+
+    def __call__(self, playbook: str, outcome: str, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunnerConfig:
     runs_dir: Path
@@ -63,6 +69,7 @@ class RunnerConfig:
     kill_grace_s: int = 5
     connect_timeout_s: int = 10
     control_persist_s: int = 60
+    observe_run: RunObserver | None = field(default=None, compare=False)
 
 
 class JobListener(Protocol):

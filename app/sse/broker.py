@@ -51,17 +51,24 @@ class Broker:
     def __init__(self, cache_bytes_per_job: int = CACHE_BYTES_PER_JOB) -> None:
         self._feeds: dict[str, _Feed] = {}
         self._cache_bytes = cache_bytes_per_job
+        self._subscribers = 0
+
+    def subscriber_count(self) -> int:
+        """Open streams (read by the metrics from another thread: a plain int, always consistent)."""
+        return self._subscribers
 
     def subscribe(self, job_id: str) -> Subscriber:
         subscriber = Subscriber(job_id)
         self._feeds.setdefault(job_id, _Feed()).subscribers.add(subscriber)
+        self._subscribers += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         feed = self._feeds.get(subscriber.job_id)
-        if feed is None:
+        if feed is None or subscriber not in feed.subscribers:
             return
         feed.subscribers.discard(subscriber)
+        self._subscribers -= 1
         if not feed.subscribers:
             del self._feeds[subscriber.job_id]
 
