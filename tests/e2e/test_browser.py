@@ -111,7 +111,8 @@ def test_servers_jobs_live_log_and_list_in_the_browser(
     gate = Path(tempfile.mkdtemp(prefix="nr-gate-"))
     gate.chmod(0o755)  # the job runs as the test user, who must see the file appear
     release = gate / "go"
-    page.goto(f"{proxy.url}/")
+    landing = page.goto(f"{proxy.url}/")
+    assert landing is not None and "script-src 'self'" in landing.headers["content-security-policy"]
     expect(page.locator("[data-stat=total_servers]")).to_have_text("0")
 
     # ----- servers: a typo in the password, found by the test and fixed; a key server; check all -------
@@ -203,6 +204,21 @@ def test_servers_jobs_live_log_and_list_in_the_browser(
         lambda: any(resumed.search(head) for head in proxy.requests_for(stream_path)),
         timeout=PAGE_MS / 1000,
         what="the page to resume its stream with Last-Event-ID",
+    )
+    expect(page.locator("#conn")).to_have_text("live")
+    # Dropped again, and the gateway answers 502 for a while: the browser gives up on the stream, the page
+    # does not, and comes back after the same chunk with ?last_event_id=.
+    proxy.failing = True
+    proxy.drop()
+    expect(page.locator("#conn")).to_have_text("reconnecting…", timeout=PAGE_MS)
+    refused = len(proxy.requests_for(stream_path))
+    wait_for(lambda: len(proxy.requests_for(stream_path)) > refused, PAGE_MS / 1000, "the page to try again")
+    proxy.failing = False
+    reopened = re.compile(rf"^GET {stream_path}\?last_event_id={last_shown} ")
+    wait_for(
+        lambda: any(reopened.match(head) for head in proxy.requests_for(stream_path)),
+        timeout=PAGE_MS / 1000 * 4,
+        what="the page to reopen its stream with ?last_event_id=",
     )
     expect(page.locator("#conn")).to_have_text("live")
     release.touch()

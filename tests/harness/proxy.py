@@ -1,4 +1,5 @@
-"""A loopback TCP proxy in front of a service, whose open connections a test can cut (a network drop)."""
+"""A loopback TCP proxy in front of a service, whose open connections a test can cut (a network drop), and
+which can answer 502 for a while instead of passing requests on (a gateway whose service is away)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 import threading
 
 CHUNK = 65536
+BAD_GATEWAY = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class DroppingProxy:
@@ -18,6 +20,7 @@ class DroppingProxy:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._sent: list[bytes] = []  # what clients sent, to read their request heads
+        self.failing = False  # True: new connections get a 502 and are closed
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
 
     def _accept(self) -> None:
@@ -26,6 +29,9 @@ class DroppingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
+            if self.failing:
+                self._refuse(client)
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
             except OSError:
@@ -36,6 +42,14 @@ class DroppingProxy:
                 self._open += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _refuse(self, client: socket.socket) -> None:
+        with client, contextlib.suppress(OSError):
+            client.settimeout(5)
+            data = client.recv(CHUNK)
+            with self._lock:
+                self._sent.append(data)
+            client.sendall(BAD_GATEWAY)
 
     def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         try:
