@@ -22,6 +22,9 @@ export const apiKey = {
 // Set by the page: async (reason) => a key, or null when the user gives up.
 let keyPrompt = null;
 let pendingPrompt = null;
+// Once the user dismissed the prompt, refreshes that meet a 401 fail quietly instead of asking again
+// every few seconds; the page offers a button that asks (enterKey).
+let declined = false;
 const keyListeners = new Set();
 
 export function setKeyPrompt(prompt) {
@@ -34,14 +37,26 @@ export function onKeyChange(listener) {
 
 export function forgetKey() {
   apiKey.clear();
+  declined = false;
   keyListeners.forEach((listener) => listener());
+}
+
+export const keyDeclined = () => declined;
+
+/** Asks for a key now (the page's "Enter API key" button); true when one was given. */
+export async function enterKey() {
+  declined = false;
+  return Boolean(await askForKey("Enter an API key."));
 }
 
 // Requests that meet a 401 together wait for one prompt, then all retry with the key it gave.
 function askForKey(reason) {
   if (!pendingPrompt) {
     pendingPrompt = (keyPrompt ? keyPrompt(reason) : Promise.resolve(null)).then((key) => {
+      // Declining after a 401 also drops the key that met it: it was refused.
       if (key) apiKey.set(key);
+      else apiKey.clear();
+      declined = !key;
       keyListeners.forEach((listener) => listener());
       return key;
     }).finally(() => { pendingPrompt = null; });
@@ -81,7 +96,7 @@ export async function request(method, path, { query, body } = {}) {
     if (response.status === 401) {
       // A 401 changed nothing on the server, so the request is safe to send again with a key.
       const reason = sentKey ? "The API key was refused (revoked or mistyped)." : "This service requires an API key.";
-      if (apiKey.get() === sentKey && !(await askForKey(reason))) {
+      if (apiKey.get() === sentKey && (declined || !(await askForKey(reason)))) {
         throw new ApiError(401, "An API key is required");
       }
       continue;

@@ -52,6 +52,7 @@ function promptForKey(reason) {
 
 function showKeyState() {
   $("key-state").hidden = !api.apiKey.get();
+  $("key-needed").hidden = Boolean(api.apiKey.get()) || !api.keyDeclined();
 }
 
 api.setKeyPrompt(promptForKey);
@@ -59,6 +60,9 @@ api.onKeyChange(showKeyState);
 $("forget-key").addEventListener("click", () => {
   api.forgetKey();
   route();
+});
+$("enter-key").addEventListener("click", async () => {
+  if (await api.enterKey()) route();
 });
 showKeyState();
 

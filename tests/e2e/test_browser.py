@@ -299,6 +299,10 @@ def test_with_api_keys_the_page_asks_for_the_key_once(
 
         page.goto(f"{service.base_url}/#/jobs/{job}")
         expect(page.locator("#key-dialog")).to_be_visible()
+        page.click("#key-cancel")  # not now: the page says what is missing and does not nag
+        expect(page.locator("#job-error")).to_have_text("An API key is required")
+        expect(page.locator("#key-dialog")).to_be_hidden()
+        page.click("#enter-key")
         page.fill("#key-input", "nr_not-the-key")
         page.click("#key-ok")
         expect(page.locator("#key-reason")).to_contain_text("refused")
