@@ -62,13 +62,34 @@ function tickDuration(view) {
   }, 1000);
 }
 
+// Chunks that arrived since the last frame are added together, then one scroll: a long replay (many chunks
+// at once) costs one layout per frame rather than one per chunk.
+let pending = [];
+// Each run of chunks up to a line end is a block of its own. In one block of inline text, every append made
+// the browser lay out the whole log again (measured: ~1 s per chunk with 10 MiB shown, 1 ms with blocks).
+let openBlock = null;  // the block whose last chunk did not end a line
+
 function appendOutput(data, seq) {
-  const log = $("log");
   const span = document.createElement("span");
   span.className = data.type === "stderr" ? "stderr" : "stdout";
   span.textContent = data.content;
   if (seq) span.dataset.seq = String(seq);
-  log.appendChild(span);
+  if (pending.push(span) === 1) requestAnimationFrame(flushOutput);
+}
+
+function flushOutput() {
+  const log = $("log");
+  const blocks = [];
+  for (const span of pending) {
+    if (!openBlock) {
+      openBlock = document.createElement("div");
+      blocks.push(openBlock);
+    }
+    openBlock.append(span);
+    if (span.textContent.endsWith("\n")) openBlock = null;
+  }
+  pending = [];
+  log.append(...blocks);
   if (follow) log.scrollTop = log.scrollHeight;
 }
 
@@ -213,6 +234,8 @@ export const job = {
     follow = true;
     $("follow").hidden = true;
     $("log").replaceChildren();
+    pending = [];
+    openBlock = null;
     $("job-title").textContent = `Job ${params.id}`;
     $("job-status").textContent = "loading";
     $("job-status").className = "status";

@@ -30,6 +30,8 @@ VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 ANSIBLE_RUN_MS = 90_000  # an Ansible run on this loaded machine: generous, as only failures wait that long
 PAGE_MS = 15_000  # the page reacting (the jobs list refreshes every 3 s)
 
+AT_BOTTOM = "el.scrollHeight - el.scrollTop - el.clientHeight < 4"
+
 Shoot = Callable[[Page, str], None]
 
 
@@ -175,8 +177,8 @@ def test_servers_jobs_live_log_and_list_in_the_browser(
     expect(page.locator("#log span.stderr")).to_have_text("waiting for the test\n")
     expect(page.locator("#job-status")).to_have_text("running")  # it cannot end before the release: live
     first = job_id_in(page)
-    assert log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight < 4")  # following the tail
     assert log.evaluate("el => el.scrollHeight > el.clientHeight")
+    page.wait_for_function(f"() => {{ const el = document.getElementById('log'); return {AT_BOTTOM}; }}")  # following
     shoot(page, "job-live-log")
 
     # ----- duplicated, and the copy canceled ------------------------------------------------------------
@@ -197,7 +199,8 @@ def test_servers_jobs_live_log_and_list_in_the_browser(
     page.mouse.wheel(0, -100_000)
     expect(page.locator("#follow")).to_be_visible()  # scrolling up stopped the auto-scroll
     stream_path = f"/api/v1/jobs/{first}/stream"
-    last_shown = log.evaluate("el => Math.max(...[...el.children].map((span) => Number(span.dataset.seq)))")
+    last_shown = log.evaluate("el => Math.max(...[...el.querySelectorAll('span')].map((s) => Number(s.dataset.seq)))")
+    assert last_shown > 0
     proxy.drop()
     resumed = re.compile(rf"^last-event-id: {last_shown}\r?$", re.IGNORECASE | re.MULTILINE)
     wait_for(
