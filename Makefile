@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-runner finds ansible-playbook on PATH: the venv's bin comes first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test bench install runtime-deps system-deps lint typecheck clean
+.PHONY: run test bench screenshots install runtime-deps system-deps lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: install system-deps
 	$(BIN)/python -m bench.sse_latency --interval 0.5 --duration 5
 	$(BIN)/python -m bench.sse_latency --interval 0.1 --duration 10
 	$(BIN)/python -m bench.memory
+
+# The README's pictures of the page: the browser test saves them as it goes (same scenario as in make test).
+screenshots: install system-deps
+	$(BIN)/python -m pytest tests/e2e/test_browser.py --screenshots docs/screenshots -q
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -112,6 +112,11 @@ class ServerOut(BaseModel):
     host_key_fingerprint: str | None
     created_at: Timestamp
     updated_at: Timestamp
+    # What the last contact (a check, or a job's connection) showed; null until the first one.
+    last_status: str | None  # connected | disconnected
+    last_checked_at: Timestamp | None
+    last_response_time_ms: int | None
+    last_message: str | None
 
 
 class ServerList(BaseModel):
@@ -245,9 +250,14 @@ class JobOut(BaseModel):
 
 
 class JobDetail(JobOut):
-    output: str
-    stdout: str
-    stderr: str
+    # null when asked for without them (?include_output=false)
+    output: str | None
+    stdout: str | None
+    stderr: str | None
+
+
+class JobDetailQuery(QueryModel):
+    include_output: bool = True
 
 
 class Pagination(BaseModel):

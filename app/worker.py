@@ -46,7 +46,7 @@ PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 HEARTBEAT_S = 2.0
 DEAD_AFTER = timedelta(seconds=15)
 IDLE_POLL_S = 0.5
-FILL_WAIT_S = 1.0
+FILL_WAIT = timedelta(seconds=2)
 # How long a run whose jobs have all ended waits for more before Ansible exits.
 KEEP_WARM_S = 2.0
 KILL_RETRY_S = 15.0
@@ -227,8 +227,6 @@ class _Slot:
         self.last_beat = time.monotonic()
         self.jobs: list[str] = []
         self.retired = False
-        # While waiting for a fuller batch (see WorkerPool._batch_fill): until when.
-        self.fill_deadline: float | None = None
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -333,6 +331,7 @@ class WorkerPool:
                     self.settings.server_concurrency,
                     DEAD_AFTER,
                     fill,
+                    FILL_WAIT,
                 )
             except Exception as exc:
                 gate.open()
@@ -342,12 +341,9 @@ class WorkerPool:
                 continue
             if not claimed:
                 gate.open()
-                if fill > 1 and slot.fill_deadline is None:
-                    slot.fill_deadline = time.monotonic() + FILL_WAIT_S
                 self._wake.wait(IDLE_POLL_S)
                 self._wake.clear()
                 continue
-            slot.fill_deadline = None
             for item in claimed:
                 self.notifier.changed(item.job.id)
             try:
@@ -358,13 +354,10 @@ class WorkerPool:
                 slot.jobs = []
 
     def _batch_fill(self, slot: _Slot) -> int:
-        """How many jobs a batch should have before it starts: one when this pool runs nothing else (a lone job
-        never waits for company); while other runs hold the per-server capacity, half a batch, for at most
-        FILL_WAIT_S (finished jobs free capacity and wake the waiting threads)."""
+        """How many jobs a new run should start with: one when this pool runs nothing else (a lone job never
+        waits for company); while other runs are under way (they take new jobs as their rounds end), half a
+        batch, unless a job has waited FILL_WAIT (see claim_jobs)."""
         if not any(other.jobs for other in self._slots if other is not slot):
-            slot.fill_deadline = None
-            return 1
-        if slot.fill_deadline is not None and time.monotonic() >= slot.fill_deadline:
             return 1
         return max(1, self.settings.batch_size // 2)
 

@@ -25,6 +25,15 @@ pytest_plugins = ["tests.harness.fixtures"]
 TEMPLATE_DB = "newremora_template"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        default=None,
+        metavar="DIR",
+        help="where the browser tests save their screenshots (make screenshots: docs/screenshots)",
+    )
+
+
 @pytest.fixture(scope="session")
 def pg_template(pg_cluster: PostgresCluster) -> str:
     """A migrated database that each test clones (CREATE DATABASE ... TEMPLATE is much faster than migrating)."""

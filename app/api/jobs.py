@@ -21,6 +21,7 @@ from app.schemas import (
     JobCanceled,
     JobCreate,
     JobDetail,
+    JobDetailQuery,
     JobDuplicate,
     JobDuplicated,
     JobList,
@@ -126,14 +127,22 @@ async def list_jobs(query_args: JobListQuery) -> Envelope[JobList]:
 
 
 @blueprint.get("/<job_id>")
+@validate_querystring(JobDetailQuery)
 @validate_response(Envelope[JobDetail])
-async def get_job(job_id: str) -> Envelope[JobDetail]:
-    def load() -> tuple[Job, reads.JobOutput]:
+async def get_job(job_id: str, query_args: JobDetailQuery) -> Envelope[JobDetail]:
+    """``?include_output=false`` leaves out ``output``, ``stdout`` and ``stderr`` (null): the job's state
+    without reading its output, which a page that tails the stream gets there anyway."""
+
+    def load() -> tuple[Job, reads.JobOutput | None]:
         job = reads.get_job(job_id)
-        return job, reads.job_output(job)
+        return job, reads.job_output(job) if query_args.include_output else None
 
     job, output = await runtime().database.run(load)
-    detail = JobDetail(**job_out(job).model_dump(), output=output.output, stdout=output.stdout, stderr=output.stderr)
+    state = job_out(job).model_dump()
+    if output is None:
+        detail = JobDetail(**state, output=None, stdout=None, stderr=None)
+    else:
+        detail = JobDetail(**state, output=output.output, stdout=output.stdout, stderr=output.stderr)
     return Envelope(data=detail)
 
 

@@ -53,6 +53,10 @@ def server_out(server: Server) -> ServerOut:
         host_key_fingerprint=host_key_fingerprint(server.host_key) if server.host_key else None,
         created_at=server.created_at,
         updated_at=server.updated_at,
+        last_status=server.last_status,
+        last_checked_at=server.last_checked_at,
+        last_response_time_ms=server.last_response_ms,
+        last_message=server.last_message,
     )
 
 

@@ -81,18 +81,34 @@ def _next_queued(limit: int, per_server: int) -> list[str]:
     return [str(job_id) for (job_id,) in db_rows(query)]
 
 
-def claim_jobs(worker_id: str, limit: int, per_server: int, dead_after: timedelta, fill: int = 1) -> list[Claimed]:
+def _backlog() -> int:
+    return int(Job.select().where(Job.status == "queued").count())
+
+
+def _waited(job_ids: list[str], wait: timedelta) -> bool:
+    return bool(Job.select().where(Job.id.in_(job_ids) & (Job.created_at <= utcnow() - wait)).exists())
+
+
+def claim_jobs(
+    worker_id: str,
+    limit: int,
+    per_server: int,
+    dead_after: timedelta,
+    fill: int = 1,
+    fill_wait: timedelta = timedelta(0),
+) -> list[Claimed]:
     """Take up to ``limit`` jobs for this worker, in one transaction.
 
-    With ``fill`` > 1, queued jobs are taken only if at least that many can be, or if they are all there is:
-    while the per-server limits hold a backlog back, waiting for a fuller batch is cheaper than starting an
-    Ansible run for a few jobs. Jobs of dead workers are always taken."""
+    With ``fill`` > 1 (the caller has other runs that take new work as their rounds end), fewer than ``fill``
+    queued jobs are taken only when they are all there is, or when one of them has waited ``fill_wait``: a
+    backlog held back by the per-server limits is better served by those runs than by starting Ansible for a
+    few jobs. Jobs of dead workers are always taken."""
     with _claim_transaction(Job._meta.database):
         orphan_ids = _orphans(_dead_worker_ids(dead_after), limit)
         if orphan_ids:
             Job.update(worker=worker_id, attempt=Job.attempt + 1).where(Job.id.in_(orphan_ids)).execute()
         queued_ids = _next_queued(limit - len(orphan_ids), per_server) if len(orphan_ids) < limit else []
-        if len(queued_ids) < fill and Job.select().where(Job.status == "queued").count() > len(queued_ids):
+        if 0 < len(queued_ids) < fill and not _waited(queued_ids, fill_wait) and _backlog() > len(queued_ids):
             queued_ids = []
         if queued_ids:
             Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(

@@ -25,6 +25,9 @@ async def test_connectivity_checks(client: Client, sshd: SshTarget) -> None:
     assert isinstance(tested["response_time_ms"], int) and tested["response_time_ms"] >= 0
     server = await ok_data(await client.get(f"/api/v1/servers/{good}"))
     assert server["host_key_fingerprint"].startswith("SHA256:")  # trusted on first use by the test
+    # The server remembers what the last check showed.
+    assert (server["last_status"], server["last_response_time_ms"]) == ("connected", tested["response_time_ms"])
+    assert server["last_checked_at"] and server["last_message"] == tested["message"]
 
     refused = await ok_data(await client.post(f"/api/v1/servers/{wrong}/test"))
     assert (refused["status"], refused["failure_reason"], refused["response_time_ms"]) == (
@@ -35,6 +38,11 @@ async def test_connectivity_checks(client: Client, sshd: SshTarget) -> None:
     down = await ok_data(await client.post(f"/api/v1/servers/{nothing_there}/test"))
     assert (down["status"], down["failure_reason"]) == ("disconnected", "unreachable")
     assert "refused" in down["message"].lower()
+
+    never_checked = await ok_data(await client.get(f"/api/v1/servers/{inactive}"))
+    assert (never_checked["last_status"], never_checked["last_checked_at"]) == (None, None)
+    refused_record = await ok_data(await client.get(f"/api/v1/servers/{wrong}"))
+    assert (refused_record["last_status"], refused_record["last_message"]) == ("disconnected", refused["message"])
 
     checked = await ok_data(await client.post("/api/v1/servers/check-status?active_only=true"))
     statuses = {item["server_id"]: item["status"] for item in checked["servers"]}

@@ -47,6 +47,12 @@ async def test_exit_codes_streams_and_text_endpoints(client: Client, sshd: SshTa
     assert (done["status"], done["exit_code"], done["failure_reason"]) == ("failed", 3, "nonzero_exit")
     assert (done["stdout"], done["stderr"], done["output"]) == ("hello\n", "oops\n", "hello\noops\n")
     assert done["started_at"] and done["finished_at"] and done["finished_at"] >= done["started_at"]
+    brief = await ok_data(await client.get(f"/api/v1/jobs/{failing}?include_output=false"))
+    assert (brief["output"], brief["stdout"], brief["stderr"]) == (None, None, None)
+    assert {k: v for k, v in brief.items() if k not in ("output", "stdout", "stderr")} == {
+        k: v for k, v in done.items() if k not in ("output", "stdout", "stderr")
+    }
+    assert "include_output:" in await error_of(await client.get(f"/api/v1/jobs/{failing}?include_output=maybe"), 400)
 
     ok = await wait_finished(client, succeeding)
     assert (ok["status"], ok["exit_code"], ok["error"], ok["failure_reason"]) == ("completed", 0, None, None)
