@@ -198,7 +198,8 @@ def follow_job(
                 return Outcome(EXIT_LEFT)
             if leave.signum != signal.SIGINT and cancel_on_interrupt and not cancel_sent:
                 _request_cancel(api, job_id, terminal)
-                return Outcome(128 + leave.signum, f"canceled job {job_id} on {signal.Signals(leave.signum).name}")
+                name = signal.Signals(leave.signum).name
+                return Outcome(128 + leave.signum, f"{name}: asked the service to cancel job {job_id}, and left")
             if leave.signum != signal.SIGINT:
                 return Outcome(128 + leave.signum)
             return Outcome(EXIT_LEFT, f"left job {job_id} while it is canceled; see `newremora logs {job_id} -f`")

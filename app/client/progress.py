@@ -18,6 +18,13 @@ def wants_progress(stream: TextIO) -> bool:
     return stream.isatty() and os.environ.get("TERM", "") != "dumb"
 
 
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError):
+        return 80
+
+
 class StatusLine:
     """``show(text)`` redraws the line (call it often to spin); ``clear()`` before anything else is written."""
 
@@ -33,7 +40,12 @@ class StatusLine:
             return
         self.frame = (self.frame + 1) % len(FRAMES)
         elapsed = int(time.monotonic() - self.started)
-        self.stream.write(f"{CLEAR_LINE}{FRAMES[self.frame]} {text} ({elapsed}s)")
+        line = f"{FRAMES[self.frame]} {text} ({elapsed}s)"
+        # A line longer than the terminal wraps, and the carriage return would then clear only its last row.
+        width = _columns(self.stream)
+        if len(line) >= width:
+            line = line[: max(width - 2, 1)] + "…"
+        self.stream.write(f"{CLEAR_LINE}{line}")
         self.stream.flush()
         self.visible = True
 
