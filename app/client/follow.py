@@ -142,6 +142,42 @@ class _Terminal:
         self.at_line_start = True
 
 
+class _Cancel(threading.Thread):
+    """The cancel request, in a thread of its own: a second Ctrl-C must not cut it off half-sent."""
+
+    def __init__(self, config: ClientConfig, job_id: str) -> None:
+        super().__init__(name=f"cancel-{job_id}", daemon=True)
+        self.config = config
+        self.job_id = job_id
+        self.problem: str | None = None
+        self.reported = False
+        self.start()
+
+    def run(self) -> None:
+        try:
+            with Api(self.config) as api:
+                api.call("POST", f"/jobs/{self.job_id}/cancel", timeout=CANCEL_TIMEOUT)
+        except ApiError as exc:
+            if exc.status != 409:  # 409: it has just finished; its end comes on the stream
+                self.problem = exc.message
+        except ClientError as exc:
+            self.problem = exc.message
+
+    def failure(self) -> str | None:
+        """Once, when the request has failed: what went wrong."""
+        if self.is_alive() or self.problem is None or self.reported:
+            return None
+        self.reported = True
+        return f"could not cancel job {self.job_id}: {self.problem}"
+
+    def finish(self) -> str | None:
+        """Wait for the answer (bounded); what went wrong, if anything."""
+        self.join(CANCEL_TIMEOUT + 1)
+        if self.is_alive():
+            return f"no answer to the cancel of job {self.job_id}"
+        return self.problem
+
+
 def follow_job(
     config: ClientConfig, job_id: str, label: str, *, cancel_on_interrupt: bool, show_output: bool = True
 ) -> Outcome:
@@ -158,58 +194,48 @@ def follow_job(
     signals = _Signals(first_interrupt_leaves=not cancel_on_interrupt)
     state = "waiting for the service"
     output_seen = False
-    cancel_sent = False
-    with Api(config) as api:
-        try:
-            with signals.installed():
-                while True:
-                    if signals.interrupts and not cancel_sent:
-                        cancel_sent = True
-                        terminal.notice(f"canceling job {job_id} (Ctrl-C again to leave without waiting)")
-                        _request_cancel(api, job_id, terminal)
-                    try:
-                        item = items.get(timeout=TICK)
-                    except queue.Empty:
-                        if not output_seen:
-                            line.show(f"job {job_id} {state}{label}")
-                        continue
-                    if isinstance(item, _Lost):
-                        return Outcome(
-                            EXIT_CLIENT,
-                            f"stopped following job {job_id}: {item.error.message}"
-                            + ("" if isinstance(item.error, ApiError) else f"; see `newremora logs {job_id} -f`"),
-                        )
-                    if isinstance(item, _Reconnecting):
-                        state = "(reconnecting to the service)"
-                        continue
-                    if item.name == "output" and show_output:
-                        data = item.json()
-                        terminal.output(str(data.get("type", "stdout")), str(data.get("content", "")))
-                        output_seen = True
-                    elif item.name == "status":
-                        data = item.json()
-                        state = "canceling" if data.get("cancel_requested_at") else str(data.get("status", state))
-                    elif item.name == "complete":
-                        line.clear()
-                        return outcome_of(job_id, item.json())
-        except _Leave as leave:
-            line.clear()
-            if leave.signum == signal.SIGINT and not cancel_on_interrupt:
-                return Outcome(EXIT_LEFT)
-            if leave.signum != signal.SIGINT and cancel_on_interrupt and not cancel_sent:
-                _request_cancel(api, job_id, terminal)
-                name = signal.Signals(leave.signum).name
-                return Outcome(128 + leave.signum, f"{name}: asked the service to cancel job {job_id}, and left")
-            if leave.signum != signal.SIGINT:
-                return Outcome(128 + leave.signum)
-            return Outcome(EXIT_LEFT, f"left job {job_id} while it is canceled; see `newremora logs {job_id} -f`")
-
-
-def _request_cancel(api: Api, job_id: str, terminal: _Terminal) -> None:
+    cancel: _Cancel | None = None
     try:
-        api.call("POST", f"/jobs/{job_id}/cancel", timeout=CANCEL_TIMEOUT)
-    except ApiError as exc:
-        if exc.status != 409:  # 409: it has just finished; its end comes on the stream
-            terminal.notice(f"could not cancel job {job_id}: {exc.message}")
-    except ClientError as exc:
-        terminal.notice(f"could not cancel job {job_id}: {exc.message}")
+        with signals.installed():
+            while True:
+                if signals.interrupts and cancel is None:
+                    terminal.notice(f"canceling job {job_id} (Ctrl-C again to leave without waiting)")
+                    cancel = _Cancel(config, job_id)
+                if cancel is not None and (problem := cancel.failure()):
+                    terminal.notice(problem)
+                try:
+                    item = items.get(timeout=TICK)
+                except queue.Empty:
+                    if not output_seen:
+                        line.show(f"job {job_id} {state}{label}")
+                    continue
+                if isinstance(item, _Lost):
+                    return Outcome(
+                        EXIT_CLIENT,
+                        f"stopped following job {job_id}: {item.error.message}"
+                        + ("" if isinstance(item.error, ApiError) else f"; see `newremora logs {job_id} -f`"),
+                    )
+                if isinstance(item, _Reconnecting):
+                    state = "(reconnecting to the service)"
+                    continue
+                if item.name == "output" and show_output:
+                    data = item.json()
+                    terminal.output(str(data.get("type", "stdout")), str(data.get("content", "")))
+                    output_seen = True
+                elif item.name == "status":
+                    data = item.json()
+                    state = "canceling" if data.get("cancel_requested_at") else str(data.get("status", state))
+                elif item.name == "complete":
+                    line.clear()
+                    return outcome_of(job_id, item.json())
+    except _Leave as leave:
+        line.clear()
+        if not cancel_on_interrupt:
+            return Outcome(EXIT_LEFT if leave.signum == signal.SIGINT else 128 + leave.signum)
+        name = signal.Signals(leave.signum).name
+        code = EXIT_LEFT if leave.signum == signal.SIGINT else 128 + leave.signum
+        cancel = cancel or _Cancel(config, job_id)
+        problem = cancel.finish()
+        if problem:
+            return Outcome(code, f"{name}: left job {job_id}, which may still run: {problem}")
+        return Outcome(code, f"{name}: left job {job_id}, which is being canceled; see `newremora logs {job_id} -f`")

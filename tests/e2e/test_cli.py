@@ -211,7 +211,7 @@ def test_ctrl_c_cancels_the_job_and_a_second_one_leaves(
     second.wait_for("stderr", "Ctrl-C again")
     second.process.send_signal(signal.SIGINT)
     assert second.finish() == LEFT
-    left = re.search(rf"left job ({UUID.pattern})", second.text("stderr"))
+    left = re.search(rf"SIGINT: left job ({UUID.pattern}), which is being canceled", second.text("stderr"))
     assert left, second.text("stderr")
     wait_for_status(service, api_key, left.group(1), "canceled")
 
@@ -220,6 +220,6 @@ def test_ctrl_c_cancels_the_job_and_a_second_one_leaves(
     third.wait_for("stdout", "ready\n")
     third.process.terminate()
     assert third.finish() == 128 + signal.SIGTERM
-    asked = re.search(rf"SIGTERM: asked the service to cancel job ({UUID.pattern})", third.text("stderr"))
+    asked = re.search(rf"SIGTERM: left job ({UUID.pattern}), which is being canceled", third.text("stderr"))
     assert asked, third.text("stderr")
     wait_for_status(service, api_key, asked.group(1), "canceled")
