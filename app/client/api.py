@@ -32,8 +32,9 @@ class Api:
         headers = {"User-Agent": "newremora-cli", "Accept": "application/json"}
         if config.token is not None:
             headers["Authorization"] = f"Bearer {config.token.reveal()}"
-        # Redirects are not followed: the key must not travel to wherever a redirect points.
-        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=REQUEST_TIMEOUT, trust_env=False)
+        # Redirects are not followed: the key must not travel to wherever a redirect points. The usual
+        # HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE variables are honoured, as curl does.
+        self.http = httpx.Client(base_url=config.url, headers=headers, timeout=REQUEST_TIMEOUT)
         self.url = config.url
 
     def close(self) -> None:
