@@ -52,11 +52,12 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     add.add_argument("--host", required=True, help="host name or IP address")
     add.add_argument("--port", type=int, default=22)
     add.add_argument("--user", required=True, help="SSH login name")
-    add.add_argument("--key-file", metavar="FILE", help="private key file (- for stdin): key authentication")
-    add.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted key (- for stdin)")
-    add.add_argument(
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--key-file", metavar="FILE", help="private key file (- for stdin): key authentication")
+    secret.add_argument(
         "--password-file", metavar="FILE", help="password file (- for stdin); asked at the terminal if not given"
     )
+    add.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted key (- for stdin)")
     add.add_argument("--inactive", action="store_true", help="add it inactive")
     add.add_argument("--json", action="store_true", help="the API's data as JSON")
     test = actions.add_parser("test", parents=[common], help="test connectivity (exit 1 if disconnected)")

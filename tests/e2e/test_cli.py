@@ -158,6 +158,32 @@ def test_run_prints_lines_as_they_come_and_exits_with_the_jobs_code(
     assert timed_out.stdout == "start\n" and "timed out after 1 s" in timed_out.stderr
 
 
+def test_run_follows_its_job_across_a_restart_of_the_service(
+    tmp_path: Path, services: list[Service], sshd: SshTarget
+) -> None:
+    """The client reconnects and resumes after the last line it had: nothing lost, nothing twice."""
+    env = {"NEWREMORA_WORKERS": "1", "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-")}
+    first = Service.start(tmp_path, env)
+    services.append(first)
+    client_env = {"NEWREMORA_URL": first.base_url}
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    body = sshd.server_body(name)
+    assert httpx.post(f"{first.base_url}/api/v1/servers", json=body, timeout=30).status_code == 201
+    gate = Path(tempfile.mkdtemp(prefix="nr-cli-gate-"))
+    gate.chmod(0o755)
+    script = f"echo before; echo err-before >&2; while [ ! -e {gate}/open ]; do sleep 0.1; done; echo after; exit 7"
+    client = ClientProcess("run", name, "--", script, env=client_env)
+    client.wait_for("stdout", "before\n")
+    client.wait_for("stderr", "err-before\n")
+
+    assert first.terminate(timeout=30) == 0  # the job goes on, detached on its target
+    (gate / "open").touch()
+    services.append(Service.start(tmp_path, env, port=first.port))  # re-attaches the job
+    assert client.finish() == 7
+    assert client.text("stdout") == "before\nafter\n"
+    assert client.text("stderr") == "err-before\n"
+
+
 def test_logs_follow_a_running_job_until_cancel(
     env: dict[str, str], server: str, service: Service, api_key: str
 ) -> None:
