@@ -14,8 +14,6 @@ from app.client.follow import follow_job
 from app.client.outcome import EXIT_CANCELED, EXIT_CLIENT, EXIT_LEFT, Outcome
 from app.client.tables import local_time, print_json, print_table, shorten
 
-FINISHED = ("completed", "failed", "canceled")
-
 
 def _job_body(args: argparse.Namespace, server_id: str) -> tuple[str, dict[str, Any]]:
     body: dict[str, Any] = {"server_id": server_id, "timeout": args.timeout, "priority": args.priority}
@@ -30,7 +28,7 @@ def _job_body(args: argparse.Namespace, server_id: str) -> tuple[str, dict[str, 
         return "/jobs/script", body
     if not args.words:
         raise ClientError("give the command to run after --, e.g. newremora run web-01 -- uptime")
-    if args.shell != "/bin/bash":
+    if args.shell is not None:
         raise ClientError("--shell goes with --script")
     # As ssh does: the words are joined with spaces into one line for the remote shell (/bin/sh -c).
     body["command"] = args.words[0]

@@ -75,7 +75,7 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     run.add_argument("--timeout", type=int, help="seconds (default: the service's, 300)")
     run.add_argument("--priority", type=int, help="1..10, higher first (default 5)")
     run.add_argument("--script", metavar="FILE", help="run this script file (- for stdin) instead of a command")
-    run.add_argument("--shell", default="/bin/bash", help="interpreter of --script (default /bin/bash)")
+    run.add_argument("--shell", help="interpreter of --script (default /bin/bash)")
     run.add_argument("-d", "--detach", action="store_true", help="print the job id and exit; do not follow")
 
     jobs = commands.add_parser("jobs", help="list jobs (client)")
