@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -67,6 +68,15 @@ def server(env: dict[str, str], sshd: SshTarget) -> str:
     return name
 
 
+@pytest.fixture
+def gate() -> Iterator[Path]:
+    """A directory the target user can read: a job waits there for a file the test makes."""
+    path = Path(tempfile.mkdtemp(prefix="nr-cli-gate-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
 def job_state(service: Service, api_key: str, job_id: str) -> dict[str, object]:
     answer = httpx.get(
         f"{service.base_url}/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {api_key}"}, timeout=30
@@ -109,7 +119,7 @@ def test_servers_add_with_a_key_file_list_and_test(
     server_id = UUID.search(added.stdout)
     assert server_id and added.stdout.startswith(f"server {name} added")
     again = newremora("servers", "add", name, *target, "--key-file", key_path, env=env)
-    assert again.returncode == 1 and "name" in again.stderr  # the service's 409, said plainly
+    assert (again.returncode, again.stderr) == (1, f"newremora: a server named '{name}' already exists\n")
 
     listed = newremora("servers", "list", env=env)
     assert listed.returncode == 0, listed.stderr
@@ -130,10 +140,8 @@ def test_servers_add_with_a_key_file_list_and_test(
 
 
 def test_run_prints_lines_as_they_come_and_exits_with_the_jobs_code(
-    env: dict[str, str], server: str, service: Service, api_key: str
+    env: dict[str, str], server: str, service: Service, api_key: str, gate: Path
 ) -> None:
-    gate = Path(tempfile.mkdtemp(prefix="nr-cli-gate-"))
-    gate.chmod(0o755)  # the target user waits for a file the test makes here
     script = f"echo first; echo oops >&2; while [ ! -e {gate}/open ]; do sleep 0.1; done; echo second; exit 3"
     client = ClientProcess("run", server, "--", script, env=env)
     client.wait_for("stdout", "first\n")
@@ -159,7 +167,7 @@ def test_run_prints_lines_as_they_come_and_exits_with_the_jobs_code(
 
 
 def test_run_follows_its_job_across_a_restart_of_the_service(
-    tmp_path: Path, services: list[Service], sshd: SshTarget
+    tmp_path: Path, services: list[Service], sshd: SshTarget, gate: Path
 ) -> None:
     """The client reconnects and resumes after the last line it had: nothing lost, nothing twice."""
     env = {"NEWREMORA_WORKERS": "1", "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-")}
@@ -169,8 +177,6 @@ def test_run_follows_its_job_across_a_restart_of_the_service(
     name = f"r-{uuid.uuid4().hex[:8]}"
     body = sshd.server_body(name)
     assert httpx.post(f"{first.base_url}/api/v1/servers", json=body, timeout=30).status_code == 201
-    gate = Path(tempfile.mkdtemp(prefix="nr-cli-gate-"))
-    gate.chmod(0o755)
     script = f"echo before; echo err-before >&2; while [ ! -e {gate}/open ]; do sleep 0.1; done; echo after; exit 7"
     client = ClientProcess("run", name, "--", script, env=client_env)
     client.wait_for("stdout", "before\n")
