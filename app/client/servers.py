@@ -13,7 +13,6 @@ from app.client.errors import ClientError
 from app.client.progress import spinning
 from app.client.tables import print_json, print_table
 from app.errors import InvalidInput
-from app.keys import parse_private_key
 
 
 def list_servers(api: Api, args: argparse.Namespace) -> int:
@@ -53,6 +52,8 @@ def _ask(prompt: str) -> str | None:
 
 
 def _key_is_encrypted(key: str) -> bool:
+    from app.keys import parse_private_key  # cryptography: only `servers add` with a key pays for loading it
+
     try:
         return parse_private_key(key, allow_locked=True).encrypted
     except InvalidInput:
