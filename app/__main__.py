@@ -1,4 +1,8 @@
-"""The ``newremora`` command: serve | worker | health | migrate | token."""
+"""The ``newremora`` command.
+
+Service: serve | worker | health | migrate | token. Client of a running service: servers | run | jobs | logs |
+cancel (see app/client).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 import signal
 import sys
 
+from app.client.parser import CLIENT_COMMANDS, add_client_commands, run_client_command, split_remote_command
 from app.errors import ConfigurationError, DatabaseUnavailable, NewRemoraError
 from app.logs import configure_logging
 from app.settings import Settings
@@ -123,7 +128,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newremora", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="newremora", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the HTTP API (settings from NEWREMORA_* variables)")
     serve.add_argument("--no-workers", action="store_true", help="API only: jobs run in `newremora worker`s")
@@ -138,11 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("create", help="create a key and print it once").add_argument("--name", required=True)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
+    add_client_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv, remote_command = split_remote_command(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        if remote_command is not None:
+            args.words = [*args.words, *remote_command]
+        return run_client_command(args)
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)

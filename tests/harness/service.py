@@ -28,13 +28,20 @@ class Service:
         self.base_url = f"http://127.0.0.1:{port}"
 
     @classmethod
-    def start(cls, workdir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ("serve",)) -> Service:
+    def start(
+        cls,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = ("serve",),
+        port: int | None = None,
+    ) -> Service:
         """Start in ``workdir`` and wait until ``/health`` answers 200; fail with the service's log otherwise.
 
-        Without NEWREMORA_DATA_DIR in ``env`` the service uses its default, ``./var`` of ``workdir``.
+        Without NEWREMORA_DATA_DIR in ``env`` the service uses its default, ``./var`` of ``workdir``. ``port``
+        restarts a service where its clients know it.
         """
         workdir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = port or free_port()
         log_path = workdir / f"service-{port}.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
         full_env.update({"NEWREMORA_HOST": "127.0.0.1", "NEWREMORA_PORT": str(port)})

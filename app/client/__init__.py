@@ -1,0 +1,1 @@
+"""The ``newremora`` client commands: servers, run, jobs, logs and cancel against a running service."""

@@ -1,0 +1,139 @@
+"""The client's part of the ``newremora`` command line: its subcommands and their dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from app.client.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, URL_VARIABLE
+from app.client.outcome import EXIT_CLIENT, EXIT_LEFT
+
+CLIENT_COMMANDS = ("servers", "run", "jobs", "logs", "cancel")
+JOB_STATUSES = ("queued", "running", "completed", "failed", "canceled")
+
+
+def split_remote_command(argv: Sequence[str]) -> tuple[list[str], list[str] | None]:
+    """``run SERVER [options] -- WORDS...``: everything after the first ``--`` is the remote command, taken
+    verbatim (argparse would try to read options in it, or choke on a second ``--``)."""
+    args = list(argv)
+    if args[:1] == ["run"] and "--" in args:
+        cut = args.index("--")
+        return args[:cut], args[cut + 1 :]
+    return args, None
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("service")
+    group.add_argument("--url", help=f"service URL (default: ${URL_VARIABLE}, else http://127.0.0.1:8080)")
+    group.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help=f"file holding the API key (default: ${TOKEN_VARIABLE}, ${TOKEN_FILE_VARIABLE}, "
+        "~/.config/newremora/token); never on the command line",
+    )
+    return common
+
+
+def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = _connection_options()
+
+    servers = commands.add_parser("servers", help="list, add and test servers (client)")
+    actions = servers.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="list servers")
+    listing.add_argument("--active-only", action="store_true", help="only active servers")
+    listing.add_argument("--json", action="store_true", help="the API's data as JSON")
+    add = actions.add_parser(
+        "add", parents=[common], help="add a server; secrets come from files, stdin or a prompt, never argv"
+    )
+    add.add_argument("name", help="unique name (letters, digits, . _ -)")
+    add.add_argument("--host", required=True, help="host name or IP address")
+    add.add_argument("--port", type=int, default=22)
+    add.add_argument("--user", required=True, help="SSH login name")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--key-file", metavar="FILE", help="private key file (- for stdin): key authentication")
+    secret.add_argument(
+        "--password-file", metavar="FILE", help="password file (- for stdin); asked at the terminal if not given"
+    )
+    add.add_argument("--passphrase-file", metavar="FILE", help="passphrase of an encrypted key (- for stdin)")
+    add.add_argument("--inactive", action="store_true", help="add it inactive")
+    add.add_argument("--json", action="store_true", help="the API's data as JSON")
+    test = actions.add_parser("test", parents=[common], help="test connectivity (exit 1 if disconnected)")
+    test.add_argument("server", help="name or id")
+    test.add_argument("--json", action="store_true", help="the API's data as JSON")
+
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="run a command on a server, printing its output live; exits with its exit code (client)",
+        usage="newremora run [options] SERVER -- COMMAND [ARG...]",
+    )
+    run.add_argument("server", help="name or id")
+    run.add_argument("words", nargs="*", metavar="COMMAND", help="the command line (after --), run by /bin/sh -c")
+    run.add_argument("--timeout", type=int, help="seconds (default: the service's, 300)")
+    run.add_argument("--priority", type=int, help="1..10, higher first (default 5)")
+    run.add_argument("--script", metavar="FILE", help="run this script file (- for stdin) instead of a command")
+    run.add_argument("--shell", help="interpreter of --script (default /bin/bash)")
+    run.add_argument("-d", "--detach", action="store_true", help="print the job id and exit; do not follow")
+
+    jobs = commands.add_parser("jobs", help="list jobs (client)")
+    job_actions = jobs.add_subparsers(dest="action", required=True)
+    job_list = job_actions.add_parser("list", parents=[common], help="list jobs, newest first")
+    job_list.add_argument("--status", choices=JOB_STATUSES)
+    job_list.add_argument("--server", help="name or id")
+    job_list.add_argument("--search", help="text in the command, args or script")
+    job_list.add_argument("--limit", type=int, default=20, help="jobs per page (1..100, default 20)")
+    job_list.add_argument("--page", type=int, default=1)
+    job_list.add_argument("--json", action="store_true", help="the API's data (jobs and pagination) as JSON")
+
+    logs = commands.add_parser("logs", parents=[common], help="print a job's output (client)")
+    logs.add_argument("job", help="job id")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="follow it live to its end; exit with the job's exit code"
+    )
+
+    cancel = commands.add_parser("cancel", parents=[common], help="cancel a queued or running job (client)")
+    cancel.add_argument("job", help="job id")
+    cancel.add_argument("--wait", action="store_true", help="wait until the job has stopped")
+
+
+def run_client_command(args: argparse.Namespace) -> int:
+    """Run a client subcommand; its result and problems go to stdout/stderr, the return value is the exit code."""
+    from app.client.api import Api
+    from app.client.config import ClientConfig
+    from app.client.errors import ClientError
+    from app.client.jobs import cancel, list_jobs, logs, run
+    from app.client.outcome import Outcome
+    from app.client.servers import add_server, list_servers, test_server
+
+    # Commands that follow a job answer with its exit code, so their own failures need one of their own.
+    follows = args.command == "run" or (args.command == "logs" and args.follow)
+    try:
+        config = ClientConfig.load(args.url, args.token_file)
+        with Api(config) as api:
+            if args.command == "servers":
+                handlers = {"list": list_servers, "add": add_server, "test": test_server}
+                outcome = Outcome(handlers[args.action](api, args))
+            elif args.command == "jobs":
+                outcome = Outcome(list_jobs(api, args))
+            elif args.command == "run":
+                outcome = run(api, config, args)
+            elif args.command == "logs":
+                outcome = logs(api, config, args)
+            else:
+                outcome = cancel(api, config, args)
+    except ClientError as exc:
+        print(f"newremora: {exc.message}", file=sys.stderr)
+        return EXIT_CLIENT if follows else 1
+    except KeyboardInterrupt:
+        return EXIT_LEFT
+    except BrokenPipeError:
+        # The reader of our output has gone (`| head`): stop quietly, as a well-behaved Unix command does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if outcome.message:
+        sys.stdout.flush()
+        print(f"newremora: {outcome.message}", file=sys.stderr)
+    return outcome.code
