@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import logging
 import os
 import threading
@@ -26,13 +27,15 @@ from app.jobqueue.lifecycle import (
     stop_worker,
     trust_host_key,
 )
-from app.jobqueue.output import NotOwner, StoredChunk, append_output
+from app.jobqueue.output import NotOwner, StoredChunk, append_output, append_task_event
 from app.masking import SecretMasker
 from app.models import Server
+from app.playbooks import find_playbook, open_directory
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
-from app.runner.spec import JobResult, JobSpec, RunnerConfig, Stream, Target
+from app.runner.playbook_jobs import host_alias, run_playbook_job
+from app.runner.spec import JobResult, JobSpec, PlaybookSpec, RunnerConfig, Stream, Target, TaskEvent
 from app.secrets import Vault
 from app.settings import Settings
 from app.targets import target_for
@@ -102,6 +105,19 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
     )
 
 
+def playbook_spec(claimed: Claimed, vault: Vault, playbook_dir: Path | None) -> PlaybookSpec:
+    """What the runner needs for a playbook job; the playbook is found again now (it may have gone)."""
+    job = claimed.job
+    return PlaybookSpec(
+        job_id=job.id,
+        playbook=find_playbook(open_directory(playbook_dir), job.playbook or "").path,
+        extra_vars=json.loads(job.extra_vars) if job.extra_vars else {},
+        timeout=job.timeout,
+        target=target_for(claimed.server, vault),
+        host_alias=host_alias(claimed.server.name, job.id),
+    )
+
+
 def secrets_of(server: Server, vault: Vault) -> list[str]:
     """What must never appear in a job's stored output: the server's password, passphrase, and key lines."""
     found = [vault.decrypt_optional(server.password_enc), vault.decrypt_optional(server.passphrase_enc)]
@@ -124,6 +140,11 @@ class _StreamText:
 
     def flush(self) -> str:
         return self.masker.feed(self.decoder.decode(b"", final=True)) + self.masker.flush()
+
+
+def mask_all(text: str, secrets: list[str]) -> str:
+    masker = SecretMasker(secrets)
+    return masker.feed(text) + masker.flush()
 
 
 class JobRecorder:
@@ -179,6 +200,23 @@ class JobRecorder:
             pool.call_until_stored(note_connectivity, server_id, connected, result.error or "job ran")
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code)
         pool.notifier.changed(job_id)
+
+    def task(self, job_id: str, event: TaskEvent) -> None:
+        self.beat()
+        masked = {
+            name: mask_all(value, self.secrets_of_job.get(job_id, [])) if isinstance(value, str) else value
+            for name, value in event.as_dict().items()
+        }
+        pool = self.pool
+        data = json.dumps(masked, ensure_ascii=False)
+        try:
+            stored = pool.call_until_stored(
+                append_task_event, job_id, pool.worker_id, data, pool.settings.max_output_bytes
+            )
+        except NotOwner:
+            log.warning("job %s is no longer ours; task event dropped here", job_id)
+            return
+        pool.notifier.output(job_id, stored)
 
     def host_key_seen(self, server_id: str, host_key: str) -> None:
         self.pool.call_until_stored(trust_host_key, server_id, host_key)
@@ -238,6 +276,8 @@ class WorkerPool:
         self._start_gate = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
         self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
+        # Playbook jobs asked to stop: their run's cancel callback looks here.
+        self._cancel_flags: set[str] = set()
 
     def start(self) -> None:
         removed = remove_stale_runs(self.config.runs_dir) if self.config.runs_dir.exists() else 0
@@ -342,6 +382,33 @@ class WorkerPool:
             gate.open()  # the run is past its start-up: the next one may begin
 
         recorder = JobRecorder(self, {c.job.id: c.server.id for c in claimed}, secrets, alive)
+        for item in claimed:
+            if item.job.kind == "playbook":
+                self._run_playbook(item, recorder, slot)
+        self._run_commands([c for c in claimed if c.job.kind != "playbook"], recorder, slot)
+
+    def _run_playbook(self, claimed: Claimed, recorder: JobRecorder, slot: _Slot) -> None:
+        job_id = claimed.job.id
+        try:
+            spec = playbook_spec(claimed, self.vault, self.settings.playbook_dir)
+        except NewRemoraError as exc:
+            recorder.finished(job_id, JobResult(None, "internal", f"{claimed.job.playbook}: {exc.message}"))
+            return
+        try:
+            run_playbook_job(
+                self.config,
+                spec,
+                recorder,
+                cancel_requested=lambda: job_id in self._cancel_flags,
+                stopping=lambda: self._stop.is_set() or slot.retired,
+            )
+        except Exception:
+            log.exception("playbook job %s failed to run", job_id)
+            recorder.finished(job_id, JobResult(None, "internal", "the Ansible run failed to start"))
+        finally:
+            self._cancel_flags.discard(job_id)
+
+    def _run_commands(self, claimed: list[Claimed], recorder: JobRecorder, slot: _Slot) -> None:
         specs = []
         for item in claimed:
             try:
@@ -401,6 +468,9 @@ class WorkerPool:
             return  # nothing of ours runs: nothing to cancel
         now = time.monotonic()
         for job in self.database.call(cancel_requests, self.worker_id):
+            if job.kind == "playbook":
+                self._cancel_flags.add(job.id)  # its run ends at once: the playbook runs inside it
+                continue
             if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:
                 continue
             self._killing[job.id] = now

@@ -43,11 +43,21 @@ def test_inventory_values_stay_data(value: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["bad-alias", "x y", "{{x}}", "Upper"])
-def test_inventory_refuses_names_that_are_not_identifiers(name: str) -> None:
-    with pytest.raises(ValueError, match="identifier"):
-        render_inventory({name: {"ansible_host": "h"}})
+def test_inventory_refuses_variable_names_that_are_not_identifiers(name: str) -> None:
     with pytest.raises(ValueError, match="identifier"):
         render_inventory({"job_1": {name: "v"}})
+
+
+@pytest.mark.parametrize("alias", ["x y", "{{x}}", "-o", "a:b", "web[01:03]", "x\nansible_connection: local", ""])
+def test_inventory_refuses_host_aliases_that_could_be_patterns_or_yaml(alias: str) -> None:
+    with pytest.raises(ValueError, match="host alias"):
+        render_inventory({alias: {"ansible_host": "h"}})
+
+
+@pytest.mark.parametrize("alias", ["web-01", "1.2", "db.example.com", "true", "null", "job_1"])
+def test_server_names_are_host_aliases_that_yaml_keeps_as_text(alias: str) -> None:
+    parsed = yaml.safe_load(render_inventory({alias: {"ansible_port": 22}}))
+    assert parsed["all"]["hosts"] == {alias: {"ansible_port": 22}}
 
 
 def b64(data: bytes) -> str:
