@@ -1,15 +1,18 @@
-"""A playbook job's task events over SSE, live, through a real Hypercorn server, sshd and ansible-runner."""
+"""Playbook jobs through a real Hypercorn server, sshd and ansible-runner: task events live over SSE, restarts."""
 
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
 from tests.harness.sse import Event, collect, events
 from tests.harness.sshd import SshTarget
@@ -98,3 +101,60 @@ async def test_task_events_stream_live_and_the_job_ends_completed(service: Servi
         assert "TASK [wait for the go signal]" in stdout and "ok: [pb-web]" in stdout and "PLAY RECAP" in stdout
         streamed = "".join(e.json()["content"] for e in received if e.name == "output")
         assert streamed == stdout
+
+
+def test_a_restart_marks_running_playbook_jobs_interrupted(
+    tmp_path: Path, services: list[Service], sshd: SshTarget
+) -> None:
+    """A playbook runs inside its Ansible process: when that is gone, the job cannot be re-attached."""
+    env = {
+        "NEWREMORA_WORKERS": "1",
+        "NEWREMORA_PLAYBOOK_DIR": str(PLAYBOOKS),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_RATE_LIMIT": "0",
+    }
+
+    def start() -> Service:
+        started = Service.start(tmp_path, env)  # the same data dir each time: the same database
+        services.append(started)
+        return started
+
+    def pausing_job(http: httpx.Client, server_id: str) -> str:
+        response = http.post("/api/v1/jobs/playbook", json={"playbook": "pause.yml", "server_id": server_id})
+        assert response.status_code == 201, response.text
+        job_id = str(response.json()["data"]["id"])
+        wait_for(http, job_id, lambda j: "TASK [pause]" in j["stdout"])
+        return job_id
+
+    first = start()
+    with httpx.Client(base_url=first.base_url, timeout=30) as http:
+        server_id = http.post("/api/v1/servers", json=sshd.server_body("pb-restart")).json()["data"]["id"]
+        killed = pausing_job(http, server_id)
+    first.kill_all()
+
+    second = start()
+    with httpx.Client(base_url=second.base_url, timeout=30) as http:
+        lost = wait_for(http, killed, lambda j: j["status"] != "running")
+        assert (lost["status"], lost["failure_reason"]) == ("failed", "interrupted")
+        assert "cannot be re-attached" in lost["error"]
+        stopped = pausing_job(http, server_id)
+    assert second.terminate(timeout=30) == 0  # SIGTERM ends the run at once: no 300 s pause to wait for
+    assert live_processes_mentioning(str(tmp_path)) == []
+
+    third = start()
+    with httpx.Client(base_url=third.base_url, timeout=30) as http:
+        ended = wait_for(http, stopped, lambda j: True)
+    assert (ended["status"], ended["failure_reason"]) == ("failed", "interrupted")
+    assert "the service stopped" in ended["error"]
+
+
+def wait_for(http: httpx.Client, job_id: str, condition: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = http.get(f"/api/v1/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        current: dict[str, Any] = response.json()["data"]
+        if condition(current):
+            return current
+        assert time.monotonic() < deadline, current
+        time.sleep(0.1)
