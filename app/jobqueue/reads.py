@@ -57,6 +57,7 @@ def list_jobs(query: JobFilter) -> tuple[list[Job], int]:
             _contains_ignoring_case(Job.command, query.search)
             | _contains_ignoring_case(Job.args, query.search)
             | _contains_ignoring_case(Job.script, query.search)
+            | _contains_ignoring_case(Job.playbook, query.search)
         )
     total = select.count()
     field = getattr(Job, query.sort_by)

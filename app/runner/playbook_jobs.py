@@ -176,6 +176,13 @@ def run_playbook_job(
     stopping: Callable[[], bool],
 ) -> None:
     """Run the playbook against the job's server and report everything to ``listener``, ending with finished."""
+
+    def should_stop() -> bool:
+        # Asked every STOP_CHECK_S while the run lasts: a sign of life even through a task that prints nothing
+        # for minutes (the job's timeout bounds a playbook that hangs).
+        listener.progress()
+        return cancel_requested() or stopping()
+
     with RunDirectory(config) as run_dir:
         events = _PlaybookEvents(spec, listener, run_dir)
         hosts = {spec.host_alias: run_dir.connection_vars(spec.target)}
@@ -188,7 +195,7 @@ def run_playbook_job(
             inventory,
             1,
             events,
-            lambda: cancel_requested() or stopping(),
+            should_stop,
             extra_vars_file=extra_vars_file,
             timeout_s=spec.timeout,
             stop_check_s=STOP_CHECK_S,

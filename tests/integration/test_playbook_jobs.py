@@ -37,7 +37,8 @@ def playbook_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings_overrides(playbook_dir: Path) -> dict[str, Any]:
-    return {"playbook_dir": playbook_dir}
+    # The shortest stall timeout: a playbook silent for longer must still not be given up for dead.
+    return {"playbook_dir": playbook_dir, "stall_timeout": 10}
 
 
 async def submit_playbook(client: Client, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,10 +105,14 @@ async def test_extra_vars_are_inert_data(client: Client, sshd: SshTarget, tmp_pa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["sqlite"])
-async def test_cancel_and_timeout_end_the_run(client: Client, sshd: SshTarget) -> None:
+@pytest.mark.parametrize("worker_threads", [3])
+async def test_cancel_and_timeout_end_the_run_and_silence_is_not_a_stall(client: Client, sshd: SshTarget) -> None:
     server_id = await password_server_for(client, sshd)
     canceled = (await submit_playbook(client, {"playbook": "pause.yml", "server_id": server_id}))["id"]
     timed_out = (await submit_playbook(client, {"playbook": "pause.yml", "server_id": server_id, "timeout": 3}))["id"]
+    # Silent for longer than the stall timeout (10 s here): the worker must not give the job up for dead.
+    silent = {"playbook": "pause.yml", "server_id": server_id, "extra_vars": {"pause_seconds": 12}}
+    quiet = (await submit_playbook(client, silent))["id"]
 
     await wait_until(client, canceled, lambda j: "TASK [pause]" in j["stdout"])
     asked = time.monotonic()
@@ -119,7 +124,10 @@ async def test_cancel_and_timeout_end_the_run(client: Client, sshd: SshTarget) -
 
     late = await wait_finished(client, timed_out, timeout=60)
     assert (late["status"], late["failure_reason"], late["error"]) == ("failed", "timeout", "timed out after 3 s")
-    assert "TASK [say hello]" in late["stdout"]
+
+    patient = await wait_finished(client, quiet, timeout=90)
+    assert patient["status"] == "completed", patient
+    assert [(t["task"], t["status"]) for t in await tasks_of(client, quiet)] == [("say hello", "ok"), ("pause", "ok")]
 
 
 @pytest.mark.slow
