@@ -51,7 +51,7 @@ def job_out(job: Job) -> JobOut:
         script=job.script,
         shell=job.shell,
         playbook=job.playbook,
-        extra_vars=json.loads(job.extra_vars) if job.extra_vars else None,
+        extra_vars=json.loads(job.extra_vars) if job.extra_vars is not None else None,
         status=cast(JobStatus, job.status),
         server_id=server.id,
         server=JobServer(id=server.id, name=server.name, hostname=server.hostname),
@@ -123,7 +123,7 @@ async def create_playbook_job(data: PlaybookJobCreate) -> tuple[Envelope[JobOut 
         server_id="",
         kind="playbook",
         playbook=data.playbook,
-        extra_vars=json.dumps(data.extra_vars) if data.extra_vars else None,
+        extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
         timeout=data.timeout,
         priority=data.priority,
     )
