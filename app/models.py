@@ -12,6 +12,8 @@ from app.db import database_proxy
 from app.fields import IdField, UtcDateTimeField, new_id
 
 FINISHED_STATUSES = ("completed", "failed", "canceled")
+# JobChunk.stream of a playbook job's task events: numbered with the output, but not output.
+TASK_STREAM = "task"
 
 
 class BaseModel(pw.Model):
@@ -69,11 +71,14 @@ class Job(BaseModel):
     # RESTRICT: a server with jobs is only removed together with them (DELETE ?force=true).
     server = pw.ForeignKeyField(Server, backref="jobs", on_delete="RESTRICT")
     server_id: str  # Peewee's accessor for the foreign key column, declared for the type checker
-    kind = pw.CharField(max_length=16)  # command | script
+    kind = pw.CharField(max_length=16)  # command | script | playbook
     command = pw.TextField(null=True)
     args = pw.TextField(null=True)
     script = pw.TextField(null=True)
     shell = pw.CharField(max_length=255, null=True)
+    # A playbook job: the playbook's file name in the playbook directory, and its extra vars as JSON text.
+    playbook = pw.CharField(max_length=255, null=True)
+    extra_vars = pw.TextField(null=True)
     timeout = pw.IntegerField()
     priority = pw.IntegerField(default=5)
     status = pw.CharField(max_length=16, default="queued")
@@ -120,7 +125,7 @@ class JobChunk(BaseModel):
     id = pw.BigAutoField()
     job = pw.ForeignKeyField(Job, backref="chunks", on_delete="CASCADE")
     seq = pw.IntegerField()
-    stream = pw.CharField(max_length=6)  # stdout | stderr
+    stream = pw.CharField(max_length=6)  # stdout | stderr | task (a playbook task's result, JSON)
     data = pw.TextField()
     size = pw.IntegerField()
     at = UtcDateTimeField(default=utcnow)

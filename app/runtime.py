@@ -11,6 +11,7 @@ from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
+from app.playbooks import open_directory
 from app.secrets import Vault
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
@@ -86,6 +87,7 @@ class Runtime:
         """SQLite (the embedded default) is migrated at start; PostgreSQL by `newremora migrate`."""
         vault = Vault.from_settings(settings)
         runner_config(settings)  # refuse a control socket directory that ssh could not use
+        open_directory(settings.playbook_dir)  # a configured playbook directory must exist
         database = Database(settings.effective_database_url, threads=settings.db_threads)
         try:
             with database.connection():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from app.clock import rfc3339, utcnow
+from app.runner.extravars import check_extra_vars
 from app.validators import check_hostname, check_login_name, check_secret_text, check_server_name
 
 T = TypeVar("T")
@@ -208,6 +209,31 @@ class ScriptJobCreate(RequestModel):
         return self
 
 
+def _extra_vars(value: dict[str, Any]) -> dict[str, Any]:
+    return check_extra_vars(value)
+
+
+ExtraVars = Annotated[dict[str, Any], AfterValidator(_extra_vars)]
+MAX_BATCH_SERVERS = 500
+
+
+class PlaybookJobCreate(RequestModel):
+    """A playbook of the playbook directory, by file name, on one server or several (one job each)."""
+
+    playbook: Annotated[str, Field(min_length=1, max_length=255)]
+    server_id: str | None = None
+    server_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_BATCH_SERVERS)] | None = None
+    extra_vars: ExtraVars | None = None
+    timeout: JobTimeout = 1800
+    priority: Priority = 5
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PlaybookJobCreate:
+        if (self.server_id is None) == (self.server_ids is None):
+            raise ValueError("server_id: give either server_id or server_ids")
+        return self
+
+
 class JobDuplicate(RequestModel):
     server_id: str | None = None
     timeout: JobTimeout | None = None
@@ -231,6 +257,8 @@ class JobOut(BaseModel):
     args: str | None
     script: str | None
     shell: str | None
+    playbook: str | None
+    extra_vars: dict[str, Any] | None
     status: JobStatus
     server_id: str
     server: JobServer
@@ -258,6 +286,41 @@ class JobDetail(JobOut):
 
 class JobDetailQuery(QueryModel):
     include_output: bool = True
+
+
+class JobBatch(BaseModel):
+    batch_id: str
+    jobs: list[JobOut]
+
+
+class TaskResult(BaseModel):
+    """One task's result on one host, as the `task` events of the job's stream carry it."""
+
+    id: int
+    host: str
+    play: str
+    task: str
+    action: str
+    status: Literal["ok", "changed", "failed", "skipped", "unreachable"]
+    changed: bool
+    ignored: bool
+    rc: int | None
+    msg: str
+    stdout: str
+    stderr: str
+
+
+class TaskResultList(BaseModel):
+    tasks: list[TaskResult]
+
+
+class PlaybookInfo(BaseModel):
+    name: str
+    size: int
+
+
+class PlaybookList(BaseModel):
+    playbooks: list[PlaybookInfo]
 
 
 class Pagination(BaseModel):

@@ -124,6 +124,11 @@ class Settings:
         Path,
         "Directory of SSH control sockets shared between runs (short path; default /tmp/newremora-ssh-UID).",
     )
+    playbook_dir: Path | None = _setting(
+        None,
+        Path,
+        "Directory of the playbooks that POST /api/v1/jobs/playbook may run, by file name (unset: none).",
+    )
     stall_timeout: int = _setting(
         120,
         _int_in(10, 3600),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import logging
 import os
 import threading
@@ -26,15 +27,26 @@ from app.jobqueue.lifecycle import (
     stop_worker,
     trust_host_key,
 )
-from app.jobqueue.output import NotOwner, StoredChunk, append_output
+from app.jobqueue.output import NotOwner, StoredChunk, append_output, append_task_event
 from app.logs import for_job, jobs_in_context
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
 from app.models import Server
+from app.playbooks import find_playbook, open_directory
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
-from app.runner.spec import JobResult, JobSpec, RunnerConfig, RunObserver, Stream, Target
+from app.runner.playbook_jobs import host_alias, run_playbook_job
+from app.runner.spec import (
+    JobResult,
+    JobSpec,
+    PlaybookSpec,
+    RunnerConfig,
+    RunObserver,
+    Stream,
+    Target,
+    TaskEvent,
+)
 from app.secrets import Vault
 from app.settings import Settings
 from app.targets import target_for
@@ -108,6 +120,19 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
     )
 
 
+def playbook_spec(claimed: Claimed, vault: Vault, playbook_dir: Path | None) -> PlaybookSpec:
+    """What the runner needs for a playbook job; the playbook is found again now (it may have gone)."""
+    job = claimed.job
+    return PlaybookSpec(
+        job_id=job.id,
+        playbook=find_playbook(open_directory(playbook_dir), job.playbook or "").path,
+        extra_vars=json.loads(job.extra_vars) if job.extra_vars else {},
+        timeout=job.timeout,
+        target=target_for(claimed.server, vault),
+        host_alias=host_alias(claimed.server.name, job.id),
+    )
+
+
 def secrets_of(server: Server, vault: Vault) -> list[str]:
     """What must never appear in a job's stored output: the server's password, passphrase, and key lines."""
     found = [vault.decrypt_optional(server.password_enc), vault.decrypt_optional(server.passphrase_enc)]
@@ -130,6 +155,11 @@ class _StreamText:
 
     def flush(self) -> str:
         return self.masker.feed(self.decoder.decode(b"", final=True)) + self.masker.flush()
+
+
+def mask_all(text: str, secrets: list[str]) -> str:
+    masker = SecretMasker(secrets)
+    return masker.feed(text) + masker.flush()
 
 
 class JobRecorder:
@@ -195,6 +225,23 @@ class JobRecorder:
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code, extra=for_job(job_id))
         pool.notifier.changed(job_id)
         pool.wake()  # its server has room for another job
+
+    def task(self, job_id: str, event: TaskEvent) -> None:
+        self.beat()
+        masked = {
+            name: mask_all(value, self.secrets_of_job.get(job_id, [])) if isinstance(value, str) else value
+            for name, value in event.as_dict().items()
+        }
+        pool = self.pool
+        data = json.dumps(masked, ensure_ascii=False)
+        try:
+            stored = pool.call_until_stored(
+                append_task_event, job_id, pool.worker_id, data, pool.settings.max_output_bytes
+            )
+        except NotOwner:
+            log.warning("job %s is no longer ours; task event dropped here", job_id)
+            return
+        pool.notifier.output(job_id, stored)
 
     def host_key_seen(self, server_id: str, host_key: str) -> None:
         self.pool.call_until_stored(trust_host_key, server_id, host_key)
@@ -265,6 +312,8 @@ class WorkerPool:
             lambda: sum(1 for slot in list(self._slots) if slot.jobs),
             lambda: sum(len(slot.jobs) for slot in list(self._slots)),
         )
+        # Playbook jobs asked to stop: their run's cancel callback looks here.
+        self._cancel_flags: set[str] = set()
 
     def start(self) -> None:
         removed = remove_stale_runs(self.config.runs_dir) if self.config.runs_dir.exists() else 0
@@ -383,7 +432,12 @@ class WorkerPool:
         while not (self._stop.is_set() or slot.retired):
             try:
                 claimed = self.database.call(
-                    claim_jobs, self.worker_id, self.settings.batch_size, self.settings.server_concurrency, DEAD_AFTER
+                    claim_jobs,
+                    self.worker_id,
+                    self.settings.batch_size,
+                    self.settings.server_concurrency,
+                    DEAD_AFTER,
+                    commands_only=True,
                 )
             except Exception as exc:
                 log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
@@ -404,13 +458,48 @@ class WorkerPool:
 
         recorder = JobRecorder(self, [], {}, alive)
 
-        def specs_of(batch: list[Claimed]) -> list[JobSpec]:
+        def register(batch: list[Claimed]) -> None:
             slot.jobs = [item.job.id for item in batch]
-            specs = []
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
                 recorder.started_at[item.job.id] = item.job.started_at
                 recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault)
+
+        register(claimed)
+        for item in claimed:
+            if item.job.kind == "playbook":
+                self._run_playbook(item, recorder, slot)
+        commands = [c for c in claimed if c.job.kind != "playbook"]
+        if commands:
+            self._run_commands(commands, recorder, slot, register)
+
+    def _run_playbook(self, claimed: Claimed, recorder: JobRecorder, slot: _Slot) -> None:
+        job_id = claimed.job.id
+        try:
+            spec = playbook_spec(claimed, self.vault, self.settings.playbook_dir)
+        except NewRemoraError as exc:
+            recorder.finished(job_id, JobResult(None, "internal", f"{claimed.job.playbook}: {exc.message}"))
+            return
+        try:
+            run_playbook_job(
+                self.config,
+                spec,
+                recorder,
+                cancel_requested=lambda: job_id in self._cancel_flags,
+                stopping=lambda: self._stop.is_set() or slot.retired,
+            )
+        except Exception:
+            log.exception("playbook job %s failed to run", job_id)
+            recorder.finished(job_id, JobResult(None, "internal", "the Ansible run failed to start"))
+        finally:
+            self._cancel_flags.discard(job_id)
+
+    def _run_commands(
+        self, claimed: list[Claimed], recorder: JobRecorder, slot: _Slot, register: Callable[[list[Claimed]], None]
+    ) -> None:
+        def specs_of(batch: list[Claimed]) -> list[JobSpec]:
+            specs = []
+            for item in batch:
                 try:
                     specs.append(job_spec(item, self.vault))
                 except NewRemoraError as exc:
@@ -418,7 +507,9 @@ class WorkerPool:
             return specs
 
         def next_round() -> list[JobSpec]:
+            # Later rounds take command and script jobs only: a playbook job has an Ansible run of its own.
             while batch := self._claim_next_round(slot):
+                register(batch)
                 for item in batch:
                     self.notifier.changed(item.job.id)
                 specs = specs_of(batch)
@@ -489,6 +580,9 @@ class WorkerPool:
             return  # nothing of ours runs: nothing to cancel
         now = time.monotonic()
         for job in self.database.call(cancel_requests, self.worker_id):
+            if job.kind == "playbook":
+                self._cancel_flags.add(job.id)  # its run ends at once: the playbook runs inside it
+                continue
             if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:
                 continue
             self._killing[job.id] = now

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from dataclasses import replace
 from typing import cast
 
 from pydantic import ValidationError
@@ -16,8 +18,10 @@ from app.errors import InvalidInput
 from app.jobqueue import lifecycle, reads, submit
 from app.logs import for_job
 from app.models import Job
+from app.playbooks import find_playbook, open_directory
 from app.schemas import (
     Envelope,
+    JobBatch,
     JobCanceled,
     JobCreate,
     JobDetail,
@@ -31,7 +35,10 @@ from app.schemas import (
     JobStatus,
     OriginalJob,
     Pagination,
+    PlaybookJobCreate,
     ScriptJobCreate,
+    TaskResult,
+    TaskResultList,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,8 @@ def job_out(job: Job) -> JobOut:
         args=job.args,
         script=job.script,
         shell=job.shell,
+        playbook=job.playbook,
+        extra_vars=json.loads(job.extra_vars) if job.extra_vars is not None else None,
         status=cast(JobStatus, job.status),
         server_id=server.id,
         server=JobServer(id=server.id, name=server.name, hostname=server.hostname),
@@ -108,6 +117,36 @@ async def create_script_job(data: ScriptJobCreate) -> tuple[Envelope[JobOut], in
     )
 
 
+@blueprint.post("/playbook")
+@validate_request(PlaybookJobCreate)
+@validate_response(Envelope[JobOut | JobBatch], 201)
+async def create_playbook_job(data: PlaybookJobCreate) -> tuple[Envelope[JobOut | JobBatch], int]:
+    """One job per server; several servers share a batch_id (answered as {"batch_id", "jobs"})."""
+    rt = runtime()
+    playbook_dir = rt.settings.playbook_dir
+    new = submit.NewJob(
+        server_id="",
+        kind="playbook",
+        playbook=data.playbook,
+        extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
+        timeout=data.timeout,
+        priority=data.priority,
+    )
+
+    def create() -> tuple[str | None, list[Job]]:
+        find_playbook(open_directory(playbook_dir), data.playbook)  # 400 for a bad name, 404 for an unknown one
+        server_ids = submit.target_server_ids(data.server_id, data.server_ids)
+        if data.server_id is not None:
+            return None, [submit.create_job(replace(new, server_id=server_ids[0]), rt.settings.max_job_timeout)]
+        return submit.create_batch(new, server_ids, rt.settings.max_job_timeout)
+
+    batch_id, jobs = await rt.database.run(create)
+    rt.wake_workers()
+    if batch_id is None:
+        return Envelope[JobOut | JobBatch](data=job_out(jobs[0])), 201
+    return Envelope[JobOut | JobBatch](data=JobBatch(batch_id=batch_id, jobs=[job_out(job) for job in jobs])), 201
+
+
 @blueprint.get("")
 @validate_querystring(JobListQuery)
 @validate_response(Envelope[JobList])
@@ -144,6 +183,14 @@ async def get_job(job_id: str, query_args: JobDetailQuery) -> Envelope[JobDetail
     else:
         detail = JobDetail(**state, output=output.output, stdout=output.stdout, stderr=output.stderr)
     return Envelope(data=detail)
+
+
+@blueprint.get("/<job_id>/tasks")
+@validate_response(Envelope[TaskResultList])
+async def job_tasks(job_id: str) -> Envelope[TaskResultList]:
+    """A playbook job's task results so far, each with its id in the job's stream (empty for other jobs)."""
+    events = await runtime().database.run(lambda: reads.task_events(reads.get_job(job_id)))
+    return Envelope(data=TaskResultList(tasks=[TaskResult(**event) for event in events]))
 
 
 async def _text(job_id: str, part: str) -> Response:

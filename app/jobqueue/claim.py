@@ -43,18 +43,49 @@ def _dead_worker_ids(dead_after: timedelta) -> list[str]:
     return [row.id for row in dead]
 
 
-def _orphans(dead_worker_ids: list[str], limit: int) -> list[str]:
+def _orphans(dead_worker_ids: list[str], limit: int) -> list[tuple[str, str]]:
     orphaned = Job.worker.is_null(True)
     if dead_worker_ids:
         orphaned |= Job.worker.in_(dead_worker_ids)
-    rows = Job.select(Job.id).where((Job.status == "running") & orphaned).order_by(Job.started_at).limit(limit).tuples()
-    return [str(job_id) for (job_id,) in db_rows(rows)]
+    rows = (
+        Job.select(Job.id, Job.kind)
+        .where((Job.status == "running") & orphaned)
+        .order_by(Job.started_at)
+        .limit(limit)
+        .tuples()
+    )
+    return [(str(job_id), str(kind)) for job_id, kind in db_rows(rows)]
 
 
-def _next_queued(limit: int, per_server: int) -> list[str]:
+def _interrupt_playbook_jobs(job_ids: list[str]) -> None:
+    """A playbook ran inside the Ansible process that is gone: there is nothing to re-attach to."""
+    now = utcnow()
+    Job.update(
+        status="failed",
+        failure_reason="interrupted",
+        error="the worker running this playbook stopped (a playbook run cannot be re-attached)",
+        finished_at=now,
+    ).where(Job.id.in_(job_ids) & (Job.status == "running")).execute()
+    for job_id in job_ids:
+        announce_status(job_id)
+
+
+def _one_kind_of_run(candidates: list[tuple[str, str]]) -> list[str]:
+    """What one run takes: a playbook job alone (it has an Ansible run of its own), or command and script
+    jobs together; the first candidate (highest priority, oldest) decides."""
+    if not candidates:
+        return []
+    first_id, first_kind = candidates[0]
+    if first_kind == "playbook":
+        return [first_id]
+    return [job_id for job_id, kind in candidates if kind != "playbook"]
+
+
+def _next_queued(limit: int, per_server: int) -> list[tuple[str, str]]:
     # Highest priority first, FIFO within a priority, and never more than `per_server` running on a server.
     ranked = Job.select(
         Job.id,
+        Job.kind,
         Job.server,
         Job.priority,
         Job.created_at,
@@ -70,7 +101,7 @@ def _next_queued(limit: int, per_server: int) -> list[str]:
     ranked_q = ranked.alias("q")
     running_r = running.alias("r")
     query = (
-        Job.select(ranked_q.c.id)
+        Job.select(ranked_q.c.id, ranked_q.c.kind)
         .from_(ranked_q)
         .join(running_r, pw.JOIN.LEFT_OUTER, on=(running_r.c.server_id == ranked_q.c.server_id))
         .where(ranked_q.c.rank_in_server + pw.fn.COALESCE(running_r.c.running, 0) <= per_server)
@@ -78,7 +109,7 @@ def _next_queued(limit: int, per_server: int) -> list[str]:
         .limit(limit)
         .tuples()
     )
-    return [str(job_id) for (job_id,) in db_rows(query)]
+    return [(str(job_id), str(kind)) for job_id, kind in db_rows(query)]
 
 
 def _backlog() -> int:
@@ -96,19 +127,32 @@ def claim_jobs(
     dead_after: timedelta,
     fill: int = 1,
     fill_wait: timedelta = timedelta(0),
+    commands_only: bool = False,
 ) -> list[Claimed]:
     """Take up to ``limit`` jobs for this worker, in one transaction.
 
     With ``fill`` > 1 (the caller has other runs that take new work as their rounds end), fewer than ``fill``
     queued jobs are taken only when they are all there is, or when one of them has waited ``fill_wait``: a
     backlog held back by the per-server limits is better served by those runs than by starting Ansible for a
-    few jobs. Jobs of dead workers are always taken."""
+    few jobs. Jobs of dead workers are always taken. ``commands_only``: no playbook job (for a run that is
+    under way: a playbook job needs an Ansible run of its own)."""
     with _claim_transaction(Job._meta.database):
-        orphan_ids = _orphans(_dead_worker_ids(dead_after), limit)
+        orphans = _orphans(_dead_worker_ids(dead_after), limit)
+        lost_playbooks = [job_id for job_id, kind in orphans if kind == "playbook"]
+        if lost_playbooks:
+            _interrupt_playbook_jobs(lost_playbooks)
+        orphan_ids = [job_id for job_id, kind in orphans if kind != "playbook"]
         if orphan_ids:
             Job.update(worker=worker_id, attempt=Job.attempt + 1).where(Job.id.in_(orphan_ids)).execute()
-        queued_ids = _next_queued(limit - len(orphan_ids), per_server) if len(orphan_ids) < limit else []
-        if 0 < len(queued_ids) < fill and not _waited(queued_ids, fill_wait) and _backlog() > len(queued_ids):
+        room = limit - len(orphan_ids)
+        # A run is either re-attached and new command jobs, or one new playbook job.
+        candidates = _next_queued(room, per_server) if room > 0 else []
+        if orphan_ids or commands_only:
+            candidates = [(job_id, kind) for job_id, kind in candidates if kind != "playbook"]
+        queued_ids = _one_kind_of_run(candidates)
+        playbook = bool(candidates) and candidates[0][1] == "playbook"
+        held_back = 0 < len(queued_ids) < fill and _backlog() > len(queued_ids)
+        if held_back and not playbook and not _waited(queued_ids, fill_wait):
             queued_ids = []
         if queued_ids:
             Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(

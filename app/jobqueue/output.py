@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from app.clock import utcnow
 from app.db import rows
 from app.jobqueue.announce import announce_output
-from app.models import Job, JobChunk
+from app.models import TASK_STREAM, Job, JobChunk
 
 
 def utf8_size(text: str) -> int:
@@ -101,7 +101,36 @@ def _trim_tail(job_id: str, head_last_seq: int, stored: int, omitted: dict[str, 
             break
         doomed.append(chunk_id)
         stored -= size
-        omitted[stream] += size
+        if stream in omitted:  # a task event dropped with the tail is not output (/stdout's marker counts output)
+            omitted[stream] += size
     if doomed:
         JobChunk.delete().where(JobChunk.id.in_(doomed)).execute()
     return int(stored)
+
+
+def append_task_event(job_id: str, worker_id: str, data: str, cap: int) -> list[StoredChunk]:
+    """Store one task event (JSON text) after the job's output so far, numbered with it: a stream resumed
+    after any id gets the rest of both. It counts toward the cap and is never split."""
+    with Job._meta.database.atomic():
+        job = Job.select().where(Job.id == job_id).get()
+        if job.worker_id != worker_id or job.status != "running":
+            raise NotOwner(job_id)
+        seq = job.last_seq + 1
+        size = utf8_size(data)
+        JobChunk.insert(job=job_id, seq=seq, stream=TASK_STREAM, data=data, size=size, at=utcnow()).execute()
+        stored = job.stored_bytes + size
+        head_last_seq = job.head_last_seq
+        if head_last_seq is None and stored > cap // 2:
+            head_last_seq = seq  # the kept head ends with this event
+        omitted = {"stdout": job.stdout_omitted, "stderr": job.stderr_omitted}
+        if stored > cap and head_last_seq is not None:
+            stored = _trim_tail(job_id, head_last_seq, stored, omitted, cap)
+        Job.update(
+            last_seq=seq,
+            stored_bytes=stored,
+            head_last_seq=head_last_seq,
+            stdout_omitted=omitted["stdout"],
+            stderr_omitted=omitted["stderr"],
+        ).where(Job.id == job_id).execute()
+        announce_output(job_id, seq)
+    return [StoredChunk(seq, TASK_STREAM, data)]

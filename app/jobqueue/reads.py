@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -10,7 +11,7 @@ import peewee as pw
 
 from app.db import is_postgresql, rows
 from app.errors import NotFound
-from app.models import FINISHED_STATUSES, Job, JobChunk, Server
+from app.models import FINISHED_STATUSES, TASK_STREAM, Job, JobChunk, Server
 from app.servers import parse_id
 
 SortField = Literal["created_at", "started_at", "finished_at"]
@@ -56,6 +57,7 @@ def list_jobs(query: JobFilter) -> tuple[list[Job], int]:
             _contains_ignoring_case(Job.command, query.search)
             | _contains_ignoring_case(Job.args, query.search)
             | _contains_ignoring_case(Job.script, query.search)
+            | _contains_ignoring_case(Job.playbook, query.search)
         )
     total = select.count()
     field = getattr(Job, query.sort_by)
@@ -86,7 +88,7 @@ def job_output(job: Job) -> JobOutput:
     boundary = job.head_last_seq if job.omitted_bytes > 0 else None
     chunks = (
         JobChunk.select(JobChunk.seq, JobChunk.stream, JobChunk.data)
-        .where(JobChunk.job == job.id)
+        .where((JobChunk.job == job.id) & (JobChunk.stream != TASK_STREAM))
         .order_by(JobChunk.seq)
     )
     for seq, stream, data in rows(chunks):
@@ -104,6 +106,16 @@ def _mark_omissions(parts: dict[str, list[str]], omitted: dict[str, int]) -> Non
     for name, count in omitted.items():
         if count:
             parts[name].append(omission_marker(count))
+
+
+def task_events(job: Job) -> list[dict[str, Any]]:
+    """A playbook job's task results so far, in order, with the id each has in the job's stream."""
+    query = (
+        JobChunk.select(JobChunk.seq, JobChunk.data)
+        .where((JobChunk.job == job.id) & (JobChunk.stream == TASK_STREAM))
+        .order_by(JobChunk.seq)
+    )
+    return [{"id": seq, **json.loads(data)} for seq, data in rows(query)]
 
 
 @dataclass(frozen=True)

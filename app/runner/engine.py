@@ -56,7 +56,8 @@ def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_SSH_ARGS": f"-C -o ControlMaster=auto -o ControlPersist={config.control_persist_s}s",
         "ANSIBLE_TIMEOUT": str(config.connect_timeout_s),
-        "ANSIBLE_GATHERING": "explicit",
+        "ANSIBLE_GATHERING": "explicit",  # facts only for plays that ask for them (gather_facts: true)
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
@@ -74,17 +75,33 @@ def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
 def run_playbook(
     config: RunnerConfig,
     run_dir: RunDirectory,
-    playbook: str,
+    playbook: str | Path,
     inventory: Path,
     forks: int,
     on_event: EventHandler,
     should_stop: Callable[[], bool],
+    *,
     extra_env: dict[str, str] | None = None,
     ended_on_purpose: Callable[[], bool] = lambda: False,
+    extra_vars_file: Path | None = None,
+    timeout_s: int | None = None,
+    stop_check_s: float | None = None,
 ) -> RunOutcome:
-    """Run the playbook. A playbook may end early by failing its last host on purpose: when
-    ``ended_on_purpose`` says so, that failure is the run's normal end ("successful")."""
+    """Run ``playbook`` (a name in the service's playbooks, or the path of a user's playbook).
+
+    ``timeout_s`` ends the run at that age (status ``timeout``); ``stop_check_s`` is how often ``should_stop``
+    is asked (ansible-runner's default is every 5 s, unless output arrives first). A playbook may end early by
+    failing its last host on purpose: when ``ended_on_purpose`` says so, that failure is the run's normal end
+    ("successful")."""
     config.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = playbook if isinstance(playbook, Path) else config.playbooks_dir / playbook
+    options: dict[str, Any] = {}
+    if extra_vars_file is not None:
+        options["cmdline"] = shlex.join(["--extra-vars", f"@{extra_vars_file}"])
+    if timeout_s is not None:
+        options["timeout"] = timeout_s
+    if stop_check_s is not None:
+        options["settings"] = {"pexpect_timeout": stop_check_s}
 
     def handle(event: dict[str, Any]) -> bool:
         try:
@@ -97,7 +114,7 @@ def run_playbook(
     started = time.monotonic()
     runner = ansible_runner.run(
         private_data_dir=str(run_dir.path),
-        playbook=str(config.playbooks_dir / playbook),
+        playbook=str(path),
         inventory=str(inventory),
         envvars={**_environment(config, run_dir), **(extra_env or {})},
         forks=max(1, forks),
@@ -106,6 +123,7 @@ def run_playbook(
         event_handler=handle,
         # Passing a callback keeps ansible-runner from installing its own signal handlers.
         cancel_callback=should_stop,
+        **options,
     )
     stdout_tail = ""
     try:

@@ -17,8 +17,10 @@ import jinja2
 from app.runner.spec import RunnerConfig, Target
 
 INVENTORY_TEMPLATE = Path(__file__).resolve().parents[2] / "inventory_templates" / "hosts.yml.j2"
-# Aliases and variable names are ours, never a user's; anything else would be a bug worth stopping for.
+# Variable names are ours, never a user's; anything else would be a bug worth stopping for.
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# Host aliases are ours (job_<id>) or a server's name (validated, and quoted in the template).
+HOST_ALIAS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 
 HostVars = dict[str, str | int | bool]
 
@@ -32,9 +34,14 @@ def _template() -> jinja2.Template:
 
 def render_inventory(hosts: dict[str, HostVars], group: str | None = None) -> str:
     """The inventory of the hosts, also members of ``group`` when one is given."""
-    for name in (group or "x", *hosts, *(name for host_vars in hosts.values() for name in host_vars)):
-        if not IDENTIFIER.fullmatch(name):
-            raise ValueError(f"not an inventory identifier: {name!r}")
+    if group is not None and not IDENTIFIER.fullmatch(group):
+        raise ValueError(f"not an inventory identifier: {group!r}")
+    for alias, host_vars in hosts.items():
+        if not HOST_ALIAS.fullmatch(alias):
+            raise ValueError(f"not an inventory host alias: {alias!r}")
+        for name in host_vars:
+            if not IDENTIFIER.fullmatch(name):
+                raise ValueError(f"not an inventory identifier: {name!r}")
     return _template().render(hosts=hosts, group=group)
 
 

@@ -268,8 +268,8 @@ def run_jobs(
             max(len(specs), max_batch),
             events,
             should_stop,
-            {"NR_ROUNDS_DIR": str(rounds.dir), "NR_ROUND_WAIT_S": str(ROUND_WAIT_S)},
-            rounds.ended,
+            extra_env={"NR_ROUNDS_DIR": str(rounds.dir), "NR_ROUND_WAIT_S": str(ROUND_WAIT_S)},
+            ended_on_purpose=rounds.ended,
         )
     left = [t for t in events.trackers.values() if not t.finished]
     if left and should_stop():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
 
@@ -83,3 +83,42 @@ class JobListener(Protocol):
 
     def progress(self) -> None:
         """Any event of the run arrived: it is alive."""
+
+
+@dataclass(frozen=True)
+class PlaybookSpec:
+    job_id: str
+    playbook: Path  # resolved, inside the playbook directory
+    extra_vars: dict[str, Any] = field(repr=False)
+    timeout: int
+    target: Target
+    # The host's name in the play (inventory_hostname): the server's name where it can be one.
+    host_alias: str
+
+
+TaskStatus = Literal["ok", "changed", "failed", "skipped", "unreachable"]
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """The result of one task on one host, as a `task` event of the job's stream shows it."""
+
+    host: str
+    play: str
+    task: str
+    action: str
+    status: TaskStatus
+    changed: bool
+    # Set for a failure that the play goes on after (ignore_errors); the recap does not count it.
+    ignored: bool
+    rc: int | None
+    msg: str
+    stdout: str
+    stderr: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+class PlaybookListener(JobListener, Protocol):
+    def task(self, job_id: str, event: TaskEvent) -> None: ...

@@ -1,9 +1,10 @@
-"""The event sequence of one job stream: status, output (with ids), complete; resumable after any id."""
+"""The event sequence of one job stream: status, output and task (with ids), complete; resumable after any id."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from app.clock import rfc3339
 from app.db import Database
 from app.jobqueue import reads
+from app.models import TASK_STREAM
 from app.sse import wire
 from app.sse.broker import Broker, ChunkLike
 
@@ -67,7 +69,10 @@ async def job_events(
                 yield wire.event("status", status or {})
                 sent_status = status
             for chunk in chunks:
-                yield wire.event("output", {"type": chunk.stream, "content": chunk.data}, chunk.seq)
+                if chunk.stream == TASK_STREAM:
+                    yield wire.event("task", json.loads(chunk.data), chunk.seq)
+                else:
+                    yield wire.event("output", {"type": chunk.stream, "content": chunk.data}, chunk.seq)
                 last = chunk.seq
             if chunks:
                 next_keepalive = time.monotonic() + keepalive_s

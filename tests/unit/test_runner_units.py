@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,23 +32,46 @@ HOSTILE = [
 def test_inventory_values_stay_data(value: str) -> None:
     rendered = render_inventory({"job_1": {"ansible_host": "127.0.0.1", "nr_payload": value, "ansible_port": 22}})
 
-    class UnsafeLoader(yaml.SafeLoader):  # type: ignore[misc]
-        pass
-
-    UnsafeLoader.add_constructor("!unsafe", lambda loader, node: ("unsafe", loader.construct_scalar(node)))
-    parsed = yaml.load(rendered, Loader=UnsafeLoader)  # noqa: S506 (a SafeLoader subclass)
-    host_vars = parsed["all"]["hosts"]["job_1"]
+    tag, host_vars = load_tagged(rendered)["all"]["hosts"]["job_1"]
+    assert tag == "unsafe"  # the host's variables are one unsafe mapping: Ansible never templates them
     assert set(host_vars) == {"ansible_host", "nr_payload", "ansible_port"}  # nothing injected
-    assert host_vars["nr_payload"] == ("unsafe", value)  # verbatim, and tagged so Ansible never templates it
+    assert host_vars["nr_payload"] == value  # verbatim
     assert host_vars["ansible_port"] == 22
 
 
+def load_tagged(text: str) -> Any:
+    """YAML where ``!unsafe MAPPING`` loads as ("unsafe", mapping)."""
+
+    class UnsafeLoader(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    UnsafeLoader.add_constructor("!unsafe", lambda loader, node: ("unsafe", loader.construct_mapping(node, deep=True)))
+    return yaml.load(text, Loader=UnsafeLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+@pytest.mark.parametrize("value", ["yes", "no", "0755", "null", "~", "1_000", "12345", "1.10", "true"])
+def test_inventory_strings_that_look_like_other_types_stay_strings(value: str) -> None:
+    # A password "yes" must reach sshpass as "yes", not as true.
+    _, host_vars = load_tagged(render_inventory({"job_1": {"ansible_password": value}}))["all"]["hosts"]["job_1"]
+    assert host_vars["ansible_password"] == value
+
+
 @pytest.mark.parametrize("name", ["bad-alias", "x y", "{{x}}", "Upper"])
-def test_inventory_refuses_names_that_are_not_identifiers(name: str) -> None:
-    with pytest.raises(ValueError, match="identifier"):
-        render_inventory({name: {"ansible_host": "h"}})
+def test_inventory_refuses_variable_names_that_are_not_identifiers(name: str) -> None:
     with pytest.raises(ValueError, match="identifier"):
         render_inventory({"job_1": {name: "v"}})
+
+
+@pytest.mark.parametrize("alias", ["x y", "{{x}}", "-o", "a:b", "web[01:03]", "x\nansible_connection: local", ""])
+def test_inventory_refuses_host_aliases_that_could_be_patterns_or_yaml(alias: str) -> None:
+    with pytest.raises(ValueError, match="host alias"):
+        render_inventory({alias: {"ansible_host": "h"}})
+
+
+@pytest.mark.parametrize("alias", ["web-01", "1.2", "db.example.com", "true", "null", "job_1"])
+def test_server_names_are_host_aliases_that_yaml_keeps_as_text(alias: str) -> None:
+    parsed = load_tagged(render_inventory({alias: {"ansible_port": 22}}))
+    assert parsed["all"]["hosts"] == {alias: ("unsafe", {"ansible_port": 22})}
 
 
 def b64(data: bytes) -> str:
