@@ -49,6 +49,13 @@ def job_alias(job_id: str) -> str:
     return "job_" + job_id.replace("-", "_")
 
 
+def _file_key(target: Target) -> str:
+    """Names a target's files in a run directory. A run lives across rounds of jobs (app/runner/jobs.py), and a
+    server whose address, credential or trusted key changed meanwhile must not meet its old files: the keyed
+    digest of all of these (never a secret itself) is part of the name."""
+    return f"{target.server_id}_{target.credential_digest}" if target.credential_digest else target.server_id
+
+
 def server_alias(server_id: str) -> str:
     return "server_" + server_id.replace("-", "_")
 
@@ -90,7 +97,7 @@ class RunDirectory:
         return path
 
     def known_hosts_path(self, target: Target) -> Path:
-        return self._secrets / f"known_hosts_{target.server_id}"
+        return self._secrets / f"known_hosts_{_file_key(target)}"
 
     def connection_vars(self, target: Target) -> HostVars:
         """Connection variables that let this target be reached with its own credential and nothing else."""
@@ -115,7 +122,7 @@ class RunDirectory:
             "ansible_control_path": str(self.config.control_dir / target.credential_digest),
         }
         if target.private_key is not None:
-            key_file = self._secrets / f"key_{target.server_id}"
+            key_file = self._secrets / f"key_{_file_key(target)}"
             if not key_file.exists():
                 self._private_file(key_file.name, target.private_key)
             host_vars["ansible_ssh_private_key_file"] = str(key_file)

@@ -115,9 +115,11 @@ class _BatchEvents:
 
     def learn_host_key(self, target: Target) -> None:
         """Store a key trusted on first use as soon as the target answered, before its job can end."""
-        if target.host_key is not None or target.server_id in self.keys_checked:
+        # Per credential digest, which changes with the trusted key: a server re-trusted between two rounds of
+        # this run learns its key again.
+        if target.host_key is not None or target.credential_digest in self.keys_checked:
             return
-        self.keys_checked.add(target.server_id)
+        self.keys_checked.add(target.credential_digest)
         learned = self.run_dir.learned_host_key(target)
         if learned:
             self.listener.host_key_seen(target.server_id, learned)
