@@ -1,4 +1,4 @@
-"""The ``newremora`` command: serve | worker | health | migrate | token."""
+"""The ``newremora`` command: serve | worker | health | migrate | token | import-inventory."""
 
 from __future__ import annotations
 
@@ -122,6 +122,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
         database.close()
 
 
+def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
+    from app.inventory_cli import import_file
+
+    return import_file(settings, args.file, args.format, args.dry_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newremora", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("create", help="create a key and print it once").add_argument("--name", required=True)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
+    inventory = commands.add_parser("import-inventory", help="import an Ansible inventory (INI or YAML) file")
+    inventory.add_argument("file", help="the inventory file ('-' for standard input)")
+    inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
+    inventory.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     return parser
 
 
@@ -157,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             _migrate(settings)
         elif args.command == "token":
             _token(args, settings)
+        elif args.command == "import-inventory":
+            return _import_inventory(args, settings)
     except NewRemoraError as exc:
         cause = f" ({str(exc.__cause__).splitlines()[0]})" if isinstance(exc, DatabaseUnavailable) else ""
         print(f"newremora: {exc}{cause}", file=sys.stderr)

@@ -28,7 +28,7 @@ from app.jobqueue.lifecycle import (
 )
 from app.jobqueue.output import NotOwner, StoredChunk, append_output
 from app.masking import SecretMasker
-from app.models import Server
+from app.models import Job, Server
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
@@ -94,7 +94,7 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
         payload=payload or "",
         shell=job.shell,
         timeout=job.timeout,
-        target=target_for(claimed.server, vault),
+        target=target_for(claimed.server, vault, job),
         stdout_offset=job.stdout_offset,
         stderr_offset=job.stderr_offset,
         reattach=claimed.reattach,
@@ -102,11 +102,19 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
     )
 
 
-def secrets_of(server: Server, vault: Vault) -> list[str]:
-    """What must never appear in a job's stored output: the server's password, passphrase, and key lines."""
-    found = [vault.decrypt_optional(server.password_enc), vault.decrypt_optional(server.passphrase_enc)]
-    if server.private_key_enc:
-        found += [line for line in vault.decrypt(server.private_key_enc).splitlines() if len(line) >= 16]
+def secrets_of(server: Server, vault: Vault, job: Job | None = None) -> list[str]:
+    """What must never appear in a job's stored output: every password, passphrase and key line the job could
+    be given (the server's own, its credential's, the job's become password)."""
+    holders = [server, server.credential, job]
+    found: list[str | None] = []
+    for holder in holders:
+        if holder is None:
+            continue
+        for field in ("password_enc", "passphrase_enc", "become_password_enc"):
+            found.append(vault.decrypt_optional(getattr(holder, field, None)))
+        key_enc = getattr(holder, "private_key_enc", None)
+        if key_enc:
+            found += [line for line in vault.decrypt(key_enc).splitlines() if len(line) >= 16]
     return [secret for secret in found if secret]
 
 
@@ -335,7 +343,7 @@ class WorkerPool:
                 delay = min(delay * 2, 5.0)
 
     def _run(self, claimed: list[Claimed], slot: _Slot, gate: _Gate) -> None:
-        secrets = {c.job.id: secrets_of(c.server, self.vault) for c in claimed}
+        secrets = {c.job.id: secrets_of(c.server, self.vault, c.job) for c in claimed}
 
         def alive() -> None:
             slot.beat()
@@ -404,7 +412,7 @@ class WorkerPool:
             if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:
                 continue
             self._killing[job.id] = now
-            target = target_for(job.server, self.vault)
+            target = target_for(job.server, self.vault, job)
             threading.Thread(target=self._kill, args=(job.id, target), name="kill", daemon=True).start()
 
     def _kill(self, job_id: str, target: Target) -> None:

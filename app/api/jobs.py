@@ -16,6 +16,7 @@ from app.jobqueue import lifecycle, reads, submit
 from app.models import Job
 from app.schemas import (
     Envelope,
+    JobBatchCreated,
     JobCanceled,
     JobCreate,
     JobDetail,
@@ -59,46 +60,68 @@ def job_out(job: Job) -> JobOut:
         output_bytes=job.stored_bytes,
         output_truncated=job.omitted_bytes > 0,
         batch_id=job.batch_id,
+        become=job.become,
+        become_user=job.become_user,
     )
 
 
-async def _submit(new: submit.NewJob) -> tuple[Envelope[JobOut], int]:
+Submission = tuple[Envelope[JobOut], int] | tuple[Envelope[JobBatchCreated], int]
+
+
+async def _submit(new: submit.NewJob) -> Submission:
+    """One server (``server_id``): the job itself, as the reference shows. Several (``server_ids``, ``group``):
+    ``{"batch_id", "count", "jobs"}``, one job per server."""
     rt = runtime()
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
-    job = await rt.database.run(submit.create_job, new, rt.settings.max_job_timeout)
+    submitted = await rt.database.run(submit.create_jobs, new, rt.settings.max_job_timeout, rt.vault)
     rt.wake_workers()
-    return Envelope(data=job_out(job)), 201
+    if submitted.batch_id is None:
+        return Envelope(data=job_out(submitted.jobs[0])), 201
+    batch = JobBatchCreated(
+        batch_id=submitted.batch_id, count=len(submitted.jobs), jobs=[job_out(job) for job in submitted.jobs]
+    )
+    return Envelope(data=batch), 201
 
 
 @blueprint.post("")
 @validate_request(JobCreate)
-@validate_response(Envelope[JobOut], 201)
-async def create_job(data: JobCreate) -> tuple[Envelope[JobOut], int]:
+@validate_response(Envelope[JobOut] | Envelope[JobBatchCreated], 201)  # type: ignore[arg-type]
+async def create_job(data: JobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
             server_id=data.server_id,
+            server_ids=data.server_ids,
+            group=data.group,
             kind="command",
             command=data.command,
             args=data.args,
             timeout=data.timeout,
             priority=data.priority,
+            become=data.become,
+            become_user=data.become_user,
+            become_password=data.become_password,
         )
     )
 
 
 @blueprint.post("/script")
 @validate_request(ScriptJobCreate)
-@validate_response(Envelope[JobOut], 201)
-async def create_script_job(data: ScriptJobCreate) -> tuple[Envelope[JobOut], int]:
+@validate_response(Envelope[JobOut] | Envelope[JobBatchCreated], 201)  # type: ignore[arg-type]
+async def create_script_job(data: ScriptJobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
             server_id=data.server_id,
+            server_ids=data.server_ids,
+            group=data.group,
             kind="script",
             script=data.script,
             shell=data.shell,
             timeout=data.timeout,
             priority=data.priority,
+            become=data.become,
+            become_user=data.become_user,
+            become_password=data.become_password,
         )
     )
 
@@ -192,7 +215,9 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
     rt = runtime()
 
     overridden = submit.Overrides(**overrides.model_dump())
-    original, new = await rt.database.run(submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout)
+    original, new = await rt.database.run(
+        submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout, rt.vault
+    )
     rt.wake_workers()
     data = JobDuplicated(
         original_job=OriginalJob(id=original.id, kind=original.kind, command=original.command), new_job=job_out(new)

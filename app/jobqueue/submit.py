@@ -2,51 +2,73 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from app.errors import Conflict, InvalidInput
-from app.models import Job, Server
-from app.servers import get_server
+from app.errors import InvalidInput
+from app.fields import new_id
+from app.jobqueue.targets import resolve_targets
+from app.models import Job
+from app.secrets import Vault
 
 DEFAULT_PRIORITY = 5
 
 
 @dataclass(frozen=True)
 class NewJob:
-    server_id: str
     kind: Literal["command", "script"]
     timeout: int
+    # Exactly one of the three (app/jobqueue/targets.py).
+    server_id: str | None = None
+    server_ids: Sequence[str] | None = None
+    group: str | None = None
     priority: int = DEFAULT_PRIORITY
     command: str | None = None
     args: str | None = None
     script: str | None = None
     shell: str | None = None
+    # Overrides of the server's become settings (None: the server's).
+    become: bool | None = None
+    become_user: str | None = None
+    become_password: str | None = field(default=None, repr=False)
 
 
-def _runnable_server(server_id: str) -> Server:
-    server = get_server(server_id)
-    if not server.is_active:
-        raise Conflict(f"server {server.name!r} is inactive; activate it to run jobs on it")
-    return server
+@dataclass(frozen=True)
+class Submitted:
+    jobs: list[Job]
+    batch_id: str | None
 
 
-def create_job(new: NewJob, max_timeout: int) -> Job:
+def create_jobs(new: NewJob, max_timeout: int, vault: Vault) -> Submitted:
+    """One queued job per target server, in one transaction; several share a new batch id."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
+    if new.become is False and (new.become_user is not None or new.become_password is not None):
+        raise InvalidInput("become: become_user and become_password need become (or the server's become)")
+    become_password_enc = vault.encrypt_optional(new.become_password)
     with Job._meta.database.atomic():
-        server = _runnable_server(new.server_id)
-        return Job.create(
-            server=server,
-            kind=new.kind,
-            command=new.command,
-            args=new.args,
-            script=new.script,
-            shell=new.shell,
-            timeout=new.timeout,
-            priority=new.priority,
-            status="queued",
-        )
+        targets = resolve_targets(new.server_id, new.server_ids, new.group)
+        batch_id = new_id() if targets.batch else None
+        jobs = [
+            Job.create(
+                server=server,
+                kind=new.kind,
+                command=new.command,
+                args=new.args,
+                script=new.script,
+                shell=new.shell,
+                timeout=new.timeout,
+                priority=new.priority,
+                status="queued",
+                batch_id=batch_id,
+                become=new.become,
+                become_user=new.become_user,
+                become_password_enc=become_password_enc,
+            )
+            for server in targets.servers
+        ]
+    return Submitted(jobs, batch_id)
 
 
 @dataclass(frozen=True)
@@ -60,8 +82,9 @@ class Overrides:
     shell: str | None = None
 
 
-def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int) -> tuple[Job, Job]:
-    """A new queued job with the original's command, args, script, shell, timeout, priority and server."""
+def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int, vault: Vault) -> tuple[Job, Job]:
+    """A new queued job with the original's command, args, script, shell, timeout, priority, server and
+    become settings (a job's own become password is kept only until it ends: a later duplicate has none)."""
     from app.jobqueue.reads import get_job
 
     original = get_job(job_id)
@@ -78,5 +101,8 @@ def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int) -> tuple[
         args=overrides.args if overrides.args is not None else original.args,
         script=overrides.script if overrides.script is not None else original.script,
         shell=overrides.shell if overrides.shell is not None else original.shell,
+        become=original.become,
+        become_user=original.become_user,
+        become_password=vault.decrypt_optional(original.become_password_enc),
     )
-    return original, create_job(new, max_timeout)
+    return original, create_jobs(new, max_timeout, vault).jobs[0]
