@@ -325,7 +325,9 @@ class JobTargets(RequestModel):
     @model_validator(mode="after")
     def _one_target(self) -> JobTargets:
         given = [name for name in ("server_id", "server_ids", "group") if getattr(self, name) is not None]
-        if len(given) != 1:
+        if not given:
+            raise ValueError("server_id: is required (or give server_ids or group)")
+        if len(given) > 1:
             raise ValueError("server_id: give exactly one of server_id, server_ids or group")
         if self.server_ids is not None and len(set(self.server_ids)) != len(self.server_ids):
             raise ValueError("server_ids: each server once")

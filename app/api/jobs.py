@@ -65,7 +65,7 @@ def job_out(job: Job) -> JobOut:
     )
 
 
-Submission = tuple[Envelope[JobOut], int] | tuple[Envelope[JobBatchCreated], int]
+Submission = tuple[Envelope[JobOut | JobBatchCreated], int]
 
 
 async def _submit(new: submit.NewJob) -> Submission:
@@ -76,17 +76,16 @@ async def _submit(new: submit.NewJob) -> Submission:
     # after the commit that could fail and turn a stored job into an error.
     submitted = await rt.database.run(submit.create_jobs, new, rt.settings.max_job_timeout, rt.vault)
     rt.wake_workers()
-    if submitted.batch_id is None:
-        return Envelope(data=job_out(submitted.jobs[0])), 201
-    batch = JobBatchCreated(
-        batch_id=submitted.batch_id, count=len(submitted.jobs), jobs=[job_out(job) for job in submitted.jobs]
-    )
-    return Envelope(data=batch), 201
+    data: JobOut | JobBatchCreated = job_out(submitted.jobs[0])
+    if submitted.batch_id is not None:
+        jobs = [job_out(job) for job in submitted.jobs]
+        data = JobBatchCreated(batch_id=submitted.batch_id, count=len(jobs), jobs=jobs)
+    return Envelope(data=data), 201
 
 
 @blueprint.post("")
 @validate_request(JobCreate)
-@validate_response(Envelope[JobOut] | Envelope[JobBatchCreated], 201)  # type: ignore[arg-type]
+@validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_job(data: JobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
@@ -107,7 +106,7 @@ async def create_job(data: JobCreate) -> Submission:
 
 @blueprint.post("/script")
 @validate_request(ScriptJobCreate)
-@validate_response(Envelope[JobOut] | Envelope[JobBatchCreated], 201)  # type: ignore[arg-type]
+@validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_script_job(data: ScriptJobCreate) -> Submission:
     return await _submit(
         submit.NewJob(

@@ -52,7 +52,12 @@ def empty_databases(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest
 
 def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tuple[Any, Any]) -> None:
     migrated, from_models = empty_databases
-    assert [m.name for m in pending_migrations(migrated)] == ["0001_initial", "0002_api_keys", "0003_job_attempt", "0004_inventories"]
+    assert [m.name for m in pending_migrations(migrated)] == [
+        "0001_initial",
+        "0002_api_keys",
+        "0003_job_attempt",
+        "0004_inventories",
+    ]
     with pytest.raises(ConfigurationError, match="newremora migrate"):
         require_current_schema(migrated)
 
@@ -61,7 +66,18 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         from_models.create_tables(ALL_MODELS)
 
     migrated_schema = schema_of(migrated)
-    assert set(migrated_schema) == {"server", "pem_file", "worker", "job", "job_chunk", "api_key", "credential", "group", "group_child", "server_group"}
+    assert set(migrated_schema) == {
+        "server",
+        "pem_file",
+        "worker",
+        "job",
+        "job_chunk",
+        "api_key",
+        "credential",
+        "group",
+        "group_child",
+        "server_group",
+    }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
     require_current_schema(migrated)
