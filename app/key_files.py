@@ -31,13 +31,15 @@ def read_key_file(key_dir: Path | None, name: str) -> str:
         fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         raise KeyFileRefused(f"ansible_ssh_private_key_file: {name!r} cannot be read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise KeyFileRefused(f"ansible_ssh_private_key_file: {name!r} is not a regular file")
         if info.st_size > MAX_KEY_FILE_BYTES:
             raise KeyFileRefused(f"ansible_ssh_private_key_file: {name!r} is too large for a key")
-        data = handle.read(MAX_KEY_FILE_BYTES + 1)
+        data = os.read(fd, MAX_KEY_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
     try:
         return data.decode()
     except UnicodeDecodeError:
