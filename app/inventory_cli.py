@@ -8,7 +8,7 @@ from pathlib import Path
 from app.db import Database
 from app.inventory_import import import_inventory
 from app.migrate import require_current_schema
-from app.runner.inventory_source import InventoryFormat
+from app.runner.inventory_source import InventoryFormat, parse_inventory
 from app.secrets import Vault
 from app.settings import Settings
 
@@ -16,11 +16,12 @@ from app.settings import Settings
 def import_file(settings: Settings, file: str, fmt: InventoryFormat, dry_run: bool) -> int:
     """Prints one line per host; exit code 0 when every host imported, 1 when some were skipped."""
     text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    parsed = parse_inventory(text, fmt)
     vault = Vault.from_settings(settings)
     database = Database(settings.effective_database_url, threads=1)
     try:
         database.call(require_current_schema, database.peewee)
-        result = database.call(import_inventory, vault, text, fmt, settings.key_dir, dry_run)
+        result = database.call(import_inventory, vault, parsed, settings.key_dir, dry_run)
     finally:
         database.close()
     for label, outcomes in (("created", result.created), ("updated", result.updated), ("unchanged", result.unchanged)):

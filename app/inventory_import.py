@@ -21,7 +21,7 @@ from app.groups import add_children, ensure_groups, set_server_groups
 from app.key_files import KeyFileRefused, read_key_file
 from app.keys import parse_private_key
 from app.models import Credential, Group, Server
-from app.runner.inventory_source import InventoryFormat, ParsedHost, VarValue, parse_inventory
+from app.runner.inventory_source import ParsedHost, ParsedInventory, VarValue
 from app.secrets import Vault
 from app.servers import check_credentials, with_credentials
 from app.validators import (
@@ -264,15 +264,10 @@ def _auth_type(server: Server, settings: HostSettings) -> str:
 
 
 def import_inventory(
-    vault: Vault,
-    text: str,
-    fmt: InventoryFormat = "auto",
-    key_dir: Path | None = None,
-    dry_run: bool = False,
+    vault: Vault, parsed: ParsedInventory, key_dir: Path | None = None, dry_run: bool = False
 ) -> ImportResult:
     """Create or update a server per host and a group per inventory group, in one transaction (rolled back
-    for a dry run). Runs in a database thread; the parse happens before the transaction starts."""
-    parsed = parse_inventory(text, fmt)
+    for a dry run). Runs in a database thread; parse first (``parse_inventory``), outside any connection."""
     if len(parsed.hosts) > MAX_HOSTS:
         raise InvalidInput(f"content: {len(parsed.hosts)} hosts; {MAX_HOSTS} at most per import")
     result = ImportResult(dry_run=dry_run)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from app.api.context import runtime
 from app.inventory_export import export_ini, export_yaml
 from app.inventory_import import HostOutcome, import_inventory
+from app.runner.inventory_source import parse_inventory
 from app.schemas import Envelope, ImportedHost, ImportReport, InventoryExportQuery, InventoryImport, SkippedHost
 
 blueprint = Blueprint("inventories", __name__)
@@ -30,10 +33,9 @@ async def import_(data: InventoryImport) -> Envelope[ImportReport]:
     """Creates or updates a server per host (matched by name) and a group per inventory group; reports each
     host as created, updated, unchanged or skipped (with the reason). ``dry_run`` reports without saving."""
     rt = runtime()
-    # Parsing (a child process) and saving happen in a database thread, off the event loop.
-    result = await rt.database.run(
-        import_inventory, rt.vault, data.content, data.format, rt.settings.key_dir, data.dry_run
-    )
+    # Ansible parses in a child process, waited for off the event loop and without holding a database connection.
+    parsed = await asyncio.to_thread(parse_inventory, data.content, data.format)
+    result = await rt.database.run(import_inventory, rt.vault, parsed, rt.settings.key_dir, data.dry_run)
     report = ImportReport(
         dry_run=result.dry_run,
         created=[_host(h) for h in result.created],
