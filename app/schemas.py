@@ -458,6 +458,7 @@ class JobListQuery(QueryModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     status: JobStatus | None = None
     server_id: str | None = None
+    batch_id: str | None = None
     search: Annotated[str, Field(max_length=200)] | None = None
     sort_by: Literal["created_at", "started_at", "finished_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
