@@ -74,7 +74,11 @@ class ApiDocument(OpenAPIProvider):
                     if path.endswith(suffix):
                         responses["200"] = {
                             "description": description,
-                            "content": {kind: {"schema": {"type": "string"}} for kind in content_types},
+                            # A YAML inventory is a mapping once parsed; the other bodies are text.
+                            "content": {
+                                kind: {"schema": {"type": "object" if kind == "application/yaml" else "string"}}
+                                for kind in content_types
+                            },
                         }
         return document
 
