@@ -1,7 +1,7 @@
 """The ``newremora`` command.
 
-Service: serve | worker | health | migrate | token. Client of a running service: servers | run | jobs | logs |
-cancel (see app/client).
+Service: serve | worker | health | migrate | token | import-inventory. Client of a running service: servers | run |
+jobs | logs | cancel (see app/client).
 """
 
 from __future__ import annotations
@@ -127,6 +127,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
         database.close()
 
 
+def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
+    from app.inventory_cli import import_file
+
+    return import_file(settings, args.file, args.format, args.dry_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newremora", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("create", help="create a key and print it once").add_argument("--name", required=True)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
+    inventory = commands.add_parser("import-inventory", help="import an Ansible inventory (INI or YAML) file")
+    inventory.add_argument("file", help="the inventory file ('-' for standard input)")
+    inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
+    inventory.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     add_client_commands(commands)
     return parser
 
@@ -170,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             _migrate(settings)
         elif args.command == "token":
             _token(args, settings)
+        elif args.command == "import-inventory":
+            return _import_inventory(args, settings)
     except NewRemoraError as exc:
         cause = f" ({str(exc.__cause__).splitlines()[0]})" if isinstance(exc, DatabaseUnavailable) else ""
         print(f"newremora: {exc}{cause}", file=sys.stderr)

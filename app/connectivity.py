@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.db import Database
 from app.jobqueue.lifecycle import note_connectivity, trust_host_key
 from app.models import Server
@@ -19,7 +21,8 @@ def check_servers(
     """Runs in a thread: one Ansible run for all the servers, concurrently."""
     if not servers:
         return {}
-    targets = [target_for(server, vault) for server in servers]
+    # A connectivity check is about SSH: it runs as the login user, whatever the server's become settings.
+    targets = [replace(target_for(server, vault), become_user=None, become_password=None) for server in servers]
     results = check_targets(
         runner_config(settings, observe_run),
         targets,

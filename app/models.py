@@ -1,4 +1,4 @@
-"""Peewee models: servers, uploaded keys, jobs, their output chunks, and workers.
+"""Peewee models: servers, credentials, groups, uploaded keys, jobs, their output chunks, and workers.
 
 Every change here needs a migration in ``migrations/``; a test compares both schemas.
 """
@@ -22,6 +22,20 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
+class Credential(BaseModel):
+    """Secrets that many servers can share (``Server.credential``); Fernet tokens, never returned."""
+
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100, unique=True)
+    description = pw.TextField(null=True)
+    password_enc = pw.TextField(null=True)
+    private_key_enc = pw.TextField(null=True)
+    passphrase_enc = pw.TextField(null=True)
+    become_password_enc = pw.TextField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
 class Server(BaseModel):
     id = IdField(primary_key=True, default=new_id)
     name = pw.CharField(max_length=100, unique=True)
@@ -41,8 +55,40 @@ class Server(BaseModel):
     last_checked_at = UtcDateTimeField(null=True)
     last_response_ms = pw.IntegerField(null=True)
     last_message = pw.TextField(null=True)
+    # Secrets the server does not carry itself come from its credential (its own win).
+    credential = pw.ForeignKeyField(Credential, null=True, backref="servers", on_delete="RESTRICT")
+    credential_id: str | None
+    # Run jobs through sudo as become_user (default root); the password is the server's, or its credential's.
+    become = pw.BooleanField(default=False)
+    become_user = pw.CharField(max_length=32, null=True)
+    become_password_enc = pw.TextField(null=True)
+    python_interpreter = pw.CharField(max_length=255, null=True)
     created_at = UtcDateTimeField(default=utcnow)
     updated_at = UtcDateTimeField(default=utcnow)
+
+
+class Group(BaseModel):
+    """A named set of servers; groups nest (``GroupChild``), as Ansible inventory groups do."""
+
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100, unique=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class GroupChild(BaseModel):
+    parent = pw.ForeignKeyField(Group, backref="child_links", on_delete="CASCADE")
+    child = pw.ForeignKeyField(Group, backref="parent_links", on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("parent", "child")
+
+
+class ServerGroup(BaseModel):
+    server = pw.ForeignKeyField(Server, backref="memberships", on_delete="CASCADE")
+    group = pw.ForeignKeyField(Group, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("server", "group")
 
 
 class PemFile(BaseModel):
@@ -86,6 +132,10 @@ class Job(BaseModel):
     error = pw.TextField(null=True)
     failure_reason = pw.CharField(max_length=32, null=True)
     batch_id = pw.CharField(max_length=36, null=True)
+    # Become overrides of this job (null: the server's settings); the password is dropped when the job ends.
+    become = pw.BooleanField(null=True)
+    become_user = pw.CharField(max_length=32, null=True)
+    become_password_enc = pw.TextField(null=True)
     worker = pw.ForeignKeyField(Worker, null=True, backref="jobs", on_delete="SET NULL")
     worker_id: str | None
     created_at = UtcDateTimeField(default=utcnow)
@@ -145,4 +195,15 @@ class ApiKey(BaseModel):
     revoked_at = UtcDateTimeField(null=True)
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (Server, PemFile, Worker, Job, JobChunk, ApiKey)
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    Credential,
+    Server,
+    Group,
+    GroupChild,
+    ServerGroup,
+    PemFile,
+    Worker,
+    Job,
+    JobChunk,
+    ApiKey,
+)

@@ -9,7 +9,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from app.clock import rfc3339, utcnow
 from app.runner.extravars import check_extra_vars
-from app.validators import check_hostname, check_login_name, check_secret_text, check_server_name
+from app.validators import (
+    check_group_name,
+    check_hostname,
+    check_interpreter,
+    check_login_name,
+    check_secret_text,
+    check_server_name,
+)
 
 T = TypeVar("T")
 
@@ -21,6 +28,10 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Password = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(check_secret_text)]
 PrivateKeyText = Annotated[str, Field(min_length=1, max_length=64 * 1024)]
 AuthType = Literal["password", "key"]
+GroupName = Annotated[str, AfterValidator(check_group_name)]
+GroupNames = Annotated[list[GroupName], Field(max_length=100)]
+Interpreter = Annotated[str, Field(max_length=255), AfterValidator(check_interpreter)]
+Description = Annotated[str, Field(max_length=1000)]
 
 
 class RequestModel(BaseModel):
@@ -62,13 +73,23 @@ class ServerCreate(RequestModel):
     passphrase: Password | None = None
     pem_file_url: str | None = Field(default=None, max_length=200)
     is_active: bool = True
+    # Secrets the server does not carry itself come from this credential.
+    credential_id: str | None = None
+    groups: GroupNames = Field(default_factory=list)
+    become: bool = False
+    become_user: LoginName | None = None
+    become_password: Password | None = None
+    python_interpreter: Interpreter | None = None
 
     @model_validator(mode="after")
     def _secret_for_auth_type(self) -> ServerCreate:
-        if self.auth_type == "password" and self.password is None:
-            raise ValueError("password: required when auth_type is 'password'")
-        if self.auth_type == "key" and self.private_key is None and self.pem_file_url is None:
-            raise ValueError("private_key: required when auth_type is 'key' (or give pem_file_url)")
+        if self.credential_id is None:
+            if self.auth_type == "password" and self.password is None:
+                raise ValueError("password: required when auth_type is 'password' (or give credential_id)")
+            if self.auth_type == "key" and self.private_key is None and self.pem_file_url is None:
+                raise ValueError(
+                    "private_key: required when auth_type is 'key' (or give pem_file_url or credential_id)"
+                )
         if self.private_key is not None and self.pem_file_url is not None:
             raise ValueError("pem_file_url: give either private_key or pem_file_url, not both")
         return self
@@ -87,10 +108,16 @@ class ServerUpdate(RequestModel):
     passphrase: Password | None = None
     pem_file_url: str | None = Field(default=None, max_length=200)
     is_active: bool | None = None
+    credential_id: str | None = None
+    groups: GroupNames | None = None
+    become: bool | None = None
+    become_user: LoginName | None = None
+    become_password: Password | None = None
+    python_interpreter: Interpreter | None = None
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> ServerUpdate:
-        for name in ("name", "hostname", "port", "user", "auth_type", "is_active"):
+        for name in ("name", "hostname", "port", "user", "auth_type", "is_active", "groups", "become"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name}: may not be null")
         if self.private_key is not None and self.pem_file_url is not None:
@@ -111,6 +138,12 @@ class ServerOut(BaseModel):
     has_passphrase: bool
     pem_file_url: str | None
     host_key_fingerprint: str | None
+    credential_id: str | None
+    groups: list[str]
+    become: bool
+    become_user: str | None
+    has_become_password: bool
+    python_interpreter: str | None
     created_at: Timestamp
     updated_at: Timestamp
     # What the last contact (a check, or a job's connection) showed; null until the first one.
@@ -153,6 +186,108 @@ class PemUploaded(BaseModel):
     uploaded_at: Timestamp
 
 
+# ----- credentials and groups ----------------------------------------------------------------------
+
+
+class CredentialCreate(RequestModel):
+    """At least one of password, private_key (+ passphrase) and become_password."""
+
+    name: ServerName
+    description: Description | None = None
+    password: Password | None = None
+    private_key: PrivateKeyText | None = None
+    passphrase: Password | None = None
+    become_password: Password | None = None
+
+
+class CredentialUpdate(RequestModel):
+    """Partial update: only the fields present change; ``null`` clears a secret."""
+
+    name: ServerName | None = None
+    description: Description | None = None
+    password: Password | None = None
+    private_key: PrivateKeyText | None = None
+    passphrase: Password | None = None
+    become_password: Password | None = None
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> CredentialUpdate:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name: may not be null")
+        return self
+
+
+class CredentialOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    has_password: bool
+    has_private_key: bool
+    has_passphrase: bool
+    has_become_password: bool
+    servers: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class CredentialList(BaseModel):
+    credentials: list[CredentialOut]
+
+
+class CredentialDeleted(BaseModel):
+    id: str
+    deleted: bool
+
+
+class GroupOut(BaseModel):
+    name: str
+    children: list[str]
+    parents: list[str]
+    servers: list[str]
+    total_servers: int
+
+
+class GroupList(BaseModel):
+    groups: list[GroupOut]
+
+
+# ----- inventories ---------------------------------------------------------------------------------
+
+
+class InventoryImport(RequestModel):
+    """An Ansible inventory, INI or YAML, as text (``format: auto`` lets Ansible's parsers decide)."""
+
+    content: Annotated[str, Field(min_length=1, max_length=1024 * 1024)]
+    format: Literal["auto", "ini", "yaml"] = "auto"
+    dry_run: bool = False
+
+
+class ImportedHost(BaseModel):
+    name: str
+    server_id: str | None
+    groups: list[str]
+    changes: list[str]
+    ignored_vars: list[str]
+
+
+class SkippedHost(BaseModel):
+    name: str
+    reason: str
+
+
+class ImportReport(BaseModel):
+    dry_run: bool
+    created: list[ImportedHost]
+    updated: list[ImportedHost]
+    unchanged: list[ImportedHost]
+    skipped: list[SkippedHost]
+    groups_created: list[str]
+
+
+class InventoryExportQuery(QueryModel):
+    format: Literal["ini", "yaml"] = "yaml"
+
+
 class Health(BaseModel):
     status: Literal["healthy", "unhealthy"]
     timestamp: Timestamp
@@ -179,10 +314,40 @@ def _no_nul(value: str) -> str:
 JobText = Annotated[str, Field(max_length=MAX_JOB_TEXT), AfterValidator(_no_nul)]
 
 
-class JobCreate(RequestModel):
+MAX_BATCH_SERVERS = 1000
+
+
+class TargetChoice(RequestModel):
+    """Exactly one of ``server_id`` (one job, as before), ``server_ids`` or ``group`` (one job per server,
+    sharing a ``batch_id``)."""
+
+    server_id: str | None = None
+    server_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_BATCH_SERVERS)] | None = None
+    group: GroupName | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TargetChoice:
+        given = [name for name in ("server_id", "server_ids", "group") if getattr(self, name) is not None]
+        if not given:
+            raise ValueError("server_id: is required (or give server_ids or group)")
+        if len(given) > 1:
+            raise ValueError("server_id: give exactly one of server_id, server_ids or group")
+        if self.server_ids is not None and len(set(self.server_ids)) != len(self.server_ids):
+            raise ValueError("server_ids: each server once")
+        return self
+
+
+class JobTargets(TargetChoice):
+    """The targets, and optional become (sudo) settings that override the server's."""
+
+    become: bool | None = None
+    become_user: LoginName | None = None
+    become_password: Password | None = None
+
+
+class JobCreate(JobTargets):
     command: Annotated[JobText, Field(min_length=1)]
     args: JobText | None = None
-    server_id: str
     timeout: JobTimeout = 300
     priority: Priority = 5
 
@@ -195,9 +360,8 @@ class JobCreate(RequestModel):
         return self
 
 
-class ScriptJobCreate(RequestModel):
+class ScriptJobCreate(JobTargets):
     script: Annotated[JobText, Field(min_length=1)]
-    server_id: str
     timeout: JobTimeout = 300
     shell: ShellPath = "/bin/bash"
     priority: Priority = 5
@@ -217,21 +381,13 @@ ExtraVars = Annotated[dict[str, Any], AfterValidator(_extra_vars)]
 MAX_BATCH_SERVERS = 500
 
 
-class PlaybookJobCreate(RequestModel):
+class PlaybookJobCreate(TargetChoice):
     """A playbook of the playbook directory, by file name, on one server or several (one job each)."""
 
     playbook: Annotated[str, Field(min_length=1, max_length=255)]
-    server_id: str | None = None
-    server_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_BATCH_SERVERS)] | None = None
     extra_vars: ExtraVars | None = None
     timeout: JobTimeout = 1800
     priority: Priority = 5
-
-    @model_validator(mode="after")
-    def _one_target(self) -> PlaybookJobCreate:
-        if (self.server_id is None) == (self.server_ids is None):
-            raise ValueError("server_id: give either server_id or server_ids")
-        return self
 
 
 class JobDuplicate(RequestModel):
@@ -275,6 +431,8 @@ class JobOut(BaseModel):
     output_bytes: int
     output_truncated: bool
     batch_id: str | None
+    become: bool | None
+    become_user: str | None
 
 
 class JobDetail(JobOut):
@@ -286,11 +444,6 @@ class JobDetail(JobOut):
 
 class JobDetailQuery(QueryModel):
     include_output: bool = True
-
-
-class JobBatch(BaseModel):
-    batch_id: str
-    jobs: list[JobOut]
 
 
 class TaskResult(BaseModel):
@@ -332,6 +485,34 @@ class Pagination(BaseModel):
     has_prev: bool
 
 
+class JobBatchCreated(BaseModel):
+    """The answer to a submission for several servers: one job per server, in server name order."""
+
+    batch_id: str
+    count: int
+    jobs: list[JobOut]
+
+
+class BatchJob(BaseModel):
+    job_id: str
+    server_id: str
+    server_name: str
+    status: JobStatus
+    exit_code: int | None
+    failure_reason: str | None
+
+
+class BatchSummary(BaseModel):
+    batch_id: str
+    # running while any job is queued or running; then completed if all completed, else failed/canceled.
+    status: Literal["running", "completed", "failed", "canceled"]
+    total: int
+    counts: dict[str, int]
+    created_at: Timestamp
+    finished_at: Timestamp | None
+    jobs: list[BatchJob]
+
+
 class JobList(BaseModel):
     jobs: list[JobOut]
     pagination: Pagination
@@ -342,6 +523,7 @@ class JobListQuery(QueryModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     status: JobStatus | None = None
     server_id: str | None = None
+    batch_id: str | None = None
     search: Annotated[str, Field(max_length=200)] | None = None
     sort_by: Literal["created_at", "started_at", "finished_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"

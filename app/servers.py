@@ -10,8 +10,9 @@ import peewee as pw
 
 from app.clock import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
+from app.groups import set_server_groups
 from app.keys import parse_private_key
-from app.models import Job, PemFile, Server
+from app.models import Credential, Job, PemFile, Server
 from app.schemas import ServerCreate, ServerUpdate
 from app.secrets import Vault
 
@@ -27,15 +28,20 @@ def parse_id(raw: str, what: str) -> str:
         raise NotFound(f"{what} not found") from None
 
 
+def with_credentials() -> Any:
+    """Servers with their credential loaded in the same query (a runner thread never lazy-loads it)."""
+    return Server.select(Server, Credential).join(Credential, pw.JOIN.LEFT_OUTER)
+
+
 def get_server(server_id: str) -> Server:
-    server = Server.get_or_none(Server.id == parse_id(server_id, "Server"))
+    server: Server | None = with_credentials().where(Server.id == parse_id(server_id, "Server")).first()
     if server is None:
         raise NotFound("Server not found")
     return server
 
 
 def list_servers(active_only: bool) -> list[Server]:
-    query = Server.select().order_by(Server.name)
+    query = with_credentials().order_by(Server.name)
     if active_only:
         query = query.where(Server.is_active == True)  # noqa: E712 (Peewee expression)
     return list(query)
@@ -53,18 +59,52 @@ def _key_from_pem_url(vault: Vault, url: str) -> str:
     return vault.decrypt(pem.key_enc)
 
 
-def _check_credentials(server: Server, vault: Vault) -> None:
-    """The server's auth_type must have its secret, and a stored key must open with the stored passphrase."""
-    if server.auth_type == "password" and server.password_enc is None:
-        raise InvalidInput("password: required when auth_type is 'password'")
-    if server.auth_type == "key" and server.private_key_enc is None:
-        raise InvalidInput("private_key: required when auth_type is 'key' (or give pem_file_url)")
+def check_credentials(server: Server, vault: Vault) -> None:
+    """The server's auth_type must have its secret (its own, or its credential's), and a stored key must open
+    with the stored passphrase."""
+    credential: Credential | None = server.credential
+    if (
+        server.auth_type == "password"
+        and server.password_enc is None
+        and (credential is None or not credential.password_enc)
+    ):
+        raise InvalidInput("password: required when auth_type is 'password' (or a credential_id with a password)")
+    if (
+        server.auth_type == "key"
+        and server.private_key_enc is None
+        and (credential is None or not credential.private_key_enc)
+    ):
+        raise InvalidInput(
+            "private_key: required when auth_type is 'key' (or pem_file_url, or a credential_id with a key)"
+        )
     if server.private_key_enc is not None:
         passphrase = vault.decrypt(server.passphrase_enc) if server.passphrase_enc else None
         parse_private_key(vault.decrypt(server.private_key_enc), passphrase)
 
 
+def _apply_credential(server: Server, fields: dict[str, Any]) -> None:
+    if "credential_id" not in fields:
+        return
+    if fields["credential_id"] is None:
+        server.credential = None
+        return
+    credential = Credential.get_or_none(Credential.id == parse_id(fields["credential_id"], "Credential"))
+    if credential is None:
+        raise InvalidInput("credential_id: no credential has this id")
+    server.credential = credential
+
+
+def _apply_settings(server: Server, vault: Vault, fields: dict[str, Any]) -> None:
+    for name in ("become", "become_user", "python_interpreter"):
+        if name in fields:
+            setattr(server, name, fields[name])
+    if "become_password" in fields:
+        server.become_password_enc = vault.encrypt_optional(fields["become_password"])
+
+
 def _apply_secrets(server: Server, vault: Vault, fields: dict[str, Any]) -> None:
+    _apply_credential(server, fields)
+    _apply_settings(server, vault, fields)
     if "password" in fields:
         server.password_enc = vault.encrypt_optional(fields["password"])
     if "passphrase" in fields:
@@ -99,8 +139,10 @@ def create_server(vault: Vault, payload: ServerCreate) -> Server:
         is_active=payload.is_active,
     )
     _apply_secrets(server, vault, {k: v for k, v in fields.items() if v is not None})
-    _check_credentials(server, vault)
-    _save(server, force_insert=True)
+    check_credentials(server, vault)
+    with Server._meta.database.atomic():
+        _save(server, force_insert=True)
+        set_server_groups(server, payload.groups)
     return server
 
 
@@ -112,12 +154,15 @@ def update_server(vault: Vault, server_id: str, payload: ServerUpdate) -> Server
         if name in changes:
             setattr(server, name, changes[name])
     _apply_secrets(server, vault, changes)
-    _check_credentials(server, vault)
+    check_credentials(server, vault)
     if (server.hostname, server.port) != endpoint_before:
         # Another address is another machine: its host key is trusted afresh on first use.
         server.host_key = None
     server.updated_at = utcnow()
-    _save(server)
+    with Server._meta.database.atomic():
+        _save(server)
+        if payload.groups is not None:
+            set_server_groups(server, payload.groups)
     return server
 
 

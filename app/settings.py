@@ -149,6 +149,11 @@ class Settings:
     job_rate_limit: int = _setting(
         1000, _int_in(0, 10_000_000), "Job submissions per hour per client address (0: no limit)."
     )
+    key_dir: Path | None = _setting(
+        None,
+        Path,
+        "Directory from which inventory imports may read ansible_ssh_private_key_file (unset: key files are refused).",
+    )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
     log_format: str = _setting(
         "text", _choice("text", "json"), "text: one line per record for people; json: one JSON object per line."

@@ -45,3 +45,26 @@ def check_secret_text(value: str) -> str:
     if any(ch in value for ch in "\x00\r\n"):
         raise ValueError("must not contain NUL or line breaks")
     return value
+
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
+# Ansible's implicit groups: every host is in "all", and in "ungrouped" when in no other group.
+IMPLICIT_GROUPS = ("all", "ungrouped")
+
+
+def check_group_name(value: str) -> str:
+    if not GROUP_NAME.fullmatch(value):
+        raise ValueError("must be 1-100 letters, digits, '_' or '-', starting with a letter, digit or '_'")
+    if value in IMPLICIT_GROUPS:
+        raise ValueError(f"{value!r} is implicit in Ansible inventories: every server is in it")
+    return value
+
+
+INTERPRETER = re.compile(r"^(/[A-Za-z0-9._/+-]{1,254}|auto|auto_silent|auto_legacy|auto_legacy_silent)$")
+
+
+def check_interpreter(value: str) -> str:
+    """ansible_python_interpreter on the target: an absolute path of plain characters, or Ansible's auto modes."""
+    if not INTERPRETER.fullmatch(value):
+        raise ValueError("must be an absolute path of plain characters, or auto / auto_silent")
+    return value

@@ -31,7 +31,7 @@ from app.jobqueue.output import NotOwner, StoredChunk, append_output, append_tas
 from app.logs import for_job, jobs_in_context
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
-from app.models import Server
+from app.models import Job, Server
 from app.playbooks import find_playbook, open_directory
 from app.runner.cancel import kill_jobs
 from app.runner.inventory import remove_stale_runs
@@ -112,7 +112,7 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
         payload=payload or "",
         shell=job.shell,
         timeout=job.timeout,
-        target=target_for(claimed.server, vault),
+        target=target_for(claimed.server, vault, job),
         stdout_offset=job.stdout_offset,
         stderr_offset=job.stderr_offset,
         reattach=claimed.reattach,
@@ -128,16 +128,24 @@ def playbook_spec(claimed: Claimed, vault: Vault, playbook_dir: Path | None) -> 
         playbook=find_playbook(open_directory(playbook_dir), job.playbook or "").path,
         extra_vars=json.loads(job.extra_vars) if job.extra_vars else {},
         timeout=job.timeout,
-        target=target_for(claimed.server, vault),
+        target=target_for(claimed.server, vault, job),
         host_alias=host_alias(claimed.server.name, job.id),
     )
 
 
-def secrets_of(server: Server, vault: Vault) -> list[str]:
-    """What must never appear in a job's stored output: the server's password, passphrase, and key lines."""
-    found = [vault.decrypt_optional(server.password_enc), vault.decrypt_optional(server.passphrase_enc)]
-    if server.private_key_enc:
-        found += [line for line in vault.decrypt(server.private_key_enc).splitlines() if len(line) >= 16]
+def secrets_of(server: Server, vault: Vault, job: Job | None = None) -> list[str]:
+    """What must never appear in a job's stored output: every password, passphrase and key line the job could
+    be given (the server's own, its credential's, the job's become password)."""
+    holders = [server, server.credential, job]
+    found: list[str | None] = []
+    for holder in holders:
+        if holder is None:
+            continue
+        for field in ("password_enc", "passphrase_enc", "become_password_enc"):
+            found.append(vault.decrypt_optional(getattr(holder, field, None)))
+        key_enc = getattr(holder, "private_key_enc", None)
+        if key_enc:
+            found += [line for line in vault.decrypt(key_enc).splitlines() if len(line) >= 16]
     return [secret for secret in found if secret]
 
 
@@ -463,7 +471,7 @@ class WorkerPool:
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
                 recorder.started_at[item.job.id] = item.job.started_at
-                recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault)
+                recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault, item.job)
 
         register(claimed)
         for item in claimed:
@@ -586,7 +594,7 @@ class WorkerPool:
             if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:
                 continue
             self._killing[job.id] = now
-            target = target_for(job.server, self.vault)
+            target = target_for(job.server, self.vault, job)
             threading.Thread(target=self._kill, args=(job.id, target), name="kill", daemon=True).start()
 
     def _kill(self, job_id: str, target: Target) -> None:

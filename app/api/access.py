@@ -16,7 +16,7 @@ from app.settings import Settings
 
 API_PREFIX = "/api/v1/"
 # Endpoints that create jobs share one hourly budget per client.
-SUBMISSION_ENDPOINTS = ("jobs.create_job", "jobs.create_script_job", "jobs.duplicate_job")
+SUBMISSION_ENDPOINTS = ("jobs.create_job", "jobs.create_script_job", "jobs.create_playbook_job", "jobs.duplicate_job")
 
 
 class PerClientRateLimiter(RateLimiter):

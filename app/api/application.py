@@ -8,7 +8,20 @@ from quart import Quart
 from quart_cors import cors
 from quart_schema import Info, QuartSchema
 
-from app.api import health, jobs, metrics, playbooks, servers, stream, system, web
+from app.api import (
+    batches,
+    credentials,
+    groups,
+    health,
+    inventories,
+    jobs,
+    metrics,
+    playbooks,
+    servers,
+    stream,
+    system,
+    web,
+)
 from app.api.access import install_access_control
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
@@ -53,6 +66,10 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(stream.blueprint, url_prefix="/api/v1/jobs")
     app.register_blueprint(system.blueprint, url_prefix="/api/v1/system")
     app.register_blueprint(playbooks.blueprint, url_prefix="/api/v1/playbooks")
+    app.register_blueprint(groups.blueprint, url_prefix="/api/v1/groups")
+    app.register_blueprint(batches.blueprint, url_prefix="/api/v1/batches")
+    app.register_blueprint(credentials.blueprint, url_prefix="/api/v1/credentials")
+    app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
     install_access_control(app, settings)
 
     @app.before_serving

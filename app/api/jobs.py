@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import replace
 from typing import cast
 
 from pydantic import ValidationError
@@ -21,7 +20,7 @@ from app.models import Job
 from app.playbooks import find_playbook, open_directory
 from app.schemas import (
     Envelope,
-    JobBatch,
+    JobBatchCreated,
     JobCanceled,
     JobCreate,
     JobDetail,
@@ -72,79 +71,90 @@ def job_out(job: Job) -> JobOut:
         output_bytes=job.stored_bytes,
         output_truncated=job.omitted_bytes > 0,
         batch_id=job.batch_id,
+        become=job.become,
+        become_user=job.become_user,
     )
 
 
-async def _submit(new: submit.NewJob) -> tuple[Envelope[JobOut], int]:
+Submission = tuple[Envelope[JobOut | JobBatchCreated], int]
+
+
+async def _submit(new: submit.NewJob) -> Submission:
+    """One server (``server_id``): the job itself, as the reference shows. Several (``server_ids``, ``group``):
+    ``{"batch_id", "count", "jobs"}``, one job per server."""
     rt = runtime()
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
-    job = await rt.database.run(submit.create_job, new, rt.settings.max_job_timeout)
-    log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
+    submitted = await rt.database.run(submit.create_jobs, new, rt.settings.max_job_timeout, rt.vault)
+    for job in submitted.jobs:
+        log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
     rt.wake_workers()
-    return Envelope(data=job_out(job)), 201
+    data: JobOut | JobBatchCreated = job_out(submitted.jobs[0])
+    if submitted.batch_id is not None:
+        jobs = [job_out(job) for job in submitted.jobs]
+        data = JobBatchCreated(batch_id=submitted.batch_id, count=len(jobs), jobs=jobs)
+    return Envelope(data=data), 201
 
 
 @blueprint.post("")
 @validate_request(JobCreate)
-@validate_response(Envelope[JobOut], 201)
-async def create_job(data: JobCreate) -> tuple[Envelope[JobOut], int]:
+@validate_response(Envelope[JobOut | JobBatchCreated], 201)
+async def create_job(data: JobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
             server_id=data.server_id,
+            server_ids=data.server_ids,
+            group=data.group,
             kind="command",
             command=data.command,
             args=data.args,
             timeout=data.timeout,
             priority=data.priority,
+            become=data.become,
+            become_user=data.become_user,
+            become_password=data.become_password,
         )
     )
 
 
 @blueprint.post("/script")
 @validate_request(ScriptJobCreate)
-@validate_response(Envelope[JobOut], 201)
-async def create_script_job(data: ScriptJobCreate) -> tuple[Envelope[JobOut], int]:
+@validate_response(Envelope[JobOut | JobBatchCreated], 201)
+async def create_script_job(data: ScriptJobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
             server_id=data.server_id,
+            server_ids=data.server_ids,
+            group=data.group,
             kind="script",
             script=data.script,
             shell=data.shell,
             timeout=data.timeout,
             priority=data.priority,
+            become=data.become,
+            become_user=data.become_user,
+            become_password=data.become_password,
         )
     )
 
 
 @blueprint.post("/playbook")
 @validate_request(PlaybookJobCreate)
-@validate_response(Envelope[JobOut | JobBatch], 201)
-async def create_playbook_job(data: PlaybookJobCreate) -> tuple[Envelope[JobOut | JobBatch], int]:
-    """One job per server; several servers share a batch_id (answered as {"batch_id", "jobs"})."""
-    rt = runtime()
-    playbook_dir = rt.settings.playbook_dir
-    new = submit.NewJob(
-        server_id="",
-        kind="playbook",
-        playbook=data.playbook,
-        extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
-        timeout=data.timeout,
-        priority=data.priority,
+@validate_response(Envelope[JobOut | JobBatchCreated], 201)
+async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
+    find_playbook(open_directory(runtime().settings.playbook_dir), data.playbook)  # 400 bad name, 404 unknown
+    return await _submit(
+        submit.NewJob(
+            server_id=data.server_id,
+            server_ids=data.server_ids,
+            group=data.group,
+            kind="playbook",
+            playbook=data.playbook,
+            extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
+            timeout=data.timeout,
+            priority=data.priority,
+        )
     )
-
-    def create() -> tuple[str | None, list[Job]]:
-        find_playbook(open_directory(playbook_dir), data.playbook)  # 400 for a bad name, 404 for an unknown one
-        server_ids = submit.target_server_ids(data.server_id, data.server_ids)
-        if data.server_id is not None:
-            return None, [submit.create_job(replace(new, server_id=server_ids[0]), rt.settings.max_job_timeout)]
-        return submit.create_batch(new, server_ids, rt.settings.max_job_timeout)
-
-    batch_id, jobs = await rt.database.run(create)
-    rt.wake_workers()
-    if batch_id is None:
-        return Envelope[JobOut | JobBatch](data=job_out(jobs[0])), 201
-    return Envelope[JobOut | JobBatch](data=JobBatch(batch_id=batch_id, jobs=[job_out(job) for job in jobs])), 201
 
 
 @blueprint.get("")
@@ -252,7 +262,9 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
     rt = runtime()
 
     overridden = submit.Overrides(**overrides.model_dump())
-    original, new = await rt.database.run(submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout)
+    original, new = await rt.database.run(
+        submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout, rt.vault
+    )
     rt.wake_workers()
     data = JobDuplicated(
         original_job=OriginalJob(id=original.id, kind=original.kind, command=original.command), new_job=job_out(new)

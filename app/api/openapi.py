@@ -16,10 +16,14 @@ ALWAYS = {
     503: "Database unavailable",
 }
 TEXT_ENDPOINTS = {
-    "/logs": "text/plain",
-    "/stdout": "text/plain",
-    "/stderr": "text/plain",
-    "/stream": "text/event-stream",
+    "/logs": ("The job's output", ["text/plain"]),
+    "/stdout": ("The job's output", ["text/plain"]),
+    "/stderr": ("The job's output", ["text/plain"]),
+    "/stream": ("Server-Sent Events", ["text/event-stream"]),
+    "/inventories/export": (
+        "An Ansible inventory (ini: text/plain, yaml: application/yaml)",
+        ["text/plain", "application/yaml"],
+    ),
 }
 CONFLICTS = {
     ("post", "/api/v1/servers"),
@@ -30,6 +34,10 @@ CONFLICTS = {
     ("post", "/api/v1/jobs/script"),
     ("post", "/api/v1/jobs/{job_id}/cancel"),
     ("post", "/api/v1/jobs/{job_id}/duplicate"),
+    ("post", "/api/v1/credentials"),
+    ("put", "/api/v1/credentials/{credential_id}"),
+    ("patch", "/api/v1/credentials/{credential_id}"),
+    ("delete", "/api/v1/credentials/{credential_id}"),
 }
 
 
@@ -81,11 +89,15 @@ class ApiDocument(OpenAPIProvider):
                     codes[409] = "Conflicts with the current state"
                 for code, description in codes.items():
                     responses.setdefault(str(code), _error(description))
-                for suffix, content_type in TEXT_ENDPOINTS.items():
+                for suffix, (description, content_types) in TEXT_ENDPOINTS.items():
                     if path.endswith(suffix):
                         responses["200"] = {
-                            "description": "The job's output" if content_type == "text/plain" else "Server-Sent Events",
-                            "content": {content_type: {"schema": {"type": "string"}}},
+                            "description": description,
+                            # A YAML inventory is a mapping once parsed; the other bodies are text.
+                            "content": {
+                                kind: {"schema": {"type": "object" if kind == "application/yaml" else "string"}}
+                                for kind in content_types
+                            },
                         }
         return document
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 from quart import Blueprint, request
 from quart_schema import DataSource, document_request, validate_querystring, validate_request, validate_response
@@ -13,6 +15,7 @@ from app.api.context import runtime
 from app.clock import utcnow
 from app.connectivity import check_servers
 from app.errors import InvalidInput
+from app.groups import groups_of
 from app.keys import host_key_fingerprint
 from app.models import Server
 from app.runner.checks import TEST_COMMAND
@@ -37,7 +40,7 @@ from app.schemas import (
 blueprint = Blueprint("servers", __name__)
 
 
-def server_out(server: Server) -> ServerOut:
+def server_out(server: Server, groups: list[str]) -> ServerOut:
     return ServerOut(
         id=server.id,
         name=server.name,
@@ -51,6 +54,12 @@ def server_out(server: Server) -> ServerOut:
         has_passphrase=server.passphrase_enc is not None,
         pem_file_url=server.pem_file_url,
         host_key_fingerprint=host_key_fingerprint(server.host_key) if server.host_key else None,
+        credential_id=server.credential_id,
+        groups=groups,
+        become=server.become,
+        become_user=server.become_user,
+        has_become_password=server.become_password_enc is not None,
+        python_interpreter=server.python_interpreter,
         created_at=server.created_at,
         updated_at=server.updated_at,
         last_status=server.last_status,
@@ -60,37 +69,47 @@ def server_out(server: Server) -> ServerOut:
     )
 
 
+async def _one(fn: Callable[..., Server], *args: Any) -> ServerOut:
+    """Run a server operation and read the server's groups in the same database call."""
+
+    def work() -> tuple[Server, list[str]]:
+        server = fn(*args)
+        return server, groups_of([server.id])[server.id]
+
+    server, groups = await runtime().database.run(work)
+    return server_out(server, groups)
+
+
 @blueprint.post("")
 @validate_request(ServerCreate)
 @validate_response(Envelope[ServerOut], 201)
 async def create_server(data: ServerCreate) -> tuple[Envelope[ServerOut], int]:
-    rt = runtime()
-    server = await rt.database.run(servers.create_server, rt.vault, data)
-    return Envelope(data=server_out(server)), 201
+    return Envelope(data=await _one(servers.create_server, runtime().vault, data)), 201
 
 
 @blueprint.get("")
 @validate_querystring(ServerListQuery)
 @validate_response(Envelope[ServerList])
 async def list_servers(query_args: ServerListQuery) -> Envelope[ServerList]:
-    found = await runtime().database.run(servers.list_servers, query_args.active_only)
-    return Envelope(data=ServerList(servers=[server_out(s) for s in found]))
+    def work() -> tuple[list[Server], dict[str, list[str]]]:
+        found = servers.list_servers(query_args.active_only)
+        return found, groups_of(s.id for s in found)
+
+    found, groups = await runtime().database.run(work)
+    return Envelope(data=ServerList(servers=[server_out(s, groups[s.id]) for s in found]))
 
 
 @blueprint.get("/<server_id>")
 @validate_response(Envelope[ServerOut])
 async def get_server(server_id: str) -> Envelope[ServerOut]:
-    server = await runtime().database.run(servers.get_server, server_id)
-    return Envelope(data=server_out(server))
+    return Envelope(data=await _one(servers.get_server, server_id))
 
 
 @blueprint.route("/<server_id>", methods=["PUT", "PATCH"])
 @validate_request(ServerUpdate)
 @validate_response(Envelope[ServerOut])
 async def update_server(server_id: str, data: ServerUpdate) -> Envelope[ServerOut]:
-    rt = runtime()
-    server = await rt.database.run(servers.update_server, rt.vault, server_id, data)
-    return Envelope(data=server_out(server))
+    return Envelope(data=await _one(servers.update_server, runtime().vault, server_id, data))
 
 
 @blueprint.delete("/<server_id>")
@@ -105,8 +124,7 @@ async def delete_server(server_id: str, query_args: ServerDeleteQuery) -> Envelo
 @validate_response(Envelope[ServerOut])
 async def forget_host_key(server_id: str) -> Envelope[ServerOut]:
     """Re-trust after an expected host key change: the next connection trusts the key it is shown."""
-    server = await runtime().database.run(servers.forget_host_key, server_id)
-    return Envelope(data=server_out(server))
+    return Envelope(data=await _one(servers.forget_host_key, server_id))
 
 
 @blueprint.post("/upload-pem")

@@ -13,7 +13,7 @@ from app.clock import utcnow
 from app.db import is_postgresql
 from app.db import rows as db_rows
 from app.jobqueue.announce import announce_status
-from app.models import Job, Server, Worker
+from app.models import Credential, Job, Server, Worker
 
 # Any constant works; every process that claims from this database uses the same one.
 CLAIM_LOCK_KEY = 0x4E52_434C
@@ -163,5 +163,6 @@ def claim_jobs(
     ids = orphan_ids + queued_ids
     if not ids:
         return []
-    jobs = {job.id: job for job in Job.select(Job, Server).join(Server).where(Job.id.in_(ids))}
+    query = Job.select(Job, Server, Credential).join(Server).join(Credential, pw.JOIN.LEFT_OUTER)
+    jobs = {job.id: job for job in query.where(Job.id.in_(ids))}
     return [Claimed(jobs[i], jobs[i].server, reattach=i in orphan_ids) for i in ids if i in jobs]

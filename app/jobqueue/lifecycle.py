@@ -6,11 +6,13 @@ import os
 import socket
 from dataclasses import dataclass
 
+import peewee as pw
+
 from app.clock import utcnow
 from app.errors import Conflict
 from app.jobqueue.announce import announce_status
 from app.jobqueue.reads import get_job
-from app.models import Job, Server, Worker
+from app.models import Credential, Job, Server, Worker
 
 
 def finish_job(
@@ -35,6 +37,7 @@ def finish_job(
             error=error,
             finished_at=now,
             canceled_at=now if status == "canceled" else None,
+            become_password_enc=None,  # a job's own sudo password is kept no longer than it is needed
         ).where(Job.id == job_id).execute()
         announce_status(job_id)
     return status
@@ -51,9 +54,13 @@ def cancel_job(job_id: str) -> CancelOutcome:
         job = get_job(job_id)
         now = utcnow()
         if job.status == "queued":
-            Job.update(status="canceled", canceled_at=now, finished_at=now, error="canceled by request").where(
-                (Job.id == job.id) & (Job.status == "queued")
-            ).execute()
+            Job.update(
+                status="canceled",
+                canceled_at=now,
+                finished_at=now,
+                error="canceled by request",
+                become_password_enc=None,
+            ).where((Job.id == job.id) & (Job.status == "queued")).execute()
         elif job.status == "running":
             if job.cancel_requested_at is None:
                 Job.update(cancel_requested_at=now).where(Job.id == job.id).execute()
@@ -67,8 +74,9 @@ def cancel_job(job_id: str) -> CancelOutcome:
 def cancel_requests(worker_id: str) -> list[Job]:
     """Running jobs of this worker that somebody asked to cancel."""
     return list(
-        Job.select(Job, Server)
+        Job.select(Job, Server, Credential)
         .join(Server)
+        .join(Credential, pw.JOIN.LEFT_OUTER)
         .where((Job.worker == worker_id) & (Job.status == "running") & Job.cancel_requested_at.is_null(False))
     )
 

@@ -30,6 +30,7 @@ class JobFilter:
     limit: int = 20
     status: str | None = None
     server_id: str | None = None
+    batch_id: str | None = None
     search: str | None = None
     sort_by: SortField = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
@@ -52,6 +53,12 @@ def list_jobs(query: JobFilter) -> tuple[list[Job], int]:
         except NotFound:
             return [], 0
         select = select.where(Job.server == server_id)
+    if query.batch_id:
+        try:
+            batch_id = parse_id(query.batch_id, "Batch")
+        except NotFound:
+            return [], 0
+        select = select.where(Job.batch_id == batch_id)
     if query.search:
         select = select.where(
             _contains_ignoring_case(Job.command, query.search)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from app.errors import Conflict, InvalidInput
-from app.models import Job, Server
-from app.servers import get_server
+from app.errors import InvalidInput
+from app.fields import new_id
+from app.jobqueue.targets import resolve_targets
+from app.models import Job
+from app.secrets import Vault
 
 DEFAULT_PRIORITY = 5
 JobKind = Literal["command", "script", "playbook"]
@@ -16,9 +18,12 @@ JobKind = Literal["command", "script", "playbook"]
 
 @dataclass(frozen=True)
 class NewJob:
-    server_id: str
     kind: JobKind
     timeout: int
+    # Exactly one of the three (app/jobqueue/targets.py).
+    server_id: str | None = None
+    server_ids: Sequence[str] | None = None
+    group: str | None = None
     priority: int = DEFAULT_PRIORITY
     command: str | None = None
     args: str | None = None
@@ -26,64 +31,49 @@ class NewJob:
     shell: str | None = None
     playbook: str | None = None
     extra_vars: str | None = None  # JSON text
-    batch_id: str | None = None
+    # Overrides of the server's become settings (None: the server's).
+    become: bool | None = None
+    become_user: str | None = None
+    become_password: str | None = field(default=None, repr=False)
 
 
-def _runnable_server(server_id: str) -> Server:
-    server = get_server(server_id)
-    if not server.is_active:
-        raise Conflict(f"server {server.name!r} is inactive; activate it to run jobs on it")
-    return server
+@dataclass(frozen=True)
+class Submitted:
+    jobs: list[Job]
+    batch_id: str | None
 
 
-def _insert(new: NewJob) -> Job:
-    return Job.create(
-        server=_runnable_server(new.server_id),
-        kind=new.kind,
-        command=new.command,
-        args=new.args,
-        script=new.script,
-        shell=new.shell,
-        playbook=new.playbook,
-        extra_vars=new.extra_vars,
-        batch_id=new.batch_id,
-        timeout=new.timeout,
-        priority=new.priority,
-        status="queued",
-    )
-
-
-def _check_timeout(new: NewJob, max_timeout: int) -> None:
+def create_jobs(new: NewJob, max_timeout: int, vault: Vault) -> Submitted:
+    """One queued job per target server, in one transaction; several share a new batch id."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
-
-
-def create_job(new: NewJob, max_timeout: int) -> Job:
-    _check_timeout(new, max_timeout)
+    if new.become is False and (new.become_user is not None or new.become_password is not None):
+        raise InvalidInput("become: become_user and become_password need become (or the server's become)")
+    become_password_enc = vault.encrypt_optional(new.become_password)
     with Job._meta.database.atomic():
-        return _insert(new)
-
-
-def target_server_ids(server_id: str | None, server_ids: list[str] | None) -> list[str]:
-    """The servers a submission names: one (``server_id``) or several (``server_ids``), exactly one of the two.
-    (The one place that decides targets; groups come with the inventory work.)"""
-    if (server_id is None) == (server_ids is None):
-        raise InvalidInput("server_id: give either server_id or server_ids")
-    if server_id is not None:
-        return [server_id]
-    assert server_ids is not None
-    canonical = [get_server(raw).id for raw in server_ids]
-    if len(set(canonical)) != len(canonical):
-        raise InvalidInput("server_ids: each server may appear once")
-    return canonical
-
-
-def create_batch(new: NewJob, server_ids: list[str], max_timeout: int) -> tuple[str, list[Job]]:
-    """One job per server, sharing a new batch id, all or none (one transaction)."""
-    _check_timeout(new, max_timeout)
-    batch_id = str(uuid.uuid4())
-    with Job._meta.database.atomic():
-        return batch_id, [_insert(replace(new, server_id=server_id, batch_id=batch_id)) for server_id in server_ids]
+        targets = resolve_targets(new.server_id, new.server_ids, new.group)
+        batch_id = new_id() if targets.batch else None
+        jobs = [
+            Job.create(
+                server=server,
+                kind=new.kind,
+                command=new.command,
+                args=new.args,
+                script=new.script,
+                shell=new.shell,
+                playbook=new.playbook,
+                extra_vars=new.extra_vars,
+                timeout=new.timeout,
+                priority=new.priority,
+                status="queued",
+                batch_id=batch_id,
+                become=new.become,
+                become_user=new.become_user,
+                become_password_enc=become_password_enc,
+            )
+            for server in targets.servers
+        ]
+    return Submitted(jobs, batch_id)
 
 
 @dataclass(frozen=True)
@@ -97,9 +87,10 @@ class Overrides:
     shell: str | None = None
 
 
-def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int) -> tuple[Job, Job]:
+def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int, vault: Vault) -> tuple[Job, Job]:
     """A new queued job with the original's command, args, script, shell, playbook, extra vars, timeout,
-    priority and server (not its batch: a duplicate is a job of its own)."""
+    priority, server and become settings (not its batch: a duplicate is a job of its own; a job's own become
+    password is kept only until it ends: a later duplicate has none)."""
     from app.jobqueue.reads import get_job
 
     original = get_job(job_id)
@@ -122,5 +113,8 @@ def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int) -> tuple[
         shell=overrides.shell if overrides.shell is not None else original.shell,
         playbook=original.playbook,
         extra_vars=original.extra_vars,
+        become=original.become,
+        become_user=original.become_user,
+        become_password=vault.decrypt_optional(original.become_password_enc),
     )
-    return original, create_job(new, max_timeout)
+    return original, create_jobs(new, max_timeout, vault).jobs[0]

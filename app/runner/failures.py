@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 AUTH_MARKERS = ("permission denied", "authentication failed", "incorrect password", "invalid/incorrect password")
+# What Ansible reports when sudo refuses (a failed task, not an unreachable host).
+BECOME_MARKERS = ("incorrect sudo password", "missing sudo password", "sudo: a password is required")
 HOST_KEY_MARKERS = (
     "remote host identification has changed",
     "host key verification failed",
@@ -18,6 +20,11 @@ def classify_unreachable(message: str) -> str:
     if any(marker in lowered for marker in AUTH_MARKERS):
         return "auth_failed"
     return "unreachable"
+
+
+def become_refused(message: str) -> bool:
+    lowered = message.lower()
+    return "sudo" in lowered and any(marker in lowered for marker in BECOME_MARKERS)
 
 
 def describe(reason: str, message: str) -> str:

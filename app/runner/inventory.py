@@ -131,6 +131,17 @@ class RunDirectory:
             host_vars["ansible_password"] = target.password or ""
             options += ["PubkeyAuthentication=no"]
         host_vars["ansible_ssh_common_args"] = shlex.join(arg for option in options for arg in ("-o", option))
+        if target.become_user is not None:
+            # Every task of the host (start, poll, kill, clean up) runs as the become user, so the job's
+            # directory, its processes and the signals of a cancel all belong to that one user. sudo reads
+            # the password on stdin (Ansible answers its prompt), never from argv.
+            host_vars["ansible_become"] = True
+            host_vars["ansible_become_method"] = "sudo"
+            host_vars["ansible_become_user"] = target.become_user
+            if target.become_password is not None:
+                host_vars["ansible_become_password"] = target.become_password
+        if target.python_interpreter is not None:
+            host_vars["ansible_python_interpreter"] = target.python_interpreter
         return host_vars
 
     def learned_host_key(self, target: Target) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.runner.engine import run_playbook
-from app.runner.failures import classify_unreachable, describe
+from app.runner.failures import become_refused, classify_unreachable, describe
 from app.runner.inventory import HostVars, RunDirectory, job_alias
 from app.runner.polls import PollAnswer, PollFormatError, parse_poll
 from app.runner.spec import JobListener, JobResult, JobSpec, RunnerConfig, Stream, Target
@@ -160,6 +160,10 @@ class _BatchEvents:
             reason = classify_unreachable(message)
             if reason == "host_key_mismatch":
                 self.finish(tracker, JobResult(None, reason, describe(reason, message)))
+            elif become_refused(message):
+                user = tracker.spec.target.become_user
+                error = f"sudo refused to run the job as {user!r} (check the become password and sudoers)"
+                self.finish(tracker, JobResult(None, "auth_failed", error))
             else:
                 self.finish(tracker, JobResult(None, "internal", f"{task} failed on the target: {message[:1000]}"))
 

@@ -21,6 +21,11 @@ class Target:
     private_key: str | None = field(default=None, repr=False)
     # "TYPE BASE64" trusted on first use; None until the first connection.
     host_key: str | None = None
+    # Run as this user through sudo (None: as ``user``), with this sudo password (None: sudo without one).
+    become_user: str | None = None
+    become_password: str | None = field(default=None, repr=False)
+    # ansible_python_interpreter on the target (modules need it; the raw tasks of jobs do not).
+    python_interpreter: str | None = None
     # A keyed digest of the endpoint and credential: SSH masters are shared only by identical credentials.
     credential_digest: str = field(default="", repr=False)
 

@@ -8,13 +8,24 @@ suite looks exactly like a passing one.
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from typing import Protocol
 
 import pytest
 
 from tests.harness.postgres import PostgresCluster, PostgresStartError, binaries_available
-from tests.harness.sshd import Sshd, SshTarget, TestUser, ensure_test_user, remove_test_user, require_binaries
+from tests.harness.sshd import (
+    Sshd,
+    SshTarget,
+    SudoRights,
+    TestUser,
+    ensure_test_user,
+    grant_sudo,
+    remove_test_user,
+    require_binaries,
+    revoke_sudo,
+)
 
 INSTALL_HINT = "run tests/harness/install-system-deps.sh as root"
 
@@ -48,6 +59,18 @@ def sshd(tmp_path_factory: pytest.TempPathFactory, ssh_user: TestUser) -> Iterat
         yield server.target
     finally:
         server.stop()
+
+
+@pytest.fixture
+def sudo_rights(ssh_user: TestUser) -> Iterator[SudoRights]:
+    """The test user may become a second throwaway user through sudo (its own password); undone afterwards."""
+    if shutil.which("sudo") is None or shutil.which("visudo") is None:
+        pytest.fail(f"sudo is not installed: {INSTALL_HINT}", pytrace=False)
+    rights = grant_sudo(ssh_user, become_user=f"nrb{secrets.token_hex(4)}")
+    try:
+        yield rights
+    finally:
+        revoke_sudo(rights)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ chmod 0755 /run/sshd
 missing=()
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 command -v sshpass >/dev/null 2>&1 || missing+=(sshpass)
+# Become (run a job as another user) is tested through sudo.
+[[ -x /usr/bin/sudo ]] || missing+=(sudo)
 [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
 if ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
     missing+=(openssh-client)

@@ -144,6 +144,39 @@ def ensure_test_user(workdir: Path, name: str = "nrtest") -> TestUser:
     )
 
 
+@dataclass(frozen=True)
+class SudoRights:
+    """A second throwaway user that the test user may become through sudo, with the test user's password."""
+
+    become_user: str
+    sudoers_path: Path
+
+
+SUDOERS_DIR = Path("/etc/sudoers.d")
+
+
+def grant_sudo(user: TestUser, become_user: str) -> SudoRights:
+    """Create ``become_user`` and a sudoers drop-in letting ``user`` (and only it) run commands as that user
+    (and only that one), password required. Checked with visudo before it is put in place."""
+    _run(["useradd", "-m", "-s", "/bin/bash", become_user])
+    path = SUDOERS_DIR / f"newremora-test-{user.name}"
+    staging = SUDOERS_DIR / f".newremora-test-{user.name}.tmp"  # sudo ignores names containing a dot
+    staging.write_text(f"{user.name} ALL=({become_user}) ALL\n")
+    os.chmod(staging, 0o440)
+    try:
+        _run(["visudo", "-c", "-q", "-f", str(staging)])
+        staging.rename(path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return SudoRights(become_user=become_user, sudoers_path=path)
+
+
+def revoke_sudo(rights: SudoRights) -> None:
+    rights.sudoers_path.unlink(missing_ok=True)
+    subprocess.run(["pkill", "-KILL", "-u", rights.become_user], check=False, timeout=10)
+    subprocess.run(["userdel", "--force", "--remove", rights.become_user], check=False, timeout=30, capture_output=True)
+
+
 def _proc_stat(pid: int) -> tuple[int, int] | None:
     """(parent pid, start time) of a live process, None if it is gone."""
     try:

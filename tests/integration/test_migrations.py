@@ -20,6 +20,7 @@ ALL_MIGRATIONS = [
     "0001_initial",
     "0002_api_keys",
     "0003_job_attempt",
+    "0004_inventories",
     "0005_playbook_jobs",
 ]
 
@@ -68,7 +69,18 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         from_models.create_tables(ALL_MODELS)
 
     migrated_schema = schema_of(migrated)
-    assert set(migrated_schema) == {"server", "pem_file", "worker", "job", "job_chunk", "api_key"}
+    assert set(migrated_schema) == {
+        "server",
+        "pem_file",
+        "worker",
+        "job",
+        "job_chunk",
+        "api_key",
+        "credential",
+        "group",
+        "group_child",
+        "server_group",
+    }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
     require_current_schema(migrated)

@@ -129,3 +129,25 @@ def test_remote_scripts_need_only_bash_and_coreutils() -> None:
     for script in scripts.glob("*.sh"):
         text = script.read_text()
         assert "python" not in text.lower(), script.name
+
+
+def test_later_rounds_carry_every_variable_a_job_can_have(tmp_path: Path) -> None:
+    """Jobs of round 2 and later reach their hosts through add_host in playbooks/job_round.yml, which names
+    each variable it copies: one the runner emits but the play does not name would be silently dropped."""
+    from app.runner.inventory import RunDirectory
+    from app.runner.jobs import job_vars
+    from app.runner.spec import RunnerConfig
+    from app.worker import PLAYBOOKS_DIR
+
+    plays = yaml.safe_load((PLAYBOOKS_DIR / "job_round.yml").read_text())
+    take = next(task for task in plays[0]["tasks"] if "ansible.builtin.add_host" in task)
+    carried = set(take["ansible.builtin.add_host"]) - {"name", "groups"}
+    config = RunnerConfig(runs_dir=tmp_path, control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
+    everything = Target(
+        "s", "h", 22, "u", private_key="KEY", become_user="root", become_password="pw", python_interpreter="/py"
+    )
+    with RunDirectory(config) as run_dir:
+        for target in (everything, Target("s2", "h", 22, "u", password="pw", credential_digest="d")):
+            spec = JobSpec("j", "command", "true", None, 7, target)
+            emitted = {**run_dir.connection_vars(target), **job_vars(spec, "token", config)}
+            assert set(emitted) <= carried, set(emitted) - carried

@@ -1,0 +1,132 @@
+"""Groups of servers, nested as in Ansible inventories. Runs in a database thread; knows nothing of HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from app.db import rows
+from app.errors import NotFound
+from app.models import Group, GroupChild, Server, ServerGroup
+
+
+def ensure_groups(names: Iterable[str]) -> dict[str, Group]:
+    """The groups of these names, created where missing (names are checked by the caller)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    found = {group.name: group for group in Group.select().where(Group.name.in_(wanted))}
+    for name in wanted:
+        if name not in found:
+            found[name] = Group.create(name=name)
+    return found
+
+
+def set_server_groups(server: Server, names: Iterable[str]) -> bool:
+    """Make the server's groups exactly these; returns whether anything changed."""
+    wanted = set(names)
+    current = set(groups_of([server.id]).get(server.id, []))
+    if wanted == current:
+        return False
+    groups = ensure_groups(wanted)
+    ServerGroup.delete().where(ServerGroup.server == server).execute()
+    for name in sorted(wanted):
+        ServerGroup.create(server=server, group=groups[name])
+    return True
+
+
+def add_children(parent: str, children: Iterable[str]) -> bool:
+    """Nest groups under ``parent``; returns whether a new link was made. Cycles are harmless (resolution
+    visits each group once) but Ansible refuses them, so the importer never makes one."""
+    groups = ensure_groups([parent, *children])
+    existing = {
+        str(child_id)
+        for (child_id,) in rows(GroupChild.select(GroupChild.child).where(GroupChild.parent == groups[parent]))
+    }
+    changed = False
+    for name in sorted(set(children)):
+        if groups[name].id not in existing:
+            GroupChild.create(parent=groups[parent], child=groups[name])
+            changed = True
+    return changed
+
+
+def groups_of(server_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Server id -> the names of the groups it is directly in, sorted."""
+    ids = list(server_ids)
+    found: dict[str, list[str]] = {server_id: [] for server_id in ids}
+    if not ids:
+        return found
+    query = ServerGroup.select(ServerGroup.server, Group.name).join(Group).where(ServerGroup.server.in_(ids))
+    for server_id, name in rows(query.order_by(Group.name)):
+        found[str(server_id)].append(str(name))
+    return found
+
+
+def _children_by_parent() -> dict[str, list[str]]:
+    tree: dict[str, list[str]] = {}
+    for parent_id, child_id in rows(GroupChild.select(GroupChild.parent, GroupChild.child)):
+        tree.setdefault(str(parent_id), []).append(str(child_id))
+    return tree
+
+
+def _descendants(root_id: str, tree: dict[str, list[str]]) -> set[str]:
+    seen = {root_id}
+    todo = [root_id]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
+def get_group(name: str) -> Group:
+    group = Group.get_or_none(Group.name == name)
+    if group is None:
+        raise NotFound(f"Group not found: no group named {name!r}")
+    return group
+
+
+def servers_in_group(name: str) -> list[Server]:
+    """The servers of the group and of every group nested in it, each once, by name."""
+    group = get_group(name)
+    group_ids = _descendants(group.id, _children_by_parent())
+    members = ServerGroup.select(ServerGroup.server).where(ServerGroup.group.in_(list(group_ids)))
+    return list(Server.select().where(Server.id.in_(members)).order_by(Server.name))
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    name: str
+    children: list[str]
+    parents: list[str]
+    servers: list[str]  # names of the servers directly in the group
+    all_servers: int  # servers in the group or any group nested in it
+
+
+def list_groups() -> list[GroupInfo]:
+    groups = {group.id: group.name for group in Group.select()}
+    tree = _children_by_parent()
+    parents: dict[str, list[str]] = {}
+    for parent_id, child_ids in tree.items():
+        for child_id in child_ids:
+            parents.setdefault(child_id, []).append(groups[parent_id])
+    direct: dict[str, list[tuple[str, str]]] = {}
+    query = ServerGroup.select(ServerGroup.group, Server.id, Server.name).join(Server)
+    for group_id, server_id, server_name in rows(query):
+        direct.setdefault(str(group_id), []).append((str(server_id), str(server_name)))
+    infos = []
+    for group_id, name in groups.items():
+        nested = _descendants(group_id, tree)
+        everyone = {server_id for g in nested for server_id, _ in direct.get(g, [])}
+        infos.append(
+            GroupInfo(
+                name=name,
+                children=sorted(groups[c] for c in tree.get(group_id, [])),
+                parents=sorted(parents.get(group_id, [])),
+                servers=sorted(server_name for _, server_name in direct.get(group_id, [])),
+                all_servers=len(everyone),
+            )
+        )
+    return sorted(infos, key=lambda info: info.name)

@@ -1,0 +1,37 @@
+"""``newremora import-inventory FILE``: the import of POST /api/v1/inventories/import, from a terminal."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app.db import Database
+from app.inventory_import import import_inventory
+from app.migrate import require_current_schema
+from app.runner.inventory_source import InventoryFormat, parse_inventory
+from app.secrets import Vault
+from app.settings import Settings
+
+
+def import_file(settings: Settings, file: str, fmt: InventoryFormat, dry_run: bool) -> int:
+    """Prints one line per host; exit code 0 when every host imported, 1 when some were skipped."""
+    text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    parsed = parse_inventory(text, fmt)
+    vault = Vault.from_settings(settings)
+    database = Database(settings.effective_database_url, threads=1)
+    try:
+        database.call(require_current_schema, database.peewee)
+        result = database.call(import_inventory, vault, parsed, settings.key_dir, dry_run)
+    finally:
+        database.close()
+    for label, outcomes in (("created", result.created), ("updated", result.updated), ("unchanged", result.unchanged)):
+        for host in outcomes:
+            detail = f" ({', '.join(host.changes)})" if host.changes else ""
+            print(f"{label:<9} {host.name}{detail}")
+    for name, reason in result.skipped:
+        print(f"skipped   {name}: {reason}")
+    if result.groups_created:
+        print("groups created: " + ", ".join(result.groups_created))
+    counts = f"{len(result.created)} created, {len(result.updated)} updated, {len(result.unchanged)} unchanged"
+    print(f"{counts}, {len(result.skipped)} skipped" + (" (dry run: nothing saved)" if dry_run else ""))
+    return 1 if result.skipped else 0
