@@ -58,7 +58,7 @@ PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 HEARTBEAT_S = 2.0
 DEAD_AFTER = timedelta(seconds=15)
 IDLE_POLL_S = 0.5
-FILL_WAIT = timedelta(seconds=2)
+FILL_WAIT_S = 2.0
 # How long a run whose jobs have all ended waits for more before Ansible exits.
 KEEP_WARM_S = 2.0
 KILL_RETRY_S = 15.0
@@ -282,6 +282,8 @@ class _Slot:
         self.last_beat = time.monotonic()
         self.jobs: list[str] = []
         self.retired = False
+        # When this thread's run began its current round of jobs (see WorkerPool._batch_fill).
+        self.round_started = 0.0
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -388,7 +390,6 @@ class WorkerPool:
                     self.settings.server_concurrency,
                     DEAD_AFTER,
                     fill,
-                    FILL_WAIT,
                 )
             except Exception as exc:
                 gate.open()
@@ -411,12 +412,14 @@ class WorkerPool:
                 slot.jobs = []
 
     def _batch_fill(self, slot: _Slot) -> int:
-        """How many jobs a new run should start with: one when this pool runs nothing else (a lone job never
-        waits for company); while other runs are under way (they take new jobs as their rounds end), half a
-        batch, unless a job has waited FILL_WAIT (see claim_jobs)."""
-        if not any(other.jobs for other in self._slots if other is not slot):
-            return 1
-        return max(1, self.settings.batch_size // 2)
+        """How many jobs a new run should start with: half a batch while another run of this pool has begun a
+        round within FILL_WAIT_S (it takes new work as soon as that round ends, without Ansible's start-up);
+        otherwise one (an idle service starts a lone job at once, and runs busy with long jobs do not hold
+        the queue back)."""
+        now = time.monotonic()
+        if any(now - other.round_started < FILL_WAIT_S for other in self._slots if other is not slot and other.jobs):
+            return max(1, self.settings.batch_size // 2)
+        return 1
 
     def call_until_stored(self, fn: Callable[..., T], *args: Any) -> T:
         """A database call that must not be lost: while the database is down it is retried (the run waits,
@@ -468,6 +471,7 @@ class WorkerPool:
 
         def register(batch: list[Claimed]) -> None:
             slot.jobs = [item.job.id for item in batch]
+            slot.round_started = time.monotonic()
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
                 recorder.started_at[item.job.id] = item.job.started_at

@@ -116,26 +116,21 @@ def _backlog() -> int:
     return int(Job.select().where(Job.status == "queued").count())
 
 
-def _waited(job_ids: list[str], wait: timedelta) -> bool:
-    return bool(Job.select().where(Job.id.in_(job_ids) & (Job.created_at <= utcnow() - wait)).exists())
-
-
 def claim_jobs(
     worker_id: str,
     limit: int,
     per_server: int,
     dead_after: timedelta,
     fill: int = 1,
-    fill_wait: timedelta = timedelta(0),
     commands_only: bool = False,
 ) -> list[Claimed]:
     """Take up to ``limit`` jobs for this worker, in one transaction.
 
-    With ``fill`` > 1 (the caller has other runs that take new work as their rounds end), fewer than ``fill``
-    queued jobs are taken only when they are all there is, or when one of them has waited ``fill_wait``: a
-    backlog held back by the per-server limits is better served by those runs than by starting Ansible for a
-    few jobs. Jobs of dead workers are always taken. ``commands_only``: no playbook job (for a run that is
-    under way: a playbook job needs an Ansible run of its own)."""
+    With ``fill`` > 1 (the caller has other runs that will take new work as their rounds end), fewer than
+    ``fill`` queued jobs are taken only when they are all there is: a backlog held back by the per-server limits
+    is better served by those runs than by starting Ansible for a few jobs. Jobs of dead workers are always
+    taken. ``commands_only``: no playbook job (for a run that is under way: a playbook job needs an Ansible run
+    of its own)."""
     with _claim_transaction(Job._meta.database):
         orphans = _orphans(_dead_worker_ids(dead_after), limit)
         lost_playbooks = [job_id for job_id, kind in orphans if kind == "playbook"]
@@ -152,7 +147,7 @@ def claim_jobs(
         queued_ids = _one_kind_of_run(candidates)
         playbook = bool(candidates) and candidates[0][1] == "playbook"
         held_back = 0 < len(queued_ids) < fill and _backlog() > len(queued_ids)
-        if held_back and not playbook and not _waited(queued_ids, fill_wait):
+        if held_back and not playbook:
             queued_ids = []
         if queued_ids:
             Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(
