@@ -16,6 +16,8 @@ from app.migrate import apply_migrations, pending_migrations, require_current_sc
 from app.models import ALL_MODELS
 from tests.harness.postgres import PostgresCluster
 
+ALL_MIGRATIONS = ["0001_initial", "0002_api_keys", "0003_job_attempt", "0006_job_listing_index"]
+
 
 def schema_of(database: pw.Database) -> dict[str, Any]:
     """Tables with their columns, indexes and foreign keys, as the database itself reports them."""
@@ -52,11 +54,11 @@ def empty_databases(db_kind: str, tmp_path: Path, request: pytest.FixtureRequest
 
 def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tuple[Any, Any]) -> None:
     migrated, from_models = empty_databases
-    assert [m.name for m in pending_migrations(migrated)] == ["0001_initial", "0002_api_keys", "0003_job_attempt"]
+    assert [m.name for m in pending_migrations(migrated)] == ALL_MIGRATIONS
     with pytest.raises(ConfigurationError, match="newremora migrate"):
         require_current_schema(migrated)
 
-    assert apply_migrations(migrated) == ["0001_initial", "0002_api_keys", "0003_job_attempt"]
+    assert apply_migrations(migrated) == ALL_MIGRATIONS
     with from_models.bind_ctx(ALL_MODELS):
         from_models.create_tables(ALL_MODELS)
 
