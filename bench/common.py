@@ -31,6 +31,42 @@ def machine() -> str:
     return f"{cores} cores, {cpu}, Python {platform.python_version()}"
 
 
+def process_cpu(pid: int, ended_children: bool = True) -> float:
+    """CPU-seconds of a process (all its threads) and, unless told otherwise, of its children that have ended
+    (the kernel adds those when they are reaped), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if ended_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU-seconds of a process and all its descendants, the living and the ended ones."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            parents.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += process_cpu(current)
+        except OSError:
+            continue  # ended meanwhile: its time is now in its parent's count of ended children
+        todo.extend(parents.get(current, []))
+    return total
+
+
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min): benchmarks on a shared machine are disturbed by it; say how much."""
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
