@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def ssh_target() -> Iterator[SshTarget]:
     finally:
         server.stop()
         remove_test_user(user)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -102,23 +104,30 @@ def four_targets() -> Iterator[list[SshTarget]]:
         for server in servers:
             server.stop()
         remove_test_user(user)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def service(env: dict[str, str] | None = None) -> Iterator[Service]:
     workdir = Path(tempfile.mkdtemp(prefix="nr-bench-service-"))
+    control_dir = tempfile.mkdtemp(prefix="nrcp-")
     base = {
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": control_dir,
         "NEWREMORA_LOG_LEVEL": "warning",
         # Benchmarks load the API from one address on purpose.
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_JOB_RATE_LIMIT": "0",
     }
-    started = Service.start(workdir, {**base, **(env or {})})
     try:
-        yield started
+        started = Service.start(workdir, {**base, **(env or {})})
+        try:
+            yield started
+        finally:
+            started.stop()
     finally:
-        started.stop()
+        # Its data (a benchmark's database can be 100,000 jobs) and its log go with it.
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(control_dir, ignore_errors=True)
 
 
 def add_server(http: httpx.Client, target: SshTarget, name: str) -> str:
