@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-runner finds ansible-playbook on PATH: the venv's bin comes first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test bench screenshots install runtime-deps system-deps lint typecheck clean
+.PHONY: run test bench bench-deps screenshots install runtime-deps system-deps lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,13 +42,22 @@ typecheck: install
 test: install system-deps lint typecheck
 	$(BIN)/python -m pytest
 
+# The API read benchmark loads the service with wrk (Debian package; installed when missing, as root).
+bench-deps:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	  else echo "error: install wrk (apt-get install wrk) to run bench.api_reads" >&2; exit 1; fi; }
+
 # Benchmarks print their figures and ratios against a baseline measured in the same run (docs/benchmarks.md).
-bench: install system-deps
+bench: install system-deps bench-deps
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.sse_latency --interval 0.5 --duration 5
 	$(BIN)/python -m bench.sse_latency --interval 0.1 --duration 10
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.api_reads
+	$(BIN)/python -m bench.sse_fanout
 
 # The README's pictures of the page: the browser test saves them as it goes (same scenario as in make test).
 screenshots: install system-deps

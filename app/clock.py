@@ -11,5 +11,5 @@ def utcnow() -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """``2024-12-09T10:30:00.123Z``: UTC, millisecond precision, ``Z`` suffix."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is ~2x faster than strftime, and every time of every response passes here.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"

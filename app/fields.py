@@ -30,7 +30,15 @@ class UtcDateTimeField(pw.DateTimeField):
         return super().db_value(value)  # type: ignore[no-untyped-call]
 
     def python_value(self, value: Any) -> Any:
-        value = super().python_value(value)  # type: ignore[no-untyped-call]
+        if isinstance(value, str):
+            # SQLite hands back the text Peewee stored; fromisoformat reads it ~10x faster than Peewee's strptime
+            # (a page of 20 jobs holds ~100 times).
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                value = super().python_value(value)  # type: ignore[no-untyped-call]
+        else:
+            value = super().python_value(value)  # type: ignore[no-untyped-call]
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value

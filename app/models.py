@@ -163,6 +163,8 @@ class Job(BaseModel):
         indexes = (
             # Claiming: WHERE status = 'queued' ORDER BY priority DESC, created_at.
             (("status", "priority", "created_at"), False),
+            # Listing: WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT 20 walks it and stops early.
+            (("status", "created_at", "id"), False),
             (("server", "created_at"), False),
             (("created_at",), False),
             (("started_at",), False),

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.db import Database
+from app.jobqueue.totals import ListingTotals
 from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
@@ -31,6 +32,7 @@ class Runtime:
     listener: PostgresListener | None = None
     metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
     metrics_server: MetricsServer | None = None
+    listing_totals: ListingTotals = field(default_factory=ListingTotals)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""

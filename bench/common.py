@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,42 @@ def machine() -> str:
     return f"{cores} cores, {cpu}, Python {platform.python_version()}"
 
 
+def process_cpu(pid: int, ended_children: bool = True) -> float:
+    """CPU-seconds of a process (all its threads) and, unless told otherwise, of its children that have ended
+    (the kernel adds those when they are reaped), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if ended_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU-seconds of a process and all its descendants, the living and the ended ones."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            parents.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += process_cpu(current)
+        except OSError:
+            continue  # ended meanwhile: its time is now in its parent's count of ended children
+        todo.extend(parents.get(current, []))
+    return total
+
+
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min): benchmarks on a shared machine are disturbed by it; say how much."""
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -53,6 +90,7 @@ def ssh_target() -> Iterator[SshTarget]:
     finally:
         server.stop()
         remove_test_user(user)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -66,23 +104,30 @@ def four_targets() -> Iterator[list[SshTarget]]:
         for server in servers:
             server.stop()
         remove_test_user(user)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def service(env: dict[str, str] | None = None) -> Iterator[Service]:
     workdir = Path(tempfile.mkdtemp(prefix="nr-bench-service-"))
+    control_dir = tempfile.mkdtemp(prefix="nrcp-")
     base = {
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": control_dir,
         "NEWREMORA_LOG_LEVEL": "warning",
         # Benchmarks load the API from one address on purpose.
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_JOB_RATE_LIMIT": "0",
     }
-    started = Service.start(workdir, {**base, **(env or {})})
     try:
-        yield started
+        started = Service.start(workdir, {**base, **(env or {})})
+        try:
+            yield started
+        finally:
+            started.stop()
     finally:
-        started.stop()
+        # Its data (a benchmark's database can be 100,000 jobs) and its log go with it.
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(control_dir, ignore_errors=True)
 
 
 def add_server(http: httpx.Client, target: SshTarget, name: str) -> str:

@@ -162,7 +162,8 @@ async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
 @validate_response(Envelope[JobList])
 async def list_jobs(query_args: JobListQuery) -> Envelope[JobList]:
     query = reads.JobFilter(**query_args.model_dump())
-    jobs, total = await runtime().database.run(reads.list_jobs, query)
+    rt = runtime()
+    jobs, total = await rt.database.run(reads.list_jobs, query, rt.listing_totals)
     total_pages = math.ceil(total / query.limit) if total else 0
     pagination = Pagination(
         page=query.page,

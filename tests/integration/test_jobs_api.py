@@ -143,6 +143,7 @@ async def test_listing_filters_searches_sorts_and_pages(client: Client) -> None:
     assert await found("%") == {made[0]["id"]}  # % is a character, not a wildcard
     assert await found("e_c") == {made[1]["id"]}  # so is _
     assert await found("été") == {made[2]["id"]}  # beyond ASCII too, on both databases
+    assert await found("HOSTS") == {made[2]["id"]}  # an ASCII search in text beyond ASCII
     assert await found("PRODUCTION") == {script["id"]}  # scripts are searched
     assert await found("nothing like this") == set()
 

@@ -22,6 +22,7 @@ ALL_MIGRATIONS = [
     "0003_job_attempt",
     "0004_inventories",
     "0005_playbook_jobs",
+    "0006_job_listing_index",
 ]
 
 
