@@ -282,8 +282,10 @@ class _Slot:
         self.last_beat = time.monotonic()
         self.jobs: list[str] = []
         self.retired = False
-        # When this thread's run began its current round of jobs (see WorkerPool._batch_fill).
+        # When this thread's run began its current round of jobs, and whether it waits for the next (see
+        # WorkerPool._batch_fill).
         self.round_started = 0.0
+        self.warm = False
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -412,12 +414,13 @@ class WorkerPool:
                 slot.jobs = []
 
     def _batch_fill(self, slot: _Slot) -> int:
-        """How many jobs a new run should start with: half a batch while another run of this pool has begun a
-        round within FILL_WAIT_S (it takes new work as soon as that round ends, without Ansible's start-up);
-        otherwise one (an idle service starts a lone job at once, and runs busy with long jobs do not hold
+        """How many jobs a new run should start with: half a batch while another run of this pool waits for work
+        or has begun a round within FILL_WAIT_S (it takes new work as soon as that round ends, without Ansible's
+        start-up); otherwise one (an idle service starts a lone job at once, and runs busy with long jobs do not hold
         the queue back)."""
         now = time.monotonic()
-        if any(now - other.round_started < FILL_WAIT_S for other in self._slots if other is not slot and other.jobs):
+        others = [other for other in self._slots if other is not slot]
+        if any(other.warm or (other.jobs and now - other.round_started < FILL_WAIT_S) for other in others):
             return max(1, self.settings.batch_size // 2)
         return 1
 
@@ -440,6 +443,14 @@ class WorkerPool:
         """Jobs for the next round of a run that is under way: whatever can be claimed now, or within
         KEEP_WARM_S (a run kept warm takes them without Ansible's start-up); none ends the run."""
         deadline = time.monotonic() + KEEP_WARM_S
+        slot.jobs = []  # the round's jobs have all ended: the slot is idle (and warm) until it gets more
+        slot.warm = True
+        try:
+            return self._claim_while_warm(slot, deadline)
+        finally:
+            slot.warm = False
+
+    def _claim_while_warm(self, slot: _Slot, deadline: float) -> list[Claimed]:
         while not (self._stop.is_set() or slot.retired):
             try:
                 claimed = self.database.call(

@@ -141,8 +141,15 @@ async def test_metrics_and_logs_follow_real_jobs(service: Service, sshd: SshTarg
         assert (await finished(waiting_id))["status"] == "completed"
 
         async def settled() -> bool:
+            # Runs are counted when they end: the kill play's soon after the cancel, a job run's once it has had
+            # no more work for a moment (it stays warm for the next jobs).
             now = await scrape()
-            return now.value("newremora_sse_clients") == 0 and now.value("newremora_worker_busy_slots") == 0
+            ended = [
+                now.total("newremora_ansible_run_duration_seconds_count", playbook=p) for p in ("run_jobs", "cancel")
+            ]
+            return (
+                now.value("newremora_sse_clients") == 0 and now.value("newremora_worker_busy_slots") == 0 and all(ended)
+            )
 
         await eventually(settled, "the stream or the worker slots stayed busy")
         done = await scrape()

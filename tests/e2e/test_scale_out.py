@@ -174,7 +174,14 @@ async def metrics_add_up(cluster: Cluster, clients: list[httpx.AsyncClient], ids
         assert fleet.value("newremora_queue_depth") == 0 and fleet.value("newremora_workers_live") == 3
         assert fleet.value("newremora_worker_slots_live") == 9 and fleet.value("newremora_worker_slots") == 0
     async with httpx.AsyncClient(timeout=30) as http:
-        workers = [Scrape.parse((await http.get(url)).text) for url in cluster.worker_metrics]
+        # A worker's run is counted when it ends, a moment after its last job (it stays warm for more work).
+        deadline = time.monotonic() + 60
+        while True:
+            workers = [Scrape.parse((await http.get(url)).text) for url in cluster.worker_metrics]
+            runs = [w.total("newremora_ansible_run_duration_seconds_count", playbook="run_jobs") for w in workers]
+            if all(runs) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
     assert all(w.value("newremora_process_info", role="worker", version="0.1.0") == 1 for w in workers)
     assert sum(w.value("newremora_job_duration_seconds_count", status="completed") for w in workers) == JOBS
     printed = sum(len(f"{n}\n") for n in range(JOBS))

@@ -104,7 +104,12 @@ class Document:
         return schema
 
     def properties(self, schema: dict[str, Any]) -> dict[str, Any]:
-        properties: dict[str, Any] = self.resolve(schema).get("properties", {})
+        """The fields of an object schema; of a union (a job, or a batch of them), those of its first object."""
+        schema = self.resolve(schema)
+        for alternative in schema.get("anyOf", schema.get("oneOf", [])):
+            if fields := self.properties(alternative):
+                return fields
+        properties: dict[str, Any] = schema.get("properties", {})
         return properties
 
     def operation(self, route: Route) -> dict[str, Any]:
