@@ -105,7 +105,7 @@ class Settings:
         16, _int_in(0, 256), "Worker threads (concurrent Ansible runs) of this process (0: API only)."
     )
     batch_size: int = _setting(
-        8, _int_in(1, 256), "Most jobs one worker thread runs in one Ansible process (forks = batch size)."
+        32, _int_in(1, 256), "Most jobs in one round of a worker thread's Ansible run (forks = batch size)."
     )
     server_concurrency: int = _setting(
         8, _int_in(1, 1000), "Most jobs running at once on one server (keep it below the target's sshd MaxSessions)."

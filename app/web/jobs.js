@@ -7,7 +7,9 @@ import { $, duration, el, jobDuration, jobSummary, replaceChildren, shortTime, s
 import { poll } from "./poll.js";
 
 const REFRESH_MS = 3_000;
-const DEFAULTS = { status: "", search: "", server_id: "", page: 1, limit: 20, sort_by: "created_at", sort_order: "desc" };
+const DEFAULTS = {
+  status: "", search: "", server_id: "", batch_id: "", page: 1, limit: 20, sort_by: "created_at", sort_order: "desc",
+};
 const SORTABLE = ["created_at", "started_at", "finished_at"];
 
 let state = { ...DEFAULTS };
@@ -88,7 +90,7 @@ function row(job) {
 async function refresh() {
   const asked = stateQuery();
   const query = { ...state };
-  for (const name of ["status", "search", "server_id"]) if (!query[name]) delete query[name];
+  for (const name of ["status", "search", "server_id", "batch_id"]) if (!query[name]) delete query[name];
   const data = await api.get("/jobs", query);
   if (stateQuery() !== asked) return;  // the filters changed meanwhile: a fresh refresh is on its way
   replaceChildren($("jobs-rows"), data.jobs.map(row));

@@ -15,6 +15,17 @@ const TARGET_KINDS = {
       return data.servers.map((s) => ({ value: s.id, label: `${s.name} (${s.user}@${s.hostname}:${s.port})` }));
     },
   },
+  group: {
+    label: "Group",
+    field: "group",
+    async choices() {
+      const data = await api.get("/groups");
+      return data.groups.map((g) => ({
+        value: g.name,
+        label: `${g.name} (${g.total_servers} server${g.total_servers === 1 ? "" : "s"})`,
+      }));
+    },
+  },
 };
 
 const form = () => $("run-form");
@@ -62,8 +73,11 @@ async function submit(event) {
   showError($("run-error"), null);
   try {
     const [path, payload] = body();
-    const job = await api.post(path, payload);
-    location.hash = `#/jobs/${encodeURIComponent(job.id)}`;
+    const created = await api.post(path, payload);
+    // One server: the job itself. A group: a batch, one job per server, shown as the jobs list of that batch.
+    location.hash = created.batch_id
+      ? `#/jobs?batch_id=${encodeURIComponent(created.batch_id)}`
+      : `#/jobs/${encodeURIComponent(created.id)}`;
   } catch (error) {
     showError($("run-error"), error);
   } finally {

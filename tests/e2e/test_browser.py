@@ -327,3 +327,26 @@ def test_with_api_keys_the_page_asks_for_the_key_once(
         assert page_errors == []
     finally:
         newremora("token", "revoke", key[:10])
+
+
+def test_a_job_on_a_group_from_the_page_runs_on_each_of_its_servers(
+    page: Page, page_errors: list[str], service: Service, sshd: SshTarget
+) -> None:
+    group = f"g{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=service.base_url, timeout=30) as api:
+        for number in (1, 2):
+            body = {**sshd.server_body(f"{group}-{number}"), "groups": [group]}
+            assert api.post("/api/v1/servers", json=body).status_code == 201
+    page.goto(f"{service.base_url}/#/run")
+    run = page.locator("#run-form")
+    run.locator("[name=target_kind]").select_option(label="Group")
+    run.locator("[name=target]").select_option(label=f"{group} (2 servers)")
+    run.locator("[name=command]").fill("echo from-the-group")
+    page.click("#run-submit")
+    # A batch: the page lists its jobs, which end one per server.
+    page.wait_for_url(re.compile(r"#/jobs\?batch_id=[0-9a-f-]{36}$"))
+    rows = page.locator("#jobs-rows tr")
+    expect(rows).to_have_count(2, timeout=ANSIBLE_RUN_MS)
+    for number in (1, 2):
+        expect(rows.filter(has_text=f"{group}-{number}")).to_contain_text("completed", timeout=ANSIBLE_RUN_MS)
+    assert page_errors == []

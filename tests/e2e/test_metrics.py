@@ -103,7 +103,7 @@ async def test_metrics_and_logs_follow_real_jobs(service: Service, sshd: SshTarg
         assert idle.value("newremora_process_info", role="serve", version="0.1.0") == 1
         assert (idle.value("newremora_worker_slots"), idle.value("newremora_worker_busy_slots")) == (2, 0)
         assert idle.value("newremora_jobs", status="completed") == 0
-        assert idle.value("newremora_workers_live") == 1 and idle.value("newremora_worker_capacity_jobs") == 16
+        assert idle.value("newremora_workers_live") == 1 and idle.value("newremora_worker_capacity_jobs") == 64
 
         names = ["long", "quick-1", "quick-2", "quick-3"]
         servers = {}

@@ -78,7 +78,7 @@ async def test_exit_codes_streams_and_text_endpoints(client: Client, sshd: SshTa
     assert enhanced["jobs_per_hour"] == 5 and enhanced["average_job_duration"] > 0
     assert enhanced["connected_servers"] == 2
     status = enhanced["worker_status"]
-    assert (status["active_workers"], status["total_capacity"], status["running_jobs"]) == (2, 16, 0)
+    assert (status["active_workers"], status["total_capacity"], status["running_jobs"]) == (2, 64, 0)
     assert [w["threads"] for w in status["workers"]] == [2]
 
 

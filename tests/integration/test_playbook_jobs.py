@@ -133,15 +133,17 @@ async def test_cancel_and_timeout_end_the_run_and_silence_is_not_a_stall(client:
 @pytest.mark.slow
 @pytest.mark.parametrize("db_kind", ["sqlite"])
 async def test_several_servers_make_a_batch_and_a_play_for_other_hosts_fails(client: Client, sshd: SshTarget) -> None:
-    first = await password_server_for(client, sshd, name="app-1")
-    second = await password_server_for(client, sshd, name="app-2")
-    batch = await submit_playbook(client, {"playbook": "fails.yml", "server_ids": [first, second], "priority": 9})
-    assert len(batch["jobs"]) == 2 and batch["batch_id"]
-    assert {j["batch_id"] for j in batch["jobs"]} == {batch["batch_id"]}
-    assert [j["server_id"] for j in batch["jobs"]] == [first, second]
-    for submitted, name in zip(batch["jobs"], ("app-1", "app-2"), strict=True):
-        done = await wait_finished(client, submitted["id"])
-        assert done["error"].startswith(f"task 'break on purpose' failed on {name}")
+    first = await password_server_for(client, sshd, name="app-1", groups=["app"])
+    second = await password_server_for(client, sshd, name="app-2", groups=["app"])
+    by_ids = await submit_playbook(client, {"playbook": "fails.yml", "server_ids": [first, second], "priority": 9})
+    by_group = await submit_playbook(client, {"playbook": "fails.yml", "group": "app", "priority": 9})
+    for batch in (by_ids, by_group):
+        assert len(batch["jobs"]) == 2 and batch["batch_id"]
+        assert {j["batch_id"] for j in batch["jobs"]} == {batch["batch_id"]}
+        assert [j["server_id"] for j in batch["jobs"]] == [first, second]
+        for submitted, name in zip(batch["jobs"], ("app-1", "app-2"), strict=True):
+            done = await wait_finished(client, submitted["id"])
+            assert done["error"].startswith(f"task 'break on purpose' failed on {name}")
 
     nowhere = (await submit_playbook(client, {"playbook": "other_hosts.yml", "server_id": first}))["id"]
     done = await wait_finished(client, nowhere)
