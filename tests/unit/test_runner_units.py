@@ -135,10 +135,12 @@ def test_later_rounds_carry_every_variable_a_job_can_have(tmp_path: Path) -> Non
     """Jobs of round 2 and later reach their hosts through add_host in playbooks/job_round.yml, which names
     each variable it copies: one the runner emits but the play does not name would be silently dropped."""
     from app.runner.inventory import RunDirectory
-    from app.runner.jobs import job_vars
+    from app.runner.jobs import ROUNDS_PER_RUN, job_vars
     from app.runner.spec import RunnerConfig
     from app.worker import PLAYBOOKS_DIR
 
+    rounds = yaml.safe_load((PLAYBOOKS_DIR / "run_jobs.yml").read_text())
+    assert [entry["vars"]["nr_round"] for entry in rounds] == list(range(1, ROUNDS_PER_RUN + 1))
     plays = yaml.safe_load((PLAYBOOKS_DIR / "job_round.yml").read_text())
     take = next(task for task in plays[0]["tasks"] if "ansible.builtin.add_host" in task)
     carried = set(take["ansible.builtin.add_host"]) - {"name", "groups"}
