@@ -35,6 +35,11 @@ def jobs_in_context(job_ids: list[str]) -> Iterator[None]:
         job_ids_var.reset(token)
 
 
+def now_working_on(job_ids: list[str]) -> None:
+    """Inside ``jobs_in_context``: this thread has moved on to these jobs (a run's next round)."""
+    job_ids_var.set(tuple(job_ids))
+
+
 def for_job(job_id: str) -> dict[str, Any]:
     """``extra=`` for a record about one job."""
     return {"job_id": job_id}

@@ -28,7 +28,7 @@ from app.jobqueue.lifecycle import (
     trust_host_key,
 )
 from app.jobqueue.output import NotOwner, StoredChunk, append_output, append_task_event
-from app.logs import for_job, jobs_in_context
+from app.logs import for_job, jobs_in_context, now_working_on
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
 from app.models import Job, Server
@@ -483,6 +483,7 @@ class WorkerPool:
         def register(batch: list[Claimed]) -> None:
             slot.jobs = [item.job.id for item in batch]
             slot.round_started = time.monotonic()
+            now_working_on(slot.jobs)
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
                 recorder.started_at[item.job.id] = item.job.started_at
