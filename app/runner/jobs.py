@@ -89,16 +89,13 @@ class _BatchEvents:
         self.run_dir = rounds.run_dir
         self.keys_checked: set[str] = set()
 
-    def hand_over(self, specs: list[JobSpec]) -> None:
+    def track(self, specs: list[JobSpec]) -> None:
         for spec in specs:
             self.trackers[job_alias(spec.job_id)] = _Tracker(spec)
-        self.rounds.write_next(specs)
 
-    def first_round(self, specs: list[JobSpec]) -> dict[str, HostVars]:
-        for spec in specs:
-            self.trackers[job_alias(spec.job_id)] = _Tracker(spec)
-        self.rounds.written = 1
-        return {job_alias(spec.job_id): self.rounds.host_vars(spec) for spec in specs}
+    def hand_over(self, specs: list[JobSpec]) -> None:
+        self.track(specs)
+        self.rounds.write_next(specs)
 
     def on_round_start(self, number: int) -> None:
         """The run asks for round ``number``: the previous one is over for Ansible (every job in it ended)."""
@@ -223,6 +220,11 @@ class _Rounds:
             return []
         return self.next_batch()
 
+    def first(self, specs: list[JobSpec]) -> dict[str, HostVars]:
+        """Round 1, for the run's inventory (no file: the run starts with it)."""
+        self.written = 1
+        return {job_alias(spec.job_id): self.host_vars(spec) for spec in specs}
+
     def host_vars(self, spec: JobSpec) -> HostVars:
         return {**self.run_dir.connection_vars(spec.target), **job_vars(spec, self.token, self.config)}
 
@@ -265,7 +267,8 @@ def run_jobs(
     with RunDirectory(config) as run_dir:
         rounds = _Rounds(run_dir, config, next_batch)
         events = _BatchEvents(listener, rounds)
-        inventory = run_dir.write_inventory(events.first_round(specs), group="nr_round_1")
+        events.track(specs)
+        inventory = run_dir.write_inventory(rounds.first(specs), group="nr_round_1")
         outcome = run_playbook(
             config,
             run_dir,

@@ -20,7 +20,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 CHECK_EVERY_S = 0.01
 
 
-class LookupModule(LookupBase):  # type: ignore[misc]
+class LookupModule(LookupBase):
     def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[Any]:
         try:
             rounds = Path(os.environ["NR_ROUNDS_DIR"])
