@@ -32,17 +32,23 @@ def _template() -> jinja2.Template:
     return environment.from_string(INVENTORY_TEMPLATE.read_text())
 
 
-def render_inventory(hosts: dict[str, HostVars], group: str | None = None) -> str:
-    """The inventory of the hosts, also members of ``group`` when one is given."""
+def _check_names(host_vars: HostVars) -> None:
+    for name in host_vars:
+        if not IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not an inventory identifier: {name!r}")
+
+
+def render_inventory(hosts: dict[str, HostVars], group: str | None = None, run_vars: HostVars | None = None) -> str:
+    """The inventory of the hosts, also members of ``group`` when one is given; ``run_vars`` are variables of
+    every host."""
     if group is not None and not IDENTIFIER.fullmatch(group):
         raise ValueError(f"not an inventory identifier: {group!r}")
+    _check_names(run_vars or {})
     for alias, host_vars in hosts.items():
         if not HOST_ALIAS.fullmatch(alias):
             raise ValueError(f"not an inventory host alias: {alias!r}")
-        for name in host_vars:
-            if not IDENTIFIER.fullmatch(name):
-                raise ValueError(f"not an inventory identifier: {name!r}")
-    return _template().render(hosts=hosts, group=group)
+        _check_names(host_vars)
+    return _template().render(hosts=hosts, group=group, run_vars=run_vars)
 
 
 def job_alias(job_id: str) -> str:
@@ -158,11 +164,17 @@ class RunDirectory:
                 return f"{fields[1]} {fields[2]}"
         return None
 
-    def write_inventory(self, hosts: dict[str, HostVars], group: str | None = None) -> Path:
+    def write_inventory(
+        self, hosts: dict[str, HostVars], group: str | None = None, run_vars: HostVars | None = None
+    ) -> Path:
+        """The run's inventory (credentials inside: 0600). Written again for each round of a run, whole or not
+        at all: Ansible may read it at any time (``meta: refresh_inventory``)."""
         path = self.path / "inventory.yml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temporary = self.path / ".inventory.yml.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(render_inventory(hosts, group))
+            handle.write(render_inventory(hosts, group, run_vars))
+        temporary.rename(path)
         return path
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import os
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.runner.engine import run_playbook
@@ -25,6 +24,8 @@ POLL_RETRIES = 10_000_000
 # As many as playbooks/run_jobs.yml imports rounds; the name its take plays begin with.
 ROUNDS_PER_RUN = 32
 TAKE_PLAY = re.compile(r"NewRemora take round (\d+)")
+# The task of playbooks/job_round.yml that starts and polls a job.
+JOB_TASK = "job"
 # How long a run waits for its next round before it ends by itself (the service answers within a few seconds).
 ROUND_WAIT_S = 120
 
@@ -33,21 +34,30 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def job_vars(spec: JobSpec, token: str, config: RunnerConfig) -> HostVars:
+def run_vars(token: str, config: RunnerConfig) -> HostVars:
+    """What every job of a run shares: the scripts (sent with each command: ``raw`` needs nothing installed) and
+    the poll settings."""
+    files = config.playbooks_dir / "files"
+    return {
+        "nr_start_b64": base64.b64encode((files / "start.sh").read_bytes()).decode(),
+        "nr_poll_b64": base64.b64encode((files / "poll.sh").read_bytes()).decode(),
+        "nr_token": token,
+        "nr_grace": config.kill_grace_s,
+        "nr_poll_wait_ms": config.poll_wait_ms,
+        "nr_chunk_bytes": config.chunk_bytes,
+        "nr_poll_retries": POLL_RETRIES,
+    }
+
+
+def job_vars(spec: JobSpec) -> HostVars:
     return {
         "nr_job_id": spec.job_id,
         "nr_kind": spec.kind,
         "nr_shell_b64": _b64(spec.shell) if spec.shell else "-",
         "nr_payload_b64": _b64(spec.payload),
         "nr_timeout": spec.timeout,
-        "nr_grace": config.kill_grace_s,
-        "nr_token": token,
         "nr_stdout_offset": spec.stdout_offset,
         "nr_stderr_offset": spec.stderr_offset,
-        "nr_poll_wait_ms": config.poll_wait_ms,
-        "nr_first_poll_wait_ms": config.first_poll_wait_ms,
-        "nr_chunk_bytes": config.chunk_bytes,
-        "nr_poll_retries": POLL_RETRIES,
         "nr_reattach": spec.reattach,
         "nr_attempt": spec.attempt,
     }
@@ -150,9 +160,9 @@ class _BatchEvents:
                 # The job may have gone on without us; what it did since is unknown.
                 reason, error = "interrupted", f"could not re-attach to the running job: {error}"
             self.finish(tracker, JobResult(None, reason, error))
-        elif task in ("start", "poll") and kind in ("runner_retry", "runner_on_ok"):
+        elif task == JOB_TASK and kind in ("runner_retry", "runner_on_ok"):
             self.on_poll(tracker, str(res.get("stdout", "")))
-        elif kind == "runner_on_failed" and task in ("start", "poll"):
+        elif kind == "runner_on_failed" and task == JOB_TASK:
             message = _message(res)
             reason = classify_unreachable(message)
             if reason == "host_key_mismatch":
@@ -162,7 +172,7 @@ class _BatchEvents:
                 error = f"sudo refused to run the job as {user!r} (check the become password and sudoers)"
                 self.finish(tracker, JobResult(None, "auth_failed", error))
             else:
-                self.finish(tracker, JobResult(None, "internal", f"{task} failed on the target: {message[:1000]}"))
+                self.finish(tracker, JobResult(None, "internal", f"the job failed to start: {message[:1000]}"))
 
     def on_poll(self, tracker: _Tracker, stdout: str) -> None:
         try:
@@ -202,15 +212,15 @@ class _BatchEvents:
 
 
 class _Rounds:
-    """The rounds of one run, as files the playbook's nr_round lookup reads (playbooks/lookup_plugins)."""
+    """The rounds of one run: each rewrites the run's inventory, which the playbook reads again once the nr_round
+    lookup (playbooks/lookup_plugins) has seen the round's ``N.ready`` file."""
 
     def __init__(
         self, run_dir: RunDirectory, config: RunnerConfig, next_batch: Callable[[], list[JobSpec]] | None
     ) -> None:
         self.run_dir = run_dir
-        self.config = config
         self.next_batch = next_batch
-        self.token = secrets.token_hex(8)
+        self.shared = run_vars(secrets.token_hex(8), config)
         self.dir = run_dir.path / "rounds"
         self.dir.mkdir(mode=0o700)
         self.written = 0
@@ -220,37 +230,31 @@ class _Rounds:
             return []
         return self.next_batch()
 
-    def first(self, specs: list[JobSpec]) -> dict[str, HostVars]:
-        """Round 1, for the run's inventory (no file: the run starts with it)."""
-        self.written = 1
-        return {job_alias(spec.job_id): self.host_vars(spec) for spec in specs}
-
-    def host_vars(self, spec: JobSpec) -> HostVars:
-        return {**self.run_dir.connection_vars(spec.target), **job_vars(spec, self.token, self.config)}
+    def write(self, specs: list[JobSpec]) -> Path:
+        """The run's inventory for the next round: its jobs in group ``nr_round_N``."""
+        self.written += 1
+        hosts = {
+            job_alias(spec.job_id): {**self.run_dir.connection_vars(spec.target), **job_vars(spec)} for spec in specs
+        }
+        return self.run_dir.write_inventory(hosts, group=f"nr_round_{self.written}", run_vars=self.shared)
 
     def write_next(self, specs: list[JobSpec]) -> None:
-        entries = [{"alias": job_alias(spec.job_id), **self.host_vars(spec)} for spec in specs]
-        self.written += 1
-        self._write(f"{self.written}.json", json.dumps(entries))
-        if (self.dir / "end").exists():
+        self.write(specs)
+        self._mark(f"{self.written}.ready")
+        if self.ended():
             # The playbook gave up waiting for this round (the service stalled for NR_ROUND_WAIT_S): these
             # jobs will not run here; the run's end reports them.
             log.error("round %d was handed over after the run stopped waiting for it", self.written)
 
     def end(self) -> None:
-        self._write("end", "")
+        self._mark("end")
 
     def ended(self) -> bool:
         """Whether the run was told there are no more rounds (its take play then fails on purpose)."""
         return (self.dir / "end").exists()
 
-    def _write(self, name: str, text: str) -> None:
-        # Whole or not at all: the lookup takes a file as soon as it exists. Credentials inside: 0600.
-        temporary = self.dir / f".{name}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        temporary.rename(self.dir / name)
+    def _mark(self, name: str) -> None:
+        (self.dir / name).touch(mode=0o600)
 
 
 def run_jobs(
@@ -268,7 +272,7 @@ def run_jobs(
         rounds = _Rounds(run_dir, config, next_batch)
         events = _BatchEvents(listener, rounds)
         events.track(specs)
-        inventory = run_dir.write_inventory(rounds.first(specs), group="nr_round_1")
+        inventory = rounds.write(specs)  # round 1: the run starts with it
         outcome = run_playbook(
             config,
             run_dir,

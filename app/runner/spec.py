@@ -67,9 +67,6 @@ class RunnerConfig:
     control_dir: Path
     playbooks_dir: Path
     poll_wait_ms: int = 5000
-    # The poll in the start task: long enough for a short job to end (one round trip in all), short enough
-    # that the other jobs of the batch, whose loops begin when every start has answered, are not held back.
-    first_poll_wait_ms: int = 500
     chunk_bytes: int = 512 * 1024
     kill_grace_s: int = 5
     connect_timeout_s: int = 10

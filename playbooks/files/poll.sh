@@ -1,5 +1,5 @@
-# NewRemora: long-poll one job's output (bash + coreutils only; run by the `raw` module, first right after
-# start.sh in the same task, then in an until loop).
+# NewRemora: long-poll one job's output (bash + coreutils only; run by the `raw` module right after start.sh,
+# in the job's until loop).
 # usage: poll.sh JOB_ID TOKEN STDOUT_OFFSET STDERR_OFFSET WAIT_MS MAX_BYTES ATTEMPT
 # Waits up to WAIT_MS for new bytes or the exit, then prints:
 #   NRPOLL <stdout offset> <stderr offset>   where the chunks below start

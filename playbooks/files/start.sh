@@ -8,19 +8,18 @@ job_id=$1 kind=$2 shell_b64=$3 timeout_s=$4 grace_s=$5 payload_b64=$6
 umask 077
 jobs_dir="$HOME/.newremora/jobs"
 dir="$jobs_dir/$job_id"
+# Every poll of the job's task runs this script again first (one command per task): a started or collected
+# job returns at once, and never runs twice.
+if [ -d "$dir" ] || [ -f "$dir.done" ]; then
+    exit 0
+fi
 mkdir -p "$jobs_dir" || exit 90
 chmod 700 "$HOME/.newremora" "$jobs_dir"
+if ! mkdir "$dir" 2>/dev/null; then
+    exit 0  # started meanwhile by another claim of the job
+fi
 # Tombstones of collected jobs (see poll.sh) are only needed by a controller that re-attaches soon after.
 find "$jobs_dir" -maxdepth 1 -name '*.done' -mmin +60 -delete 2>/dev/null
-if [ -f "$dir.done" ]; then
-    echo "NRSTARTED already"
-    exit 0
-fi
-if ! mkdir "$dir" 2>/dev/null; then
-    # Started before (a repeated start): never run a job twice.
-    echo "NRSTARTED already"
-    exit 0
-fi
 printf %s "$payload_b64" | base64 -d > "$dir/payload" || exit 91
 : > "$dir/stdout"
 : > "$dir/stderr"
@@ -54,4 +53,4 @@ if [ -f "$dir/canceled" ] && [ -n "$pgid" ]; then
     # A cancel arrived while the job was starting.
     kill -TERM -- "-$pgid" 2>/dev/null
 fi
-echo "NRSTARTED $pgid"
+exit 0

@@ -1,13 +1,11 @@
-# NewRemora: the jobs of one round of a run (see playbooks/run_jobs.yml and app/runner/jobs.py).
+# NewRemora: waiting for the next round of a run (see playbooks/job_round.yml and app/runner/jobs.py).
 #
-# query('nr_round', N) waits until the service has written round N's jobs to $NR_ROUNDS_DIR/N.json (a JSON
-# list of host entries: alias and variables) and returns them, or [] once the service has said the run is over
-# ($NR_ROUNDS_DIR/end). Every string is returned unsafe: job text and credentials are data, never templates.
-# Runs inside an Ansible worker process: it gives up (and ends the run's remaining rounds) when the playbook
-# that forked it is gone or the service has not answered within NR_ROUND_WAIT_S.
+# lookup('nr_round', N) waits until the service has rewritten the run's inventory with round N's jobs (it then
+# creates $NR_ROUNDS_DIR/N.ready) and returns "ready", or returns "end" once the service has said the run is
+# over ($NR_ROUNDS_DIR/end). Runs inside an Ansible worker process: it gives up (and ends the run's remaining
+# rounds) when the playbook that forked it is gone or the service has not answered within NR_ROUND_WAIT_S.
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -15,27 +13,26 @@ from typing import Any
 
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
-from ansible.utils.unsafe_proxy import wrap_var
 
-CHECK_EVERY_S = 0.01
+CHECK_EVERY_S = 0.005
 
 
 class LookupModule(LookupBase):
-    def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[Any]:
+    def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[str]:
         try:
             rounds = Path(os.environ["NR_ROUNDS_DIR"])
             wait_s = float(os.environ.get("NR_ROUND_WAIT_S", "120"))
             number = int(terms[0])
         except (KeyError, IndexError, ValueError) as exc:
             raise AnsibleError(f"nr_round: {exc}") from exc
-        batch, end = rounds / f"{number}.json", rounds / "end"
+        ready, end = rounds / f"{number}.ready", rounds / "end"
         parent = os.getppid()
         deadline = time.monotonic() + wait_s
-        while not batch.exists():
+        while not ready.exists():
             if end.exists():
-                return []
+                return ["end"]
             if os.getppid() != parent or time.monotonic() > deadline:
                 end.touch()
-                return []
+                return ["end"]
             time.sleep(CHECK_EVERY_S)
-        return [wrap_var(entry) for entry in json.loads(batch.read_text())]
+        return ["ready"]

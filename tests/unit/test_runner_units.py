@@ -131,25 +131,40 @@ def test_remote_scripts_need_only_bash_and_coreutils() -> None:
         assert "python" not in text.lower(), script.name
 
 
-def test_later_rounds_carry_every_variable_a_job_can_have(tmp_path: Path) -> None:
-    """Jobs of round 2 and later reach their hosts through add_host in playbooks/job_round.yml, which names
-    each variable it copies: one the runner emits but the play does not name would be silently dropped."""
+def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
+    """Each round rewrites the run's inventory, which Ansible reads again (meta: refresh_inventory in
+    playbooks/job_round.yml): what Ansible's own inventory parser makes of it is what the jobs get, values as
+    sent (no template evaluated, no YAML re-typing), the run's shared variables on every host."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
     from app.runner.inventory import RunDirectory
-    from app.runner.jobs import ROUNDS_PER_RUN, job_vars
+    from app.runner.jobs import ROUNDS_PER_RUN, _Rounds, job_vars, run_vars
     from app.runner.spec import RunnerConfig
     from app.worker import PLAYBOOKS_DIR
 
-    rounds = yaml.safe_load((PLAYBOOKS_DIR / "run_jobs.yml").read_text())
-    assert [entry["vars"]["nr_round"] for entry in rounds] == list(range(1, ROUNDS_PER_RUN + 1))
-    plays = yaml.safe_load((PLAYBOOKS_DIR / "job_round.yml").read_text())
-    take = next(task for task in plays[0]["tasks"] if "ansible.builtin.add_host" in task)
-    carried = set(take["ansible.builtin.add_host"]) - {"name", "groups"}
+    rounds_played = yaml.safe_load((PLAYBOOKS_DIR / "run_jobs.yml").read_text())
+    assert [entry["vars"]["nr_round"] for entry in rounds_played] == list(range(1, ROUNDS_PER_RUN + 1))
     config = RunnerConfig(runs_dir=tmp_path, control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
     everything = Target(
-        "s", "h", 22, "u", private_key="KEY", become_user="root", become_password="pw", python_interpreter="/py"
+        "s", "h", 22, "u", private_key="KEY", become_user="root", become_password="yes", python_interpreter="/py"
     )
+    by_password = Target("s2", "h", 2222, "u", password="{{ lookup('pipe', 'id') }}", credential_digest="d")
+    specs = [
+        JobSpec("j1", "command", "true", None, 7, everything),
+        JobSpec("j2", "script", "echo {{ x }}", "/bin/bash", 9, by_password),
+    ]
     with RunDirectory(config) as run_dir:
-        for target in (everything, Target("s2", "h", 22, "u", password="pw", credential_digest="d")):
-            spec = JobSpec("j", "command", "true", None, 7, target)
-            emitted = {**run_dir.connection_vars(target), **job_vars(spec, "token", config)}
-            assert set(emitted) <= carried, set(emitted) - carried
+        rounds = _Rounds(run_dir, config, next_batch=None)
+        rounds.write(specs[:1])
+        inventory_path = rounds.write(specs)  # round 2 replaces round 1
+        inventory = InventoryManager(loader=DataLoader(), sources=[str(inventory_path)])
+        assert [host.name for host in inventory.get_hosts("nr_round_2")] == ["job_j1", "job_j2"]
+        assert inventory.get_hosts("nr_round_1") == []
+        for spec in specs:
+            host = inventory.get_host("job_" + spec.job_id)
+            seen = {name: value for name, value in host.get_vars().items() if not name.startswith("inventory_")}
+            seen.update(inventory.groups["all"].get_vars())
+            expected = {**run_dir.connection_vars(spec.target), **job_vars(spec), **rounds.shared}
+            assert {name: seen.get(name) for name in expected} == expected
+            assert set(run_vars("t", config)) == set(rounds.shared)
