@@ -481,6 +481,7 @@ class WorkerPool:
         recorder = JobRecorder(self, [], {}, alive)
 
         def register(batch: list[Claimed]) -> None:
+            log.debug("%s: a round of %d jobs", slot.name, len(batch))
             slot.jobs = [item.job.id for item in batch]
             slot.round_started = time.monotonic()
             now_working_on(slot.jobs)

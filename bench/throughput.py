@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import add_server, ansible_env, bare_ansible, four_targets, machine, service
+from bench.common import add_server, ansible_env, bare_ansible, four_targets, load_average, machine, service
 from tests.harness.sshd import SshTarget
 
 
@@ -68,6 +68,15 @@ def ansible_below(pid: int) -> bool:
     return False
 
 
+def ansible_runs(http: httpx.Client) -> int:
+    """How many ansible-runner runs of jobs the service started (from its /metrics)."""
+    total = 0.0
+    for line in http.get("/metrics").text.splitlines():
+        if line.startswith("newremora_ansible_run_duration_seconds_count") and 'playbook="run_jobs"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
 def through_newremora(base_url: str, pid: int, servers: list[str], jobs: int) -> tuple[float, float]:
     with httpx.Client(base_url=base_url, timeout=60) as http:
         cpu_before, own_before, started = service_cpu(pid), service_cpu(pid, children=False), time.monotonic()
@@ -88,6 +97,7 @@ def through_newremora(base_url: str, pid: int, servers: list[str], jobs: int) ->
             time.sleep(0.1)
         cpu = service_cpu(pid) - cpu_before
         print(f"of which the service process itself: {service_cpu(pid, children=False) - own_before:.1f} CPU-s")
+        print(f"Ansible runs that carried them: {ansible_runs(http)}")
         results = [http.get(f"/api/v1/jobs/{job_id}").json()["data"] for job_id in ids]
     finished = [result["status"] for result in results]
     errors = {str(result["error"])[:300] for result in results if result["status"] != "completed"}
@@ -100,13 +110,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--baseline-jobs", type=int, default=40)
     parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, help="NEWREMORA_BATCH_SIZE (default: the service's)")
     args = parser.parse_args()
-    print(f"# throughput: {args.jobs} jobs `true` over 4 servers ({machine()})")
+    print(f"# throughput: {args.jobs} jobs `true` over 4 servers ({machine()}; {load_average()})")
     with four_targets() as targets:
         base_wall, base_cpu = baseline(targets, args.baseline_jobs)
         scale = args.jobs / args.baseline_jobs
-        env = {"NEWREMORA_WORKERS": str(args.workers), "NEWREMORA_BATCH_SIZE": str(args.batch_size)}
+        env = {"NEWREMORA_WORKERS": str(args.workers)}
+        if args.batch_size:
+            env["NEWREMORA_BATCH_SIZE"] = str(args.batch_size)
         with service(env) as running:
             with httpx.Client(base_url=running.base_url, timeout=30) as http:
                 servers = [add_server(http, target, f"bench-{i}") for i, target in enumerate(targets)]
@@ -118,7 +130,7 @@ def main() -> None:
         f"{args.jobs / base_wall_n:.2f} jobs/s)"
     )
     print(
-        f"NewRemora (workers {args.workers}, batch {args.batch_size}): {args.jobs} jobs in {wall:.1f} s, "
+        f"NewRemora (workers {args.workers}, batch {args.batch_size or 'default'}): {args.jobs} jobs in {wall:.1f} s, "
         f"{cpu:.1f} CPU-s ({cpu / args.jobs:.2f} CPU-s/job, {args.jobs / wall:.2f} jobs/s)"
     )
     print(f"ratios: wall {base_wall_n / wall:.1f}x faster, CPU per job 1/{base_cpu_n / max(cpu, 1e-6):.1f}")

@@ -64,6 +64,9 @@ def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
         "ANSIBLE_SYSTEM_WARNINGS": "False",
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        # The service renders every inventory as YAML (inventory_templates/): trying the other plugins first would
+        # parse it twice (auto), each round of a run again (~30-80 ms for 32 jobs).
+        "ANSIBLE_INVENTORY_ENABLED": "yaml",
         "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
         "ANSIBLE_HOME": str(run_dir.path / "ansible-home"),
         "ANSIBLE_LOCAL_TEMP": str(run_dir.path / "tmp"),

@@ -12,15 +12,15 @@ if [ ! -s "$dir/pgid" ]; then
     echo "NRKILL before-start"
     exit 0
 fi
-[ -f "$dir/exit" ] && { echo "NRKILL already-exited"; exit 0; }
-pgid=$(cat "$dir/pgid")
+[ -s "$dir/exit" ] && { echo "NRKILL already-exited"; exit 0; }
+read -r pgid < "$dir/pgid"
 : > "$dir/canceled"
 kill -TERM -- "-$pgid" 2>/dev/null
 deadline=$(( SECONDS + grace_s ))
-while [ ! -f "$dir/exit" ] && [ "$SECONDS" -lt "$deadline" ]; do
+while [ ! -s "$dir/exit" ] && [ "$SECONDS" -lt "$deadline" ]; do
     sleep 0.05
 done
-if [ ! -f "$dir/exit" ]; then
+if [ ! -s "$dir/exit" ]; then
     kill -KILL -- "-$pgid" 2>/dev/null
     echo "NRKILL killed"
 else

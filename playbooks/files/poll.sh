@@ -16,14 +16,18 @@ set -u
 umask 077
 job_id=$1 token=$2 out=$3 err=$4 wait_ms=$5 max=$6 attempt=${7:-1}
 dir="$HOME/.newremora/jobs/$job_id"
+# Every job pays for each process this script starts, on its target: bash builtins wherever they do the work.
 
-newest_claim() {
-    [ "$(cat "$dir/attempt" 2>/dev/null || echo 0)" -le "$attempt" ]
+newest_attempt() {
+    newest=0
+    [ -s "$dir/attempt" ] && read -r newest < "$dir/attempt"
 }
 
 forget() {  # exit_code reason stdout_size stderr_size
-    if newest_claim; then
-        echo "$1 $2 $3 $4" > "$dir.done.tmp" && mv "$dir.done.tmp" "$dir.done" && rm -rf -- "$dir"
+    newest_attempt
+    if [ "$newest" -le "$attempt" ]; then
+        # One short write: the tombstone is read only once the directory is gone.
+        echo "$1 $2 $3 $4" > "$dir.done" && rm -rf -- "$dir"
     fi
 }
 
@@ -37,25 +41,25 @@ if [ ! -d "$dir" ]; then
     fi
     exit 0
 fi
-if [ -f "$dir/canceled" ] && [ ! -f "$dir/pgid" ]; then
+if [ -f "$dir/canceled" ] && [ ! -s "$dir/pgid" ]; then
     # Canceled before it started: it never ran.
     printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE 143 canceled\n' "$out" "$err"
     forget 143 canceled "$out" "$err"
     exit 0
 fi
 # The newest claim polling this job (an older one then leaves the directory alone).
-if [ "$(cat "$dir/attempt" 2>/dev/null || echo 0)" -lt "$attempt" ]; then
+newest_attempt
+if [ "$newest" -lt "$attempt" ]; then
     echo "$attempt" > "$dir/attempt"
 fi
 state="$dir/sent.$token"
-[ -f "$state" ] && read -r out err < "$state"
+[ -s "$state" ] && read -r out err < "$state"
 checks=$(( wait_ms / 50 ))
 while :; do
-    # Exit first, sizes second: once the exit file exists the sizes read after it are final.
+    # Exit first, sizes second: once the exit file is written the sizes read after it are final.
     done=0
-    [ -f "$dir/exit" ] && done=1
-    out_size=$(stat -c %s "$dir/stdout")
-    err_size=$(stat -c %s "$dir/stderr")
+    [ -s "$dir/exit" ] && done=1
+    { read -r out_size; read -r err_size; } < <(stat -c %s "$dir/stdout" "$dir/stderr")
     if [ "$out_size" -gt "$out" ] || [ "$err_size" -gt "$err" ] || [ "$done" = 1 ] || [ "$checks" -le 0 ]; then
         break
     fi
@@ -65,14 +69,20 @@ done
 out_len=$(( out_size - out )); [ "$out_len" -gt "$max" ] && out_len=$max
 err_len=$(( err_size - err )); [ "$err_len" -gt "$max" ] && err_len=$max
 echo "NRPOLL $out $err"
-printf 'NROUT '; tail -c +"$(( out + 1 ))" "$dir/stdout" | head -c "$out_len" | base64 -w0; echo
-printf 'NRERR '; tail -c +"$(( err + 1 ))" "$dir/stderr" | head -c "$err_len" | base64 -w0; echo
+printf 'NROUT '
+[ "$out_len" -gt 0 ] && tail -c +"$(( out + 1 ))" "$dir/stdout" | head -c "$out_len" | base64 -w0
+echo
+printf 'NRERR '
+[ "$err_len" -gt 0 ] && tail -c +"$(( err + 1 ))" "$dir/stderr" | head -c "$err_len" | base64 -w0
+echo
 out=$(( out + out_len ))
 err=$(( err + err_len ))
 echo "$out $err" > "$state"
 if [ "$done" = 1 ] && [ "$out" -ge "$out_size" ] && [ "$err" -ge "$err_size" ]; then
-    rc=$(cat "$dir/exit")
-    reason=$(cat "$dir/reason" 2>/dev/null || echo -)
+    read -r rc < "$dir/exit"
+    reason=-
+    [ -s "$dir/reason" ] && read -r reason < "$dir/reason"
     echo "NRDONE $rc $reason"
     forget "$rc" "$reason" "$out" "$err"
 fi
+exit 0

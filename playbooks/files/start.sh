@@ -3,6 +3,7 @@
 # The job runs under coreutils `timeout`, the leader of its own process group, so that the timeout and a
 # cancel reach every process of the job. Its stdout, stderr, exit code and process group live in a 0700
 # directory of the remote user until the controller has collected them.
+# Every job pays for each process this script starts, on its target: bash builtins wherever they do the work.
 set -u
 job_id=$1 kind=$2 shell_b64=$3 timeout_s=$4 grace_s=$5 payload_b64=$6
 umask 077
@@ -13,42 +14,49 @@ dir="$jobs_dir/$job_id"
 if [ -d "$dir" ] || [ -f "$dir.done" ]; then
     exit 0
 fi
-mkdir -p "$jobs_dir" || exit 90
-chmod 700 "$HOME/.newremora" "$jobs_dir"
+if [ ! -d "$jobs_dir" ]; then
+    mkdir -p "$jobs_dir" || exit 90
+    chmod 700 "$HOME/.newremora" "$jobs_dir"
+fi
 if ! mkdir "$dir" 2>/dev/null; then
     exit 0  # started meanwhile by another claim of the job
 fi
-# Tombstones of collected jobs (see poll.sh) are only needed by a controller that re-attaches soon after.
-find "$jobs_dir" -maxdepth 1 -name '*.done' -mmin +60 -delete 2>/dev/null
-printf %s "$payload_b64" | base64 -d > "$dir/payload" || exit 91
+# Tombstones of collected jobs (see poll.sh) are only needed by a controller that re-attaches soon after;
+# looking for old ones at one start in 16 is often enough.
+if [ $(( RANDOM % 16 )) -eq 0 ]; then
+    find "$jobs_dir" -maxdepth 1 -name '*.done' -mmin +60 -delete 2>/dev/null
+fi
 : > "$dir/stdout"
 : > "$dir/stderr"
 if [ "$kind" = script ]; then
+    printf %s "$payload_b64" | base64 -d > "$dir/payload" || exit 91
     interpreter=$(printf %s "$shell_b64" | base64 -d)
     set -- "$interpreter" "$dir/payload"
 else
-    set -- /bin/sh -c "$(cat "$dir/payload")"
+    command=$(printf %s "$payload_b64" | base64 -d) || exit 91
+    set -- /bin/sh -c "$command"
 fi
+# Files another script reads while they may be being written (pgid, reason, exit) are written in one short
+# write each; readers wait until they are not empty.
 setsid bash -c '
     dir=$1 timeout_s=$2 grace_s=$3
     shift 3
-    started=$(date +%s)
     timeout --kill-after="$grace_s" "$timeout_s" "$@" < /dev/null > "$dir/stdout" 2> "$dir/stderr" &
     leader=$!
     echo "$leader" > "$dir/pgid"
     wait "$leader"
     rc=$?
-    if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ $(( $(date +%s) - started )) -ge "$timeout_s" ]; then
+    if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ "$SECONDS" -ge "$timeout_s" ]; then
         echo timeout > "$dir/reason"
     fi
-    echo "$rc" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
+    echo "$rc" > "$dir/exit"
 ' nr-job "$dir" "$timeout_s" "$grace_s" "$@" < /dev/null > /dev/null 2>&1 &
 # Wait until the process group is known, so that a cancel right after the start can find it.
-for _ in $(seq 1 200); do
-    [ -s "$dir/pgid" ] && break
-    sleep 0.01
+pgid=
+for (( i = 0; i < 400; i++ )); do
+    [ -s "$dir/pgid" ] && read -r pgid < "$dir/pgid" && break
+    sleep 0.005
 done
-pgid=$(cat "$dir/pgid" 2>/dev/null)
 if [ -f "$dir/canceled" ] && [ -n "$pgid" ]; then
     # A cancel arrived while the job was starting.
     kill -TERM -- "-$pgid" 2>/dev/null
