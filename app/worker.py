@@ -286,6 +286,8 @@ class _Slot:
         # WorkerPool._batch_fill).
         self.round_started = 0.0
         self.warm = False
+        # Claiming the first jobs of a new run: as good as a round begun (the others leave it a burst of jobs).
+        self.claiming = False
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -317,6 +319,7 @@ class WorkerPool:
         self._poke = threading.Event()
         self._slots: list[_Slot] = []
         self._start_gate = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        self._fill_lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
         self.metrics.watch_workers(
@@ -379,11 +382,13 @@ class WorkerPool:
             slot.beat()
             # Ansible's start-up is the costly part of a run (~1 CPU-second). Only as many runs start at once
             # as there are cores; the others wait here, and meanwhile the queue fills their batch. An idle
-            # service passes at once: a lone job never waits for company.
+            # service starts a lone job at once.
             if not self._start_gate.acquire(timeout=IDLE_POLL_S):
                 continue
             gate = _Gate(self._start_gate)
-            fill = self._batch_fill(slot)
+            with self._fill_lock:  # two threads deciding at once would each see no other run
+                fill = self._batch_fill(slot)
+                slot.claiming = True
             try:
                 claimed = self.database.call(
                     claim_jobs,
@@ -393,12 +398,16 @@ class WorkerPool:
                     DEAD_AFTER,
                     fill,
                 )
+                if claimed:
+                    slot.jobs, slot.round_started = [item.job.id for item in claimed], time.monotonic()
             except Exception as exc:
                 gate.open()
                 # A worker thread must outlive any one failure; the database may just be restarting.
                 log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
                 self._stop.wait(1.0)
                 continue
+            finally:
+                slot.claiming = False
             if not claimed:
                 gate.open()
                 self._wake.wait(IDLE_POLL_S)
@@ -416,11 +425,13 @@ class WorkerPool:
     def _batch_fill(self, slot: _Slot) -> int:
         """How many jobs a new run should start with: half a batch while another run of this pool waits for work
         or has begun a round within FILL_WAIT_S (it takes new work as soon as that round ends, without Ansible's
-        start-up); otherwise one (an idle service starts a lone job at once, and runs busy with long jobs do not hold
-        the queue back)."""
+        start-up, and one Ansible process then holds what several would); otherwise one (an idle service starts
+        a lone job at once, and runs busy with long jobs hold the queue back for FILL_WAIT_S at most)."""
         now = time.monotonic()
         others = [other for other in self._slots if other is not slot]
-        if any(other.warm or (other.jobs and now - other.round_started < FILL_WAIT_S) for other in others):
+        if any(
+            other.warm or other.claiming or (other.jobs and now - other.round_started < FILL_WAIT_S) for other in others
+        ):
             return max(1, self.settings.batch_size // 2)
         return 1
 

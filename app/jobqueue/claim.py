@@ -112,10 +112,6 @@ def _next_queued(limit: int, per_server: int) -> list[tuple[str, str]]:
     return [(str(job_id), str(kind)) for job_id, kind in db_rows(query)]
 
 
-def _backlog() -> int:
-    return int(Job.select().where(Job.status == "queued").count())
-
-
 def claim_jobs(
     worker_id: str,
     limit: int,
@@ -126,10 +122,10 @@ def claim_jobs(
 ) -> list[Claimed]:
     """Take up to ``limit`` jobs for this worker, in one transaction.
 
-    With ``fill`` > 1 (the caller has other runs that will take new work as their rounds end), fewer than
-    ``fill`` queued jobs are taken only when they are all there is: a backlog held back by the per-server limits
-    is better served by those runs than by starting Ansible for a few jobs. Jobs of dead workers are always
-    taken. ``commands_only``: no playbook job (for a run that is under way: a playbook job needs an Ansible run
+    With ``fill`` > 1 (the caller has another run that takes new work as soon as its round ends), fewer than
+    ``fill`` queued jobs are left to that run rather than start Ansible for them: its next round takes them
+    without Ansible's start-up, and one Ansible process holds them instead of several. Jobs of dead workers are
+    always taken. ``commands_only``: no playbook job (for a run that is under way: a playbook job needs an Ansible run
     of its own)."""
     with _claim_transaction(Job._meta.database):
         orphans = _orphans(_dead_worker_ids(dead_after), limit)
@@ -146,7 +142,7 @@ def claim_jobs(
             candidates = [(job_id, kind) for job_id, kind in candidates if kind != "playbook"]
         queued_ids = _one_kind_of_run(candidates)
         playbook = bool(candidates) and candidates[0][1] == "playbook"
-        held_back = 0 < len(queued_ids) < fill and _backlog() > len(queued_ids)
+        held_back = 0 < len(queued_ids) < fill
         if held_back and not playbook:
             queued_ids = []
         if queued_ids:

@@ -22,25 +22,33 @@ async def queue(client: Client, server_id: str, count: int) -> list[str]:
     return [(await ok_data(await client.post("/api/v1/jobs", json=body), 201))["id"] for _ in range(count)]
 
 
-async def test_a_backlog_held_back_by_server_limits_waits_for_a_fuller_batch(app: Quart, client: Client) -> None:
+async def test_a_run_about_to_take_work_keeps_a_few_jobs_for_itself(app: Quart, client: Client) -> None:
+    """A worker with another run about to take new work (fill > 1) leaves it fewer than `fill` jobs, whether the
+    per-server limits hold the others back or they are all there is; with no other run it takes what it can."""
     runtime: Runtime = app.extensions[RUNTIME_KEY]
     server = await create_server(client, password_server())
+    other = await create_server(client, password_server("web-02"))
     jobs = await queue(client, server["id"], 3)
     worker = runtime.database.call(register_worker, 1, 8)
 
-    def claim(fill: int) -> list[str]:
-        return [c.job.id for c in runtime.database.call(claim_jobs, worker, 8, 2, DEAD_AFTER, fill)]
+    def claim(fill: int, per_server: int = 2) -> list[str]:
+        return [c.job.id for c in runtime.database.call(claim_jobs, worker, 8, per_server, DEAD_AFTER, fill)]
 
-    # Two of the three may run (2 per server): fewer than the 3 wanted, and a third is held back.
+    # Two of the three may run (2 per server): fewer than the 3 wanted, all held back.
     assert claim(3) == []
     # A worker with no other run under way takes what it can.
     assert claim(1) == jobs[:2]
+    # Two jobs that are all there is (the third waits for a place on its server): left to the other run...
+    lone = await queue(client, other["id"], 2)
+    assert claim(4) == []
+    # ...but taken by a worker that has none.
+    assert claim(1) == lone
 
 
-async def test_jobs_that_are_all_there_is_never_wait_for_company(app: Quart, client: Client) -> None:
+async def test_a_full_batch_is_taken_at_once(app: Quart, client: Client) -> None:
     runtime: Runtime = app.extensions[RUNTIME_KEY]
     server = await create_server(client, password_server())
-    jobs = await queue(client, server["id"], 2)
+    jobs = await queue(client, server["id"], 4)
     worker = runtime.database.call(register_worker, 1, 8)
     claimed = runtime.database.call(claim_jobs, worker, 8, 8, DEAD_AFTER, 4)
     assert [c.job.id for c in claimed] == jobs
