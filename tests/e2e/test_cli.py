@@ -223,9 +223,9 @@ def test_logs_follow_a_running_job_until_cancel(
 def test_ctrl_c_cancels_the_job_and_a_second_one_leaves(
     env: dict[str, str], server: str, service: Service, api_key: str
 ) -> None:
-    # On a terminal the client shows the job's state while it waits; the first Ctrl-C cancels the job and
-    # waits for its end.
-    client = ClientProcess("run", server, "--", "echo ready; sleep 60", env=env, stderr_tty=True)
+    # On a terminal the client shows the job's state while it waits for output (the job is silent for a
+    # second: a warm run starts it within ~0.1 s); the first Ctrl-C cancels the job and waits for its end.
+    client = ClientProcess("run", server, "--", "sleep 1; echo ready; sleep 60", env=env, stderr_tty=True)
     client.wait_for("stdout", "ready\n")
     shown = client.text("stderr")
     job_id = UUID.search(shown)
