@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from app.apikeys import LiveKeys
 from app.db import Database
 from app.jobqueue.totals import ListingTotals
 from app.metrics.database import FleetCollector
@@ -33,6 +34,7 @@ class Runtime:
     metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
     metrics_server: MetricsServer | None = None
     listing_totals: ListingTotals = field(default_factory=ListingTotals)
+    live_keys: LiveKeys = field(default_factory=LiveKeys)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""

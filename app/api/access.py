@@ -10,7 +10,7 @@ from quart import Quart, current_app, request
 from quart_rate_limiter import RateLimit, RateLimiter
 
 from app.api.context import runtime
-from app.apikeys import authenticate
+from app.apikeys import touch_key
 from app.errors import Unauthorized
 from app.settings import Settings
 
@@ -62,5 +62,12 @@ def install_access_control(app: Quart, settings: Settings) -> None:
         if not request.path.startswith(API_PREFIX) or request.method == "OPTIONS":
             return
         presented = _presented_key()
-        if await runtime().database.run(authenticate, presented) is False:
+        rt = runtime()
+        # From memory, no database round trip; the live keys are read again at most once a second (app/apikeys.py).
+        verdict = rt.live_keys.check(presented)
+        if verdict is None:
+            verdict = await rt.database.run(rt.live_keys.load_and_check, presented)
+        if verdict.touch is not None:
+            await rt.database.run(touch_key, verdict.touch)  # once a minute per key
+        if verdict.allowed is False:
             raise Unauthorized()

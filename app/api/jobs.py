@@ -8,13 +8,21 @@ import math
 from typing import cast
 
 from pydantic import ValidationError
-from quart import Blueprint, Response, request
-from quart_schema import document_request, validate_querystring, validate_request, validate_response
+from quart import Blueprint, Response, current_app, request
+from quart_schema import (
+    document_request,
+    document_response,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
 
 from app.api.context import runtime
 from app.api.errors import describe_validation_error
+from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
 from app.jobqueue import lifecycle, reads, submit
+from app.jobqueue.listing import JobFilter, list_job_rows
 from app.logs import for_job
 from app.models import Job
 from app.playbooks import find_playbook, open_directory
@@ -33,7 +41,6 @@ from app.schemas import (
     JobServer,
     JobStatus,
     OriginalJob,
-    Pagination,
     PlaybookJobCreate,
     ScriptJobCreate,
     TaskResult,
@@ -159,21 +166,29 @@ async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
 
 @blueprint.get("")
 @validate_querystring(JobListQuery)
-@validate_response(Envelope[JobList])
-async def list_jobs(query_args: JobListQuery) -> Envelope[JobList]:
-    query = reads.JobFilter(**query_args.model_dump())
+@document_response(Envelope[JobList])
+async def list_jobs(query_args: JobListQuery) -> Response:
+    """The lean read path (app/jobqueue/listing.py): rows straight to the JSON ``Envelope[JobList]`` would give,
+    without a model or a pydantic object per job (tests/integration/test_job_listing_rows.py keeps them equal)."""
+    query = JobFilter(**query_args.model_dump())
     rt = runtime()
-    jobs, total = await rt.database.run(reads.list_jobs, query, rt.listing_totals)
+    jobs, total = await rt.database.run(list_job_rows, query, rt.listing_totals)
     total_pages = math.ceil(total / query.limit) if total else 0
-    pagination = Pagination(
-        page=query.page,
-        limit=query.limit,
-        total=total,
-        total_pages=total_pages,
-        has_next=query.page < total_pages,
-        has_prev=query.page > 1,
-    )
-    return Envelope(data=JobList(jobs=[job_out(job) for job in jobs], pagination=pagination))
+    pagination = {
+        "page": query.page,
+        "limit": query.limit,
+        "total": total,
+        "total_pages": total_pages,
+        "has_next": query.page < total_pages,
+        "has_prev": query.page > 1,
+    }
+    body = {
+        "success": True,
+        "data": {"jobs": jobs, "pagination": pagination},
+        "error": None,
+        "timestamp": rfc3339(utcnow()),
+    }
+    return cast(Response, current_app.json.response(body))
 
 
 @blueprint.get("/<job_id>")

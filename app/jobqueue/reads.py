@@ -1,21 +1,16 @@
-"""Reading jobs: one, a filtered page, and their output."""
+"""Reading jobs: one, and its output (a page of them: ``listing``)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-import peewee as pw
-
-from app.db import is_postgresql, rows
+from app.db import rows
 from app.errors import NotFound
-from app.jobqueue.totals import ListingTotals
 from app.models import FINISHED_STATUSES, TASK_STREAM, Job, JobChunk, Server
 from app.servers import parse_id
-
-SortField = Literal["created_at", "started_at", "finished_at"]
 
 
 def get_job(job_id: str) -> Job:
@@ -23,95 +18,6 @@ def get_job(job_id: str) -> Job:
     if job is None:
         raise NotFound("Job not found")
     return job
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    page: int = 1
-    limit: int = 20
-    status: str | None = None
-    server_id: str | None = None
-    batch_id: str | None = None
-    search: str | None = None
-    sort_by: SortField = "created_at"
-    sort_order: Literal["asc", "desc"] = "desc"
-
-
-# SQLite's own LIKE ignores the case of ASCII letters only; Unicode case folding takes a call into Python per
-# value (app/db.py) that holds the GIL. Only values with a character beyond ASCII need it.
-_BEYOND_ASCII = "*[^\x01-\x7f]*"
-
-
-def _contains_ignoring_case(field: pw.Field, text: str) -> Any:
-    """``field`` contains ``text``, case-insensitively, with ``%`` and ``_`` taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-
-    def like(value: Any) -> pw.NodeList:
-        return pw.NodeList((value, pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '\\'")))
-
-    if is_postgresql(Job._meta.database):
-        return like(pw.fn.LOWER(field))
-    # The pattern is lower-case, so for an all-ASCII value SQLite's LIKE gives what LIKE on its lower case would.
-    return like(field) | (pw.NodeList((field, pw.SQL("GLOB"), _BEYOND_ASCII)) & like(pw.fn.nr_lower(field)))
-
-
-def _conditions(query: JobFilter) -> list[Any] | None:
-    """The WHERE terms of a listing; None when it can match nothing."""
-    conditions: list[Any] = []
-    if query.status:
-        conditions.append(Job.status == query.status)
-    if query.server_id:
-        try:
-            conditions.append(Job.server == parse_id(query.server_id, "Server"))
-        except NotFound:
-            return None
-    if query.batch_id:
-        try:
-            conditions.append(Job.batch_id == parse_id(query.batch_id, "Batch"))
-        except NotFound:
-            return None
-    if query.search:
-        conditions.append(
-            _contains_ignoring_case(Job.command, query.search)
-            | _contains_ignoring_case(Job.args, query.search)
-            | _contains_ignoring_case(Job.script, query.search)
-            | _contains_ignoring_case(Job.playbook, query.search)
-        )
-    return conditions
-
-
-def list_jobs(query: JobFilter, totals: ListingTotals) -> tuple[list[Job], int]:
-    conditions = _conditions(query)
-    if conditions is None:
-        return [], 0
-
-    def filtered(select: Any) -> Any:
-        return select.where(*conditions) if conditions else select
-
-    def count() -> int:
-        # Every job has its server (a RESTRICT foreign key): no join needed to count them.
-        return int(filtered(Job.select(pw.fn.COUNT(Job.id))).scalar())
-
-    total = totals.total((query.status, query.server_id, query.batch_id, query.search), count)
-    # Only the server fields a listing shows (not its encrypted credentials).
-    page = filtered(Job.select(Job, Server.id, Server.name, Server.hostname).join(Server))
-    page = page.order_by(*_order(query)).paginate(query.page, query.limit)
-    return list(page), total
-
-
-def _order(query: JobFilter) -> list[Any]:
-    """The sort field (missing times last), then creation time and id: a stable order for pages."""
-    desc = query.sort_order == "desc"
-
-    def term(field: pw.Field, nulls: str | None = None) -> Any:
-        return field.desc(nulls=nulls) if desc else field.asc(nulls=nulls)
-
-    tie_break = [term(Job.created_at), term(Job.id)]
-    if query.sort_by == "created_at":
-        # Never null: NULLS LAST here would only keep PostgreSQL from walking the index in this order.
-        return tie_break
-    return [term(getattr(Job, query.sort_by), nulls="LAST"), *tie_break]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def api_key(service: Service) -> str:
     """API keys on: the key made with `newremora token create`, as an operator would."""
     made = newremora("token", "create", "--name", "cli", env={"NEWREMORA_DATA_DIR": str(service.workdir / "var")})
     assert made.returncode == 0, made.stderr
+    service.wait_for_keys(401)  # made by another process: counts within a second
     return made.stdout.strip().splitlines()[-1]
 
 

@@ -121,6 +121,7 @@ def test_api_keys_made_with_the_cli_protect_the_api(tmp_path: Path, services: li
     listing = newremora("token", "list")
     assert "ci" in listing and key[:10] in listing and key not in listing
 
+    service.wait_for_keys(401)  # a key made by another process closes the API within a second
     refused = httpx.get(f"{service.base_url}/api/v1/servers", timeout=10)
     assert refused.status_code == 401 and refused.json()["success"] is False
     allowed = httpx.get(f"{service.base_url}/api/v1/servers", headers={"Authorization": f"Bearer {key}"}, timeout=10)
@@ -129,8 +130,9 @@ def test_api_keys_made_with_the_cli_protect_the_api(tmp_path: Path, services: li
 
     newremora("token", "create", "--name", "other")  # so that the API stays closed after the revoke
     assert "revoked" in newremora("token", "revoke", key[:10])
+    service.wait_for_keys(401, key=key)  # revoked by another process: refused within a second
     again = httpx.get(f"{service.base_url}/api/v1/servers", headers={"Authorization": f"Bearer {key}"}, timeout=10)
-    assert again.status_code == 401
+    assert again.status_code == 401 and again.json()["success"] is False
 
 
 def test_worker_process_health_and_graceful_stop(

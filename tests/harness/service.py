@@ -75,6 +75,18 @@ class Service:
         self.stop()
         raise RuntimeError(f"newremora serve did not become healthy:\n{self.log()}")
 
+    def wait_for_keys(self, anonymous_status: int, timeout: float = 30.0, key: str | None = None) -> None:
+        """Until a request without ``key`` (or with it) answers ``anonymous_status`` (401 once a key made by
+        another process, the CLI, counts here; 200 once the last one is revoked; 401 for a revoked ``key``):
+        the service reads the live keys again at most once per second (app/apikeys.py, LIVE_KEYS_TTL_S)."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        deadline = time.monotonic() + timeout
+        while (status := httpx.get(f"{self.base_url}/api/v1/servers", headers=headers, timeout=10).status_code) != (
+            anonymous_status
+        ):
+            assert time.monotonic() < deadline, f"/api/v1 still answers {status}, not {anonymous_status}"
+            time.sleep(0.05)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

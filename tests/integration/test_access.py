@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+import uuid
 from typing import Any
 
 import peewee as pw
@@ -10,8 +14,11 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
-from app.apikeys import create_key, revoke_key
+from app.apikeys import LIVE_KEYS_TTL_S, LiveKeys, create_key, revoke_key
+from app.models import ApiKey
 from app.runtime import Runtime
+from app.settings import Settings
+from tests.harness.cli import newremora
 from tests.helpers import create_server, error_of, ok_data, password_server
 
 
@@ -77,3 +84,96 @@ async def test_rate_limits_answer_429_with_retry_after_and_spare_other_clients(c
         "/api/v1/jobs/script", json={"server_id": server["id"], "script": "true"}, **from_address("10.3.3.3")
     )
     assert await error_of(refused, 429)  # submissions share one budget across the submitting routes
+
+
+class FrozenClock:
+    """The key cache's clock, moved by hand: what a cached verdict is worth, without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def frozen_keys(app: Quart) -> FrozenClock:
+    clock = FrozenClock()
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    runtime.live_keys = LiveKeys(clock=clock)
+    return clock
+
+
+def token_cli(settings: Settings, *args: str) -> str:
+    """``newremora token ...`` in a process of its own, on the app's database: what an operator runs."""
+    env = {"NEWREMORA_DATA_DIR": str(settings.data_dir), "NEWREMORA_DATABASE_URL": settings.effective_database_url}
+    done = newremora("token", *args, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_keys_changed_by_another_process_count_within_the_cache_bound(
+    app: Quart, client: Client, settings: Settings
+) -> None:
+    clock = frozen_keys(app)
+    await ok_data(await client.get("/api/v1/servers"))  # no key: open, and that is cached too
+
+    key = token_cli(settings, "create", "--name", "ops").strip().splitlines()[-1]
+    await ok_data(await client.get("/api/v1/servers"))  # within the bound: still open (no database read)
+    clock.now += LIVE_KEYS_TTL_S
+    assert await error_of(await client.get("/api/v1/servers"), 401)  # the bound reached: closed
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(key)))
+
+    other = make_key(app, "other")  # made here: counts at once (the cache is read again now)
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(other)))
+    token_cli(settings, "revoke", key[:10])
+    clock.now += LIVE_KEYS_TTL_S / 2
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(key)))  # within the bound
+    clock.now += LIVE_KEYS_TTL_S / 2
+    assert await error_of(await client.get("/api/v1/servers", headers=bearer(key)), 401)
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(other)))
+
+
+async def test_keys_changed_by_this_process_count_at_once(app: Quart, client: Client) -> None:
+    frozen_keys(app)  # the clock never moves: only the change itself can refresh the cache
+    await ok_data(await client.get("/api/v1/servers"))
+    first = make_key(app, "first")
+    assert await error_of(await client.get("/api/v1/servers"), 401)
+    second = make_key(app, "second")
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(first)))
+
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    runtime.database.call(revoke_key, first[:10])
+    assert await error_of(await client.get("/api/v1/servers", headers=bearer(first)), 401)
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(second)))
+    runtime.database.call(revoke_key, second[:10])
+    await ok_data(await client.get("/api/v1/servers"))  # the last one revoked: open again
+
+
+async def test_a_real_revoke_by_the_cli_is_refused_soon_and_keys_are_never_logged(
+    app: Quart, client: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key, other = make_key(app, "ci"), make_key(app, "other")
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(key)))
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(key)))
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+
+    def last_used() -> Any:
+        return runtime.database.call(lambda: ApiKey.get(ApiKey.prefix == key[:10]).last_used_at)
+
+    first_use = last_used()
+    assert first_use is not None
+    for _ in range(5):
+        await ok_data(await client.get("/api/v1/servers", headers=bearer(key)))
+    assert last_used() == first_use  # written once a minute, not per request
+
+    token_cli(settings, "revoke", key[:10])
+    deadline = time.monotonic() + 30  # the bound is LIVE_KEYS_TTL_S; the deadline only ends a broken test
+    while (response := await client.get("/api/v1/servers", headers=bearer(key))).status_code == 200:
+        assert time.monotonic() < deadline, "a key revoked by another process is still accepted"
+        await asyncio.sleep(0.05)
+    assert await error_of(response, 401)
+    await ok_data(await client.get("/api/v1/servers", headers=bearer(other)))
+    stream = await client.get(f"/api/v1/jobs/{uuid.uuid4()}/stream?access_token={other}")
+    assert await error_of(stream, 404)  # let in by the query string key: the job does not exist
+    assert key not in caplog.text and other not in caplog.text
