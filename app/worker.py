@@ -416,14 +416,7 @@ class WorkerPool:
                 fill = self._batch_fill(slot)
                 slot.claiming = True
             try:
-                claimed = self.database.call(
-                    claim_jobs,
-                    self.worker_id,
-                    self.settings.batch_size,
-                    self.settings.server_concurrency,
-                    DEAD_AFTER,
-                    fill,
-                )
+                claimed = self._claim(fill=fill)
                 if claimed:
                     slot.jobs, slot.round_started = [item.job.id for item in claimed], time.monotonic()
             except Exception as exc:
@@ -446,6 +439,17 @@ class WorkerPool:
             finally:
                 gate.open()
                 slot.jobs = []
+
+    def _claim(self, fill: int = 1, commands_only: bool = False) -> list[Claimed]:
+        return self.database.call(
+            claim_jobs,
+            self.worker_id,
+            self.settings.batch_size,
+            self.settings.server_concurrency,
+            DEAD_AFTER,
+            fill,
+            commands_only,
+        )
 
     def _batch_fill(self, slot: _Slot) -> int:
         """How many jobs a new run should start with: half a batch while another run of this pool waits for work
@@ -489,14 +493,7 @@ class WorkerPool:
     def _claim_while_warm(self, slot: _Slot, deadline: float) -> list[Claimed]:
         while not (self._stop.is_set() or slot.retired):
             try:
-                claimed = self.database.call(
-                    claim_jobs,
-                    self.worker_id,
-                    self.settings.batch_size,
-                    self.settings.server_concurrency,
-                    DEAD_AFTER,
-                    commands_only=True,
-                )
+                claimed = self._claim(commands_only=True)
             except Exception as exc:
                 log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
                 return []
