@@ -440,11 +440,11 @@ class WorkerPool:
                 gate.open()
                 slot.jobs = []
 
-    def _claim(self, fill: int = 1, commands_only: bool = False) -> list[Claimed]:
+    def _claim(self, fill: int = 1, commands_only: bool = False, limit: int | None = None) -> list[Claimed]:
         return self.database.call(
             claim_jobs,
             self.worker_id,
-            self.settings.batch_size,
+            limit or self.settings.batch_size,
             self.settings.server_concurrency,
             DEAD_AFTER,
             fill,
@@ -512,17 +512,21 @@ class WorkerPool:
 
         recorder = JobRecorder(self, [], {}, alive)
 
-        def register(batch: list[Claimed]) -> None:
-            log.debug("%s: a round of %d jobs", slot.name, len(batch))
-            slot.jobs = [item.job.id for item in batch]
-            slot.round_started = time.monotonic()
+        def register(batch: list[Claimed], joining: bool = False) -> None:
+            log.debug("%s: %s %d jobs", slot.name, "joining the round:" if joining else "a round of", len(batch))
+            ids = [item.job.id for item in batch]
+            if joining:
+                slot.jobs = slot.jobs + ids
+            else:
+                slot.jobs = ids
+                slot.round_started = time.monotonic()
             now_working_on(slot.jobs)
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
                 recorder.started_at[item.job.id] = item.job.started_at
                 recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault, item.job)
 
-        register(claimed)
+        register(claimed, False)
         for item in claimed:
             if item.job.kind == "playbook":
                 self._run_playbook(item, recorder, slot)
@@ -552,7 +556,11 @@ class WorkerPool:
             self._cancel_flags.discard(job_id)
 
     def _run_commands(
-        self, claimed: list[Claimed], recorder: JobRecorder, slot: _Slot, register: Callable[[list[Claimed]], None]
+        self,
+        claimed: list[Claimed],
+        recorder: JobRecorder,
+        slot: _Slot,
+        register: Callable[[list[Claimed], bool], None],
     ) -> None:
         def specs_of(batch: list[Claimed]) -> list[JobSpec]:
             specs = []
@@ -563,10 +571,22 @@ class WorkerPool:
                     recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
             return specs
 
+        def join_first(room: int) -> list[JobSpec]:
+            # Jobs queued while this run's Ansible started join its first round; nothing is waited for.
+            try:
+                batch = self._claim(commands_only=True, limit=room)
+            except Exception as exc:
+                log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+                return []
+            register(batch, True)
+            for item in batch:
+                self.notifier.changed(item.job.id)
+            return specs_of(batch)
+
         def next_round() -> list[JobSpec]:
             # Later rounds take command and script jobs only: a playbook job has an Ansible run of its own.
             while batch := self._claim_next_round(slot):
-                register(batch)
+                register(batch, False)
                 for item in batch:
                     self.notifier.changed(item.job.id)
                 specs = specs_of(batch)
@@ -586,6 +606,7 @@ class WorkerPool:
                 lambda: self._stop.is_set() or slot.retired,
                 next_round,
                 self.settings.batch_size,
+                join_first,
             )
             log.debug("a run that began with %d jobs ended after %.1f s", len(specs), time.monotonic() - started)
         except Exception:

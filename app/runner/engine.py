@@ -85,7 +85,6 @@ def run_playbook(
     should_stop: Callable[[], bool],
     *,
     extra_env: dict[str, str] | None = None,
-    ended_on_purpose: Callable[[], bool] = lambda: False,
     extra_vars_file: Path | None = None,
     timeout_s: int | None = None,
     stop_check_s: float | None = None,
@@ -93,9 +92,7 @@ def run_playbook(
     """Run ``playbook`` (a name in the service's playbooks, or the path of a user's playbook).
 
     ``timeout_s`` ends the run at that age (status ``timeout``); ``stop_check_s`` is how often ``should_stop``
-    is asked (ansible-runner's default is every 5 s, unless output arrives first). A playbook may end early by
-    failing its last host on purpose: when ``ended_on_purpose`` says so, that failure is the run's normal end
-    ("successful")."""
+    is asked (ansible-runner's default is every 5 s, unless output arrives first)."""
     config.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = playbook if isinstance(playbook, Path) else config.playbooks_dir / playbook
     options: dict[str, Any] = {}
@@ -135,8 +132,6 @@ def run_playbook(
     except (OSError, AttributeError):
         pass
     status, rc = str(runner.status), runner.rc
-    if status == "failed" and ended_on_purpose():
-        status, rc = "successful", 0
     if status != "successful":
         log.debug("ansible-runner ended %s rc=%s: %s", status, rc, stdout_tail[-1500:])
     outcome = RunOutcome(status=status, rc=rc, stdout_tail=stdout_tail)

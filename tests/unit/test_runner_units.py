@@ -169,3 +169,32 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
             expected = {**run_dir.connection_vars(spec.target), **job_vars(spec), **rounds.shared}
             assert {name: seen.get(name) for name in expected} == expected
             assert set(run_vars("t", config)) == set(rounds.shared)
+
+
+def test_a_round_opens_each_new_connection_with_one_job_and_the_others_follow_over_it(tmp_path: Path) -> None:
+    """Jobs of a server and credential whose ssh master is not up would each open a connection of their own:
+    one job opens it, the others run in the next round; where a master is up, all go at once, and a credential
+    whose opening round is over (its connection up or failed) never holds jobs back again."""
+    from app.runner.inventory import RunDirectory
+    from app.runner.jobs import _Rounds
+    from app.runner.spec import RunnerConfig
+    from app.worker import PLAYBOOKS_DIR
+
+    config = RunnerConfig(runs_dir=tmp_path, control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
+    config.control_dir.mkdir()
+    (config.control_dir / "warm").touch()  # a master's socket
+    cold_a, cold_b, warm = (
+        Target(name, "h", 22, "u", password="pw", credential_digest=name) for name in ("a", "b", "warm")
+    )
+    specs = [
+        JobSpec(f"{t.server_id}{i}", "command", "true", None, 7, t) for i in range(3) for t in (cold_a, cold_b, warm)
+    ]
+    with RunDirectory(config) as run_dir:
+        rounds = _Rounds(run_dir, config, next_batch=lambda: [])
+        rounds.write(specs[:3])  # round 1 as the run starts: one job each
+        rounds.ready_first(specs[3:])  # the jobs queued meanwhile join it, as far as connections allow
+        assert sorted(spec.job_id for spec in rounds.first) == ["a0", "b0", "warm0", "warm1", "warm2"]
+        assert sorted(spec.job_id for spec in rounds.pending) == ["a1", "a2", "b1", "b2"]
+        later = rounds.next_specs()  # round 2: the held jobs, whether or not their connection came up
+        rounds.write(later)
+        assert (sorted(spec.job_id for spec in later), rounds.pending) == (["a1", "a2", "b1", "b2"], [])
