@@ -289,8 +289,10 @@ class _Slot:
         # WorkerPool._batch_fill).
         self.round_started = 0.0
         self.warm = False
-        # Claiming the first jobs of a new run: as good as a round begun (the others leave it a burst of jobs).
+        # Claiming the first jobs of a new run, or starting its Ansible (its first round takes the jobs queued
+        # meanwhile): as good as a round begun, however long the start-up (the others leave it a burst of jobs).
         self.claiming = False
+        self.starting = False
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -326,7 +328,8 @@ class WorkerPool:
         self._warm_waiters = 0
         self._poke = threading.Event()
         self._slots: list[_Slot] = []
-        self._start_gate = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        self._cores = max(1, os.cpu_count() or 1)
+        self._start_gate = threading.BoundedSemaphore(self._cores)
         self._fill_lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
         self._killing: dict[str, float] = {}
@@ -452,15 +455,27 @@ class WorkerPool:
         )
 
     def _batch_fill(self, slot: _Slot) -> int:
-        """How many jobs a new run should start with: half a batch while another run of this pool waits for work
-        or has begun a round within FILL_WAIT_S (it takes new work as soon as that round ends, without Ansible's
-        start-up, and one Ansible process then holds what several would); otherwise one (an idle service starts
-        a lone job at once, and runs busy with long jobs hold the queue back for FILL_WAIT_S at most)."""
+        """How many jobs a new run should start with. Runs that take new work as soon as their round ends (they
+        wait for work, are claiming, or began a round within FILL_WAIT_S) take it without Ansible's start-up,
+        and one Ansible process then holds what several would: while there is one, half a batch; while there
+        are as many as cores, a whole batch (another run would only share the same CPUs, at the price of its
+        start-up). Otherwise one: an idle service starts a lone job at once, and runs busy with long jobs hold
+        the queue back for FILL_WAIT_S at most."""
         now = time.monotonic()
-        others = [other for other in self._slots if other is not slot]
-        if any(
-            other.warm or other.claiming or (other.jobs and now - other.round_started < FILL_WAIT_S) for other in others
-        ):
+        taking = sum(
+            1
+            for other in self._slots
+            if other is not slot
+            and (
+                other.warm
+                or other.claiming
+                or other.starting
+                or (other.jobs and now - other.round_started < FILL_WAIT_S)
+            )
+        )
+        if taking >= self._cores:
+            return self.settings.batch_size
+        if taking:
             return max(1, self.settings.batch_size // 2)
         return 1
 
@@ -573,6 +588,8 @@ class WorkerPool:
 
         def join_first(room: int) -> list[JobSpec]:
             # Jobs queued while this run's Ansible started join its first round; nothing is waited for.
+            slot.starting = False
+            slot.round_started = time.monotonic()
             try:
                 batch = self._claim(commands_only=True, limit=room)
             except Exception as exc:
@@ -598,6 +615,7 @@ class WorkerPool:
         if not specs:
             return
         started = time.monotonic()
+        slot.starting = True  # until its first round's take (join_first), or its end
         try:
             left = run_jobs(
                 self.config,
@@ -614,6 +632,8 @@ class WorkerPool:
             for spec in specs:
                 recorder.finished(spec.job_id, JobResult(None, "internal", "the Ansible run failed to start"))
             return
+        finally:
+            slot.starting = False
         if left:
             log.info("stopping: %d jobs left running on their targets, to be re-attached", len(left))
 
