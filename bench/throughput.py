@@ -69,9 +69,17 @@ def ansible_below(pid: int) -> bool:
 
 
 def ansible_runs(http: httpx.Client) -> int:
-    """How many ansible-runner runs of jobs the service started (from its /metrics)."""
+    """How many ansible-runner runs of jobs the service started (from its /metrics, once no worker thread is
+    busy: a run is counted when ansible-runner has returned, a little after its processes have ended)."""
+    deadline = time.monotonic() + 10
+    while True:
+        metrics = http.get("/metrics").text.splitlines()
+        busy = sum(float(line.rsplit(" ", 1)[1]) for line in metrics if line.startswith("newremora_worker_busy_slots"))
+        if busy == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     total = 0.0
-    for line in http.get("/metrics").text.splitlines():
+    for line in metrics:
         if line.startswith("newremora_ansible_run_duration_seconds_count") and 'playbook="run_jobs"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
