@@ -23,6 +23,7 @@ from app.jobqueue.lifecycle import (
     note_connectivity,
     register_worker,
     release_jobs,
+    requeue_jobs,
     stop_dead_local_workers,
     stop_worker,
     trust_host_key,
@@ -600,6 +601,15 @@ class WorkerPool:
                 self.notifier.changed(item.job.id)
             return specs_of(batch)
 
+        def requeue(job_ids: list[str]) -> None:
+            try:
+                self.database.call(requeue_jobs, self.worker_id, job_ids)
+            except Exception as exc:  # they stay running: a later claim re-attaches to them
+                log.warning("could not queue %d jobs again: %s", len(job_ids), exc)
+                return
+            for job_id in job_ids:
+                self.notifier.changed(job_id)
+
         def next_round() -> list[JobSpec]:
             # Later rounds take command and script jobs only: a playbook job has an Ansible run of its own.
             while batch := self._claim_next_round(slot):
@@ -625,6 +635,7 @@ class WorkerPool:
                 next_round,
                 self.settings.batch_size,
                 join_first,
+                requeue,
             )
             log.debug("a run that began with %d jobs ended after %.1f s", len(specs), time.monotonic() - started)
         except Exception:

@@ -90,6 +90,18 @@ def release_jobs(worker_id: str, job_ids: list[str]) -> int:
     )
 
 
+def requeue_jobs(worker_id: str, job_ids: list[str]) -> int:
+    """Queue again running jobs this worker claimed but never started (its run stopped first)."""
+    requeued = int(
+        Job.update(status="queued", worker=None, started_at=None)
+        .where(Job.id.in_(job_ids) & (Job.worker == worker_id) & (Job.status == "running"))
+        .execute()
+    )
+    for job_id in job_ids:
+        announce_status(job_id)
+    return requeued
+
+
 def trust_host_key(server_id: str, host_key: str) -> None:
     """Trust on first use: only a server without a trusted key takes one."""
     Server.update(host_key=host_key).where((Server.id == server_id) & Server.host_key.is_null()).execute()

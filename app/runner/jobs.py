@@ -91,10 +91,11 @@ class _Tracker:
 class _BatchEvents:
     """Routes ansible-runner events to jobs by host alias, and hands the run its next round when one begins."""
 
-    def __init__(self, listener: JobListener, rounds: _Rounds) -> None:
+    def __init__(self, listener: JobListener, rounds: _Rounds, should_stop: Callable[[], bool]) -> None:
         self.trackers: dict[str, _Tracker] = {}
         self.listener = listener
         self.rounds = rounds
+        self.should_stop = should_stop
         self.run_dir = rounds.run_dir
         self.keys_checked: set[str] = set()
 
@@ -120,7 +121,7 @@ class _BatchEvents:
         for tracker in self.trackers.values():
             if not tracker.finished and tracker.spec.job_id not in waiting:
                 self.finish(tracker, JobResult(None, "internal", "the Ansible round ended before the job did"))
-        specs = self.rounds.next_specs()
+        specs = [] if self.should_stop() else self.rounds.next_specs()  # a stopping run takes no new round
         if specs:
             self.hand_over(specs)
         else:
@@ -336,14 +337,15 @@ def run_jobs(
     next_batch: Callable[[], list[JobSpec]] | None = None,
     max_batch: int = 0,
     join_first: Callable[[int], list[JobSpec]] | None = None,
+    requeue: Callable[[list[str]], None] | None = None,
 ) -> list[str]:
     """Run the jobs, with those ``join_first`` hands over (up to the room it is given) once Ansible has started,
     then, in the same Ansible run, those ``next_batch`` hands over each time a round has ended (until it returns
     none); returns the ids of jobs left unfinished because the run was stopped (still detached on their
-    targets)."""
+    targets). Jobs the stopped run never started are handed to ``requeue``."""
     with RunDirectory(config) as run_dir:
         rounds = _Rounds(run_dir, config, next_batch, join_first, max_batch)
-        events = _BatchEvents(listener, rounds)
+        events = _BatchEvents(listener, rounds, should_stop)
         events.track(specs)
         inventory = rounds.write(specs)  # round 1: the run starts with it
         outcome = run_playbook(
@@ -358,6 +360,12 @@ def run_jobs(
         )
     left = [t for t in events.trackers.values() if not t.finished]
     if left and should_stop():
+        # Jobs held back while their connection was being opened never reached their target: queued again, they
+        # run later; the others go on there, to be re-attached.
+        never_started = {spec.job_id for spec in rounds.pending}
+        if never_started and requeue is not None:
+            requeue(sorted(never_started))
+            left = [t for t in left if t.spec.job_id not in never_started]
         return [t.spec.job_id for t in left]
     for tracker in left:
         detail = outcome.stdout_tail.strip().splitlines()[-1:] or [""]

@@ -114,3 +114,29 @@ def test_one_run_takes_the_rounds_handed_over_until_there_are_none(sshd: SshTarg
     }
     assert listener.received == {"stdout": b"one\ntwo\nfour\n", "stderr": b"three\n"}
     assert not canary.exists()
+
+
+def test_a_stopped_run_queues_again_the_jobs_it_held_back_for_a_new_connection(sshd: SshTarget, tmp_path: Path) -> None:
+    """Three jobs on a server and credential with no ssh master yet: one opens the connection, the other two wait
+    for the next round. Stopped as the first ends, the run takes no new round and hands the two back, never
+    started on the target (nothing of them there), instead of leaving them to a re-attach that would find nothing."""
+    target = Target("s", sshd.host, sshd.port, sshd.user.name, password=sshd.user.password, credential_digest="new")
+    specs = [JobSpec(str(uuid.uuid4()), "command", f"echo {n}", None, 30, target) for n in range(3)]
+    stop = threading.Event()
+
+    class StopAfterFirst(RecordingListener):
+        def finished(self, job_id: str, result: JobResult) -> None:
+            super().finished(job_id, result)
+            stop.set()
+
+    listener = StopAfterFirst()
+    requeued: list[str] = []
+    left = run_jobs(config_in(tmp_path), specs, listener, stop.is_set, lambda: [], 8, None, requeued.extend)
+
+    assert (left, list(listener.results)) == ([], [specs[0].job_id])
+    assert listener.results[specs[0].job_id].exit_code == 0
+    assert sorted(requeued) == sorted(spec.job_id for spec in specs[1:])
+    jobs_dir = Path(pwd.getpwnam(sshd.user.name).pw_dir) / ".newremora" / "jobs"
+    assert not any(
+        (jobs_dir / spec.job_id).exists() or (jobs_dir / f"{spec.job_id}.done").exists() for spec in specs[1:]
+    )
