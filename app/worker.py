@@ -421,7 +421,7 @@ class WorkerPool:
                 slot.claiming = True
             try:
                 claimed = self._claim(fill=fill)
-                if claimed:
+                if claimed:  # seen by the others' _batch_fill from now, not only once _run has begun
                     slot.jobs, slot.round_started = [item.job.id for item in claimed], time.monotonic()
             except Exception as exc:
                 gate.open()

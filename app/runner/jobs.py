@@ -306,9 +306,7 @@ class _Rounds:
         if len(now) > len(self.first):
             self.first = now
             self._write_round(now)
-            self._mark("1.ready")
-        else:
-            self._mark("1.same")  # nothing to read again
+        self._mark("1.ready")
 
     def write_next(self, specs: list[JobSpec]) -> None:
         self.write(specs)

@@ -1,8 +1,7 @@
 # NewRemora: waiting for the next round of a run (see playbooks/job_round.yml and app/runner/jobs.py).
 #
 # lookup('nr_round', N) waits until the service has rewritten the run's inventory with round N's jobs (it then
-# creates $NR_ROUNDS_DIR/N.ready) and returns "ready"; returns "same" when round N is the inventory as it is
-# (N.same: the first round, when no job joined it), or "end" once the service has said the run is over
+# creates $NR_ROUNDS_DIR/N.ready) and returns "ready", or returns "end" once the service has said the run is over
 # ($NR_ROUNDS_DIR/end). Runs in Ansible's main process (the condition of a meta task): it gives up (and ends the
 # run's remaining rounds) when the process that started it is gone or the service has not answered within
 # NR_ROUND_WAIT_S.
@@ -27,12 +26,10 @@ class LookupModule(LookupBase):
             number = int(terms[0])
         except (KeyError, IndexError, ValueError) as exc:
             raise AnsibleError(f"nr_round: {exc}") from exc
-        ready, same, end = rounds / f"{number}.ready", rounds / f"{number}.same", rounds / "end"
+        ready, end = rounds / f"{number}.ready", rounds / "end"
         parent = os.getppid()
         deadline = time.monotonic() + wait_s
         while not ready.exists():
-            if same.exists():
-                return ["same"]
             if end.exists():
                 return ["end"]
             if os.getppid() != parent or time.monotonic() > deadline:
