@@ -51,7 +51,11 @@ def check_extra_vars(extra_vars: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{name!r} is reserved by Ansible and cannot be set here")
     if _depth(extra_vars) > MAX_DEPTH:
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    if len(json.dumps(extra_vars).encode()) > MAX_EXTRA_VARS_BYTES:
+    try:
+        as_json = json.dumps(extra_vars, allow_nan=False)
+    except ValueError:
+        raise ValueError("NaN and Infinity are not JSON numbers") from None
+    if len(as_json.encode()) > MAX_EXTRA_VARS_BYTES:
         raise ValueError(f"{MAX_EXTRA_VARS_BYTES} bytes at most (as JSON)")
     return extra_vars
 

@@ -179,6 +179,11 @@ async def test_bad_submissions_are_refused_and_create_nothing(client: Client) ->
     for extra_vars in refused_vars:
         response = await client.post("/api/v1/jobs/playbook", json=playbook("fails.yml", extra_vars=extra_vars))
         assert "extra_vars" in await error_of(response, 400)
+    # Python's JSON reader takes NaN and Infinity; they are not JSON and would not survive a listing.
+    for number in ("NaN", "-Infinity"):
+        raw = f'{{"playbook": "fails.yml", "server_id": "{server_id}", "extra_vars": {{"x": [1, {number}]}}}}'
+        response = await client.post("/api/v1/jobs/playbook", data=raw, headers={"Content-Type": "application/json"})
+        assert "NaN and Infinity" in await error_of(response, 400)
     both = {"playbook": "fails.yml", "server_id": server_id, "server_ids": [server_id]}
     assert "server_id" in await error_of(await client.post("/api/v1/jobs/playbook", json=both), 400)
     twice = {"playbook": "fails.yml", "server_ids": [server_id, server_id]}

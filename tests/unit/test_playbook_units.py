@@ -59,6 +59,8 @@ def test_symlinks_resolve_inside_the_directory_or_name_nothing(tmp_path: Path) -
         ({"a b": 1}, "not a variable name"),
         ({"x": DEEP}, "nested"),
         ({"x": "y" * 70_000}, "bytes at most"),
+        ({"x": {"y": [float("nan")]}}, "NaN and Infinity"),
+        ({"x": float("inf")}, "NaN and Infinity"),
     ],
 )
 def test_extra_vars_that_could_steer_ansible_are_refused(extra_vars: dict[str, Any], problem: str) -> None:
