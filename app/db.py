@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,7 +19,9 @@ from urllib.parse import unquote, urlsplit
 import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from app.clock import rfc3339
 from app.errors import ConfigurationError, DatabaseUnavailable
+from app.fields import UtcDateTimeField
 
 T = TypeVar("T")
 
@@ -39,6 +42,21 @@ UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError)
 
 def _unicode_lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
+
+
+_STORED_TIME = UtcDateTimeField()
+
+
+def _api_time(value: Any) -> str | None:
+    """A stored time as the API writes it (``clock.rfc3339``): the SQL-built job listing's way for a time not
+    stored in Peewee's usual form."""
+    return None if value is None else rfc3339(_STORED_TIME.python_value(value))
+
+
+def _api_json(text: str | None) -> str | None:
+    """Stored JSON that SQLite's json() refuses (NaN or Infinity, which Python writes) as the API writes it:
+    null in their place, as pydantic does."""
+    return None if text is None else json.dumps(json.loads(text, parse_constant=lambda _: None))
 
 
 def connect_url(url: str, max_connections: int) -> Any:
@@ -64,6 +82,8 @@ def connect_url(url: str, max_connections: int) -> Any:
         )
         # SQLite's LOWER() folds ASCII only; PostgreSQL's folds all of Unicode. Searches must match the same.
         database.register_function(_unicode_lower, "nr_lower", 1)
+        database.register_function(_api_time, "nr_api_time", 1)
+        database.register_function(_api_json, "nr_api_json", 1)
         return database
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.path.strip("/"):

@@ -8,7 +8,7 @@ import math
 from typing import cast
 
 from pydantic import ValidationError
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, request
 from quart_schema import (
     document_request,
     document_response,
@@ -22,7 +22,7 @@ from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
 from app.jobqueue import lifecycle, reads, submit
-from app.jobqueue.listing import JobFilter, list_job_rows
+from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.logs import for_job
 from app.models import Job
 from app.playbooks import find_playbook, open_directory
@@ -168,11 +168,11 @@ async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
 @validate_querystring(JobListQuery)
 @document_response(Envelope[JobList])
 async def list_jobs(query_args: JobListQuery) -> Response:
-    """The lean read path (app/jobqueue/listing.py): rows straight to the JSON ``Envelope[JobList]`` would give,
-    without a model or a pydantic object per job (tests/integration/test_job_listing_rows.py keeps them equal)."""
+    """The lean read path (app/jobqueue/listing.py): the JSON ``Envelope[JobList]`` would give, without a model
+    or a pydantic object per job (tests/integration/test_job_listing_rows.py keeps them equal)."""
     query = JobFilter(**query_args.model_dump())
     rt = runtime()
-    jobs, total = await rt.database.run(list_job_rows, query, rt.listing_totals)
+    jobs, total = await rt.database.run(list_jobs_json, query, rt.listing_totals)
     total_pages = math.ceil(total / query.limit) if total else 0
     pagination = {
         "page": query.page,
@@ -182,13 +182,12 @@ async def list_jobs(query_args: JobListQuery) -> Response:
         "has_next": query.page < total_pages,
         "has_prev": query.page > 1,
     }
-    body = {
-        "success": True,
-        "data": {"jobs": jobs, "pagination": pagination},
-        "error": None,
-        "timestamp": rfc3339(utcnow()),
-    }
-    return cast(Response, current_app.json.response(body))
+    # The jobs arrive as JSON text: the envelope is written around them rather than parsed and dumped again.
+    body = (
+        f'{{"success": true, "data": {{"jobs": {jobs}, "pagination": {json.dumps(pagination)}}}, '
+        f'"error": null, "timestamp": "{rfc3339(utcnow())}"}}'
+    )
+    return Response(body, content_type="application/json")
 
 
 @blueprint.get("/<job_id>")

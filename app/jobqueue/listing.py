@@ -1,11 +1,12 @@
-"""The job listing's lean read path: a page of jobs as plain dicts, JSON-ready, without a model per row.
+"""The job listing's lean read path: a page of jobs as JSON text, without a model per row.
 
 A listing request used to cost ~1 ms plus ~90 µs per job in Python (docs/benchmarks.md, "API reads"): Peewee
 compiling the query, building a model instance per row, pydantic building and dumping a ``JobOut``. Here the
 SQL of each filter *shape* (which filters are set, the sort, the database) is compiled once by Peewee from the
-same query terms as ``reads`` (with marker values in place of the request's), and each row goes straight from
-the cursor's tuple to the dict ``JobOut`` would have dumped: same keys in the same order, same values.
-tests/integration/test_job_listing_rows.py compares both for every kind of job, so they cannot drift.
+same query terms as ``reads`` (with marker values in place of the request's). On SQLite the database writes the
+page's JSON itself, in one row; on PostgreSQL each row goes straight from the cursor's tuple to the dict
+``JobOut`` would have dumped. Same keys in the same order, same values: tests/integration/test_job_listing_rows.py
+compares both with ``JobOut`` for every kind of job, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -22,7 +23,6 @@ import peewee as pw
 
 from app.db import is_postgresql
 from app.errors import NotFound
-from app.fields import UtcDateTimeField
 from app.jobqueue.totals import ListingTotals
 from app.models import Job, Server
 from app.servers import parse_id
@@ -42,25 +42,21 @@ class JobFilter:
     sort_order: Literal["asc", "desc"] = "desc"
 
 
-# SQLite's own LIKE ignores the case of ASCII letters only; Unicode case folding takes a call into Python per
-# value (app/db.py) that holds the GIL. Only values with a character beyond ASCII need it.
-_BEYOND_ASCII = "*[^\x01-\x7f]*"
+# Case is folded in Python (``str.lower``) for the text and in the database for the values. SQLite's lower() folds
+# ASCII only; Unicode folding takes a call into Python per value (app/db.py) that holds the GIL, so only values
+# with a character beyond ASCII take it. The class is spelled with char(): a bound GLOB or LIKE pattern makes
+# SQLite compile the statement again at every run (sqlite3_prepare_v2's documented rule; ~40% of the page query).
+_BEYOND_ASCII = pw.SQL("GLOB ('*[^' || char(1) || '-' || char(127) || ']*')")
 
 
-def search_pattern(text: str) -> str:
-    """The LIKE pattern of "contains ``text``": lower case, ``%`` and ``_`` taken literally."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _contains_ignoring_case(field: pw.Field, pattern: str, postgresql: bool) -> Any:
-    def like(value: Any) -> pw.NodeList:
-        return pw.NodeList((value, pw.SQL("LIKE"), pattern, pw.SQL("ESCAPE '\\'")))
-
+def _contains_ignoring_case(field: pw.Field, text: str, postgresql: bool) -> Any:
+    """``field`` contains ``text`` (already lower case), ignoring case: a position test, not LIKE, so nothing in
+    the text is a wildcard and SQLite never re-prepares the statement for a new search."""
     if postgresql:
-        return like(pw.fn.LOWER(field))
-    # The pattern is lower-case, so for an all-ASCII value SQLite's LIKE gives what LIKE on its lower case would.
-    return like(field) | (pw.NodeList((field, pw.SQL("GLOB"), _BEYOND_ASCII)) & like(pw.fn.nr_lower(field)))
+        return pw.fn.STRPOS(pw.fn.LOWER(field), text) > 0
+    ascii_folded = pw.fn.INSTR(pw.fn.LOWER(field), text) > 0
+    unicode_folded = pw.NodeList((field, _BEYOND_ASCII)) & (pw.fn.INSTR(pw.fn.nr_lower(field), text) > 0)
+    return ascii_folded | unicode_folded
 
 
 def _order(sort_by: SortField, sort_order: str) -> list[Any]:
@@ -77,37 +73,88 @@ def _order(sort_by: SortField, sort_order: str) -> list[Any]:
     return [term(getattr(Job, sort_by), nulls="LAST"), *tie_break]
 
 
-# The page's columns, in the order the row builder reads them.
-_COLUMNS = (
-    Job.id,
-    Job.kind,
-    Job.command,
-    Job.args,
-    Job.script,
-    Job.shell,
-    Job.playbook,
-    Job.extra_vars,
-    Job.status,
-    Job.priority,
-    Job.timeout,
-    Job.exit_code,
-    Job.error,
-    Job.failure_reason,
-    Job.created_at,
-    Job.started_at,
-    Job.finished_at,
-    Job.cancel_requested_at,
-    Job.canceled_at,
-    Job.stored_bytes,
-    Job.stdout_omitted,
-    Job.stderr_omitted,
-    Job.batch_id,
-    Job.become,
-    Job.become_user,
-    Server.id,
-    Server.name,
-    Server.hostname,
+# The page's columns under the names the SQL-built JSON (SQLite) reads them by; in this order for the row builder
+# (PostgreSQL).
+_COLUMNS: dict[str, pw.Field] = {
+    "id": Job.id,
+    "kind": Job.kind,
+    "command": Job.command,
+    "args": Job.args,
+    "script": Job.script,
+    "shell": Job.shell,
+    "playbook": Job.playbook,
+    "extra_vars": Job.extra_vars,
+    "status": Job.status,
+    "priority": Job.priority,
+    "timeout": Job.timeout,
+    "exit_code": Job.exit_code,
+    "error": Job.error,
+    "failure_reason": Job.failure_reason,
+    "created_at": Job.created_at,
+    "started_at": Job.started_at,
+    "finished_at": Job.finished_at,
+    "cancel_requested_at": Job.cancel_requested_at,
+    "canceled_at": Job.canceled_at,
+    "stored_bytes": Job.stored_bytes,
+    "stdout_omitted": Job.stdout_omitted,
+    "stderr_omitted": Job.stderr_omitted,
+    "batch_id": Job.batch_id,
+    "become": Job.become,
+    "become_user": Job.become_user,
+    "server_id": Server.id,
+    "server_name": Server.name,
+    "server_hostname": Server.hostname,
+}
+
+
+def _sqlite_time(column: str) -> str:
+    """SQL giving ``clock.rfc3339`` of a stored time: Peewee's "YYYY-MM-DD HH:MM:SS.ffffff" (no fraction when it
+    is 0) cut in SQL, anything else read in Python."""
+    c = f'"{column}"'
+    return (
+        f"CASE WHEN {c} IS NULL THEN NULL"
+        f" WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' AND substr({c}, 20, 1) = '.'"
+        f" THEN substr({c}, 1, 10) || 'T' || substr({c}, 12, 12) || 'Z'"
+        f" WHEN length({c}) = 19 AND substr({c}, 11, 1) = ' '"
+        f" THEN substr({c}, 1, 10) || 'T' || substr({c}, 12) || '.000Z'"
+        f" ELSE nr_api_time({c}) END"
+    )
+
+
+def _sqlite_json(case: str) -> str:
+    """A JSON value (json() marks it as one, so json_object nests it rather than quoting it)."""
+    return f"json(CASE {case} END)"
+
+
+def _json_object(members: list[tuple[str, str]]) -> str:
+    return "json_object(" + ", ".join(f"'{key}', {value}" for key, value in members) + ")"
+
+
+# One job as JobOut dumps it, keys in its order (tests/integration/test_job_listing_rows.py holds them equal).
+_SQLITE_JOB = _json_object(
+    [
+        *((key, f'"{key}"') for key in ("id", "kind", "command", "args", "script", "shell", "playbook")),
+        (
+            "extra_vars",
+            _sqlite_json(
+                """WHEN "extra_vars" IS NULL THEN 'null' WHEN json_valid("extra_vars") THEN "extra_vars" """
+                """ELSE nr_api_json("extra_vars")"""
+            ),
+        ),
+        ("status", '"status"'),
+        ("server_id", '"server_id"'),
+        ("server", _json_object([("id", '"server_id"'), ("name", '"server_name"'), ("hostname", '"server_hostname"')])),
+        *((key, f'"{key}"') for key in ("priority", "timeout", "exit_code", "error", "failure_reason")),
+        *((key, _sqlite_time(key)) for key in ("created_at", "started_at", "finished_at")),
+        *((key, _sqlite_time(key)) for key in ("cancel_requested_at", "canceled_at")),
+        ("output_bytes", '"stored_bytes"'),
+        ("output_truncated", _sqlite_json("""WHEN "stdout_omitted" + "stderr_omitted" > 0 THEN 'true' ELSE 'false'""")),
+        ("batch_id", '"batch_id"'),
+        ("become", _sqlite_json("""WHEN "become" IS NULL THEN 'null' WHEN "become" THEN 'true' ELSE 'false'""")),
+        ("become_user", '"become_user"'),
+    ]
 )
+
 
 # Marker values the SQL of a shape is compiled with; each request's own values take their places.
 _MARKERS = {
@@ -163,26 +210,33 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
     if shape.batch_id:
         terms.append(Job.batch_id == _MARKERS["batch_id"])
     if shape.search:
-        pattern = str(_MARKERS["search"])
+        text = str(_MARKERS["search"])
         fields = (Job.command, Job.args, Job.script, Job.playbook)
-        matches = [_contains_ignoring_case(field, pattern, shape.postgresql) for field in fields]
+        matches = [_contains_ignoring_case(field, text, shape.postgresql) for field in fields]
         terms.append(functools.reduce(operator.or_, matches))
 
     def filtered(select: Any) -> Any:
         return select.where(*terms) if terms else select
 
-    page = filtered(Job.select(*_COLUMNS).join(Server)).order_by(*_order(shape.sort_by, shape.sort_order))
+    columns = [field.alias(name) for name, field in _COLUMNS.items()]
+    page = filtered(Job.select(*columns).join(Server)).order_by(*_order(shape.sort_by, shape.sort_order))
     page = page.limit(_MARKERS["limit"]).offset(_MARKERS["offset"])
     count = filtered(Job.select(pw.fn.COUNT(Job.id)))
-    return _compile(page), _compile(count)
+    compiled_page = _compile(page)
+    if not shape.postgresql:
+        # The whole page in one row: Python's sqlite3 lets go of the GIL and takes it back at every row, and each
+        # time the event loop wants it that is two thread switches (~50 per page of 20 under load).
+        sql = f"SELECT json_group_array({_SQLITE_JOB}) FROM ({compiled_page.sql})"
+        compiled_page = Compiled(sql, compiled_page.slots)
+    return compiled_page, _compile(count)
 
 
-def list_job_rows(query: JobFilter, totals: ListingTotals) -> tuple[list[dict[str, Any]], int]:
-    """A page of jobs as the dicts ``JobOut.model_dump(mode="json")`` gives, and the total (``reads.list_jobs``
-    without models)."""
+def list_jobs_json(query: JobFilter, totals: ListingTotals) -> tuple[str, int]:
+    """A page of jobs as the JSON array of what ``JobOut.model_dump(mode="json")`` gives, and the total
+    (``reads.list_jobs`` without models)."""
     values: dict[str, Any] = {
         "status": query.status,
-        "search": search_pattern(query.search) if query.search else None,
+        "search": query.search.lower() if query.search else None,
         "limit": query.limit,
         "offset": (query.page - 1) * query.limit,
     }
@@ -190,7 +244,7 @@ def list_job_rows(query: JobFilter, totals: ListingTotals) -> tuple[list[dict[st
         values["server_id"] = parse_id(query.server_id, "Server") if query.server_id else None
         values["batch_id"] = parse_id(query.batch_id, "Batch") if query.batch_id else None
     except NotFound:
-        return [], 0  # not an id: matches nothing
+        return "[]", 0  # not an id: matches nothing
     database = Job._meta.database
     shape = _Shape(
         status=bool(query.status),
@@ -208,38 +262,21 @@ def list_job_rows(query: JobFilter, totals: ListingTotals) -> tuple[list[dict[st
 
     total = totals.total((query.status, query.server_id, query.batch_id, query.search), counted)
     cursor = database.execute_sql(page.sql, page.params(values))
-    to_time = _time_reader(shape.postgresql)
-    return [_job_dict(row, to_time) for row in cursor.fetchall()], total
+    if not shape.postgresql:
+        return str(cursor.fetchone()[0]), total
+    return json.dumps([_job_dict(row) for row in cursor.fetchall()]), total
 
 
-_TIME_FIELD = UtcDateTimeField()
-
-
-def _rfc3339(value: datetime) -> str:
-    """``clock.rfc3339`` of a naive UTC datetime (as both databases hand them back)."""
+def _rfc3339(value: datetime | None) -> str | None:
+    """``clock.rfc3339`` of a time as psycopg2 hands it back (naive UTC)."""
+    if value is None:
+        return None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(timespec="milliseconds") + "Z"
 
 
-def _sqlite_time(value: Any) -> str | None:
-    if value is None:
-        return None
-    # Peewee stores "YYYY-MM-DD HH:MM:SS.ffffff" (no fraction when it is 0); anything else takes the long way.
-    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
-        return f"{value[:10]}T{value[11:23]}Z"
-    return _rfc3339(_TIME_FIELD.python_value(value))
-
-
-def _postgresql_time(value: Any) -> str | None:
-    return None if value is None else _rfc3339(value)
-
-
-def _time_reader(postgresql: bool) -> Callable[[Any], str | None]:
-    return _postgresql_time if postgresql else _sqlite_time
-
-
-def _job_dict(row: Sequence[Any], time: Callable[[Any], str | None]) -> dict[str, Any]:
+def _job_dict(row: Sequence[Any]) -> dict[str, Any]:
     """One row of ``_COLUMNS`` as ``JobOut`` dumps it (JSON mode), keys in its order."""
     (
         job_id,
@@ -279,7 +316,8 @@ def _job_dict(row: Sequence[Any], time: Callable[[Any], str | None]) -> dict[str
         "script": script,
         "shell": shell,
         "playbook": playbook,
-        "extra_vars": json.loads(extra_vars) if extra_vars is not None else None,
+        # NaN or Infinity (stored before they were refused): null, as pydantic writes them.
+        "extra_vars": json.loads(extra_vars, parse_constant=lambda _: None) if extra_vars is not None else None,
         "status": status,
         "server_id": server_id,
         "server": {"id": server_id, "name": server_name, "hostname": server_hostname},
@@ -288,11 +326,11 @@ def _job_dict(row: Sequence[Any], time: Callable[[Any], str | None]) -> dict[str
         "exit_code": exit_code,
         "error": error,
         "failure_reason": failure_reason,
-        "created_at": time(created_at),
-        "started_at": time(started_at),
-        "finished_at": time(finished_at),
-        "cancel_requested_at": time(cancel_requested_at),
-        "canceled_at": time(canceled_at),
+        "created_at": _rfc3339(created_at),
+        "started_at": _rfc3339(started_at),
+        "finished_at": _rfc3339(finished_at),
+        "cancel_requested_at": _rfc3339(cancel_requested_at),
+        "canceled_at": _rfc3339(canceled_at),
         "output_bytes": stored_bytes,
         "output_truncated": int(stdout_omitted) + int(stderr_omitted) > 0,
         "batch_id": batch_id,

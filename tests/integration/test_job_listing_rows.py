@@ -18,7 +18,7 @@ from quart.typing import TestClientProtocol as Client
 from app.api.context import RUNTIME_KEY
 from app.api.jobs import job_out
 from app.jobqueue import reads
-from app.jobqueue.listing import JobFilter, list_job_rows
+from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.jobqueue.totals import ListingTotals
 from app.models import Job
 from app.runtime import Runtime
@@ -64,6 +64,18 @@ CASES: list[dict[str, Any]] = [
     {"kind": "command", "command": "id", "status": "queued", "become": True, "become_user": "postgres"},
     {"kind": "command", "command": "id", "status": "queued", "become": False},
     {"kind": "command", "command": "id", "status": "queued", "batch": True, "priority": 10, "timeout": 86400},
+    # Stored by hand (or by an older release) rather than by the models: times in other ISO forms, and extra_vars
+    # with NaN and Infinity (Python writes them, SQLite's json() refuses them; the API now refuses them too).
+    {
+        "kind": "playbook",
+        "playbook": "odd.yml",
+        "status": "completed",
+        "stored_as": {
+            "started_at": "2026-03-04 05:06:07.5",
+            "finished_at": "2026-03-04T05:16:07.123456+00:00",
+            "extra_vars": '{"limit": NaN, "n": [Infinity, -Infinity, 1], "s": "\\u00e9\\n\\"q\\""}',
+        },
+    },
 ]
 
 
@@ -108,6 +120,11 @@ def _store(runtime: Runtime, server_ids: list[str]) -> list[str]:
                 stdout_omitted=case.get("stdout_omitted", 0),
                 stderr_omitted=case.get("stderr_omitted", 0),
             )
+            if stored_as := case.get("stored_as"):
+                assignments = ", ".join(f"{column} = %s" for column in stored_as)
+                database = Job._meta.database
+                sql = f"UPDATE job SET {assignments} WHERE id = %s".replace("%s", database.param)
+                database.execute_sql(sql, [*stored_as.values(), job.id])
             ids.append(job.id)
         return ids
 
@@ -126,13 +143,20 @@ async def test_listed_jobs_are_what_jobout_gives_key_for_key(app: Quart, client:
 
     for sort_by in ("created_at", "started_at", "finished_at"):
         query = JobFilter(limit=100, sort_by=sort_by, sort_order="asc")
-        lean, total = runtime.database.call(list_job_rows, query, ListingTotals())
+        text, total = runtime.database.call(list_jobs_json, query, ListingTotals())
+        lean = json.loads(text)
         assert total == len(CASES) and {job["id"] for job in lean} == set(ids)
         for job in lean:
             expected = _through_the_model(runtime, job["id"])
             assert list(job) == list(JobOut.model_fields)  # every field, in the model's order
             assert job == expected
             assert json.dumps(job) == json.dumps(expected)  # types too: True is not 1, 1.0 is not 1
+        # In the order asked for: the sort field (missing ones last), then creation time.
+        in_order = sorted(lean, key=lambda job: (job[sort_by] is None, job[sort_by] or "", job["created_at"]))
+        assert [job["id"] for job in lean] == [job["id"] for job in in_order]
+    odd = _through_the_model(runtime, ids[-1])
+    assert (odd["started_at"], odd["finished_at"]) == ("2026-03-04T05:06:07.500Z", "2026-03-04T05:16:07.123Z")
+    assert odd["extra_vars"] == {"limit": None, "n": [None, None, 1], "s": 'é\n"q"'}
 
     # The whole answer over HTTP, envelope and pagination included, against the pydantic envelope.
     response = await client.get("/api/v1/jobs?limit=5&page=2&sort_order=asc")
@@ -169,8 +193,9 @@ async def test_each_filter_shape_finds_what_it_names(app: Quart, client: Client)
     assert await listed("search=%25_") == [ids[4]]  # "%_" literally
     assert await listed(f"server_id={servers[1]}&search={quote('ÉTÉ')}") == [ids[1]]
     assert await listed(f"server_id={servers[0]}&search={quote('été')}") == []
-    batch = runtime.database.call(lambda: Job.get_by_id(ids[-1]).batch_id)
-    assert await listed(f"batch_id={batch}") == [ids[-1]]
+    batched = next(job_id for job_id, case in zip(ids, CASES, strict=True) if case.get("batch"))
+    batch = runtime.database.call(lambda: Job.get_by_id(batched).batch_id)
+    assert await listed(f"batch_id={batch}") == [batched]
     assert await listed(f"batch_id={batch}&status=running") == []
     assert await listed("batch_id=not-an-id") == [] and await listed("server_id=nope&status=queued") == []
     assert await listed("sort_by=finished_at&sort_order=desc&status=failed") == [ids[2]]
