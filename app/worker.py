@@ -183,9 +183,11 @@ class JobRecorder:
         claimed: list[Claimed],
         secrets: dict[str, list[str]],
         beat: Callable[[], None],
+        ended: Callable[[str], None] = lambda job_id: None,
     ) -> None:
         self.pool = pool
         self.beat = beat
+        self.ended = ended
         self.server_of_job = {c.job.id: c.server.id for c in claimed}
         self.started_at: dict[str, datetime | None] = {c.job.id: c.job.started_at for c in claimed}
         self.secrets_of_job = secrets
@@ -235,6 +237,7 @@ class JobRecorder:
             failure_reason = result.failure_reason if status == "failed" else None
             pool.metrics.job_finished(status, failure_reason, self.started_at.get(job_id))
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code, extra=for_job(job_id))
+        self.ended(job_id)
         pool.notifier.changed(job_id)
         pool.wake()  # its server has room for another job
 
@@ -290,6 +293,11 @@ class _Slot:
         # WorkerPool._batch_fill).
         self.round_started = 0.0
         self.warm = False
+        # The jobs of the current round that have not ended: the run takes as many as it has room for at once
+        # when its round ends.
+        self.running: set[str] = set()
+        # A run of command jobs (rounds), not of one playbook job (which takes nothing more).
+        self.commands = False
         # Claiming the first jobs of a new run, or starting its Ansible (its first round takes the jobs queued
         # meanwhile): as good as a round begun, however long the start-up (the others leave it a burst of jobs).
         self.claiming = False
@@ -423,6 +431,8 @@ class WorkerPool:
                 claimed = self._claim(fill=fill)
                 if claimed:  # seen by the others' _batch_fill from now, not only once _run has begun
                     slot.jobs, slot.round_started = [item.job.id for item in claimed], time.monotonic()
+                    slot.running.update(slot.jobs)
+                    slot.commands = slot.starting = any(item.job.kind != "playbook" for item in claimed)
             except Exception as exc:
                 gate.open()
                 # A worker thread must outlive any one failure; the database may just be restarting.
@@ -442,7 +452,8 @@ class WorkerPool:
                     self._run(claimed, slot, gate)
             finally:
                 gate.open()
-                slot.jobs = []
+                slot.jobs, slot.starting, slot.commands = [], False, False
+                slot.running.clear()
 
     def _claim(self, fill: int = 1, commands_only: bool = False, limit: int | None = None) -> list[Claimed]:
         return self.database.call(
@@ -457,28 +468,32 @@ class WorkerPool:
 
     def _batch_fill(self, slot: _Slot) -> int:
         """How many jobs a new run should start with. Runs that take new work as soon as their round ends (they
-        wait for work, are claiming, or began a round within FILL_WAIT_S) take it without Ansible's start-up,
-        and one Ansible process then holds what several would: while there is one, half a batch; while there
-        are as many as cores, a whole batch (another run would only share the same CPUs, at the price of its
-        start-up). Otherwise one: an idle service starts a lone job at once, and runs busy with long jobs hold
-        the queue back for FILL_WAIT_S at most."""
+        wait for work, are claiming, are starting Ansible, or began a round within FILL_WAIT_S) take it without
+        Ansible's start-up, and one Ansible process then holds what several would: while there is one, a new
+        run needs half a batch; while there are as many as cores, a whole batch (another run would only share
+        the same CPUs, at the price of its start-up). Beyond that, the room those runs have (a batch less the
+        jobs of their round still running) is theirs: a new run starts only for jobs they cannot take. Two runs
+        splitting a burst that one could hold cost ~30 % more CPU than one (docs/benchmarks.md, throughput).
+        With no such run: one. An idle service starts a lone job at once, and runs busy with long jobs hold the
+        queue back for FILL_WAIT_S at most."""
         now = time.monotonic()
-        taking = sum(
-            1
+        taking = [
+            other
             for other in self._slots
             if other is not slot
             and (
                 other.warm
                 or other.claiming
                 or other.starting
-                or (other.jobs and now - other.round_started < FILL_WAIT_S)
+                or (other.commands and other.jobs and now - other.round_started < FILL_WAIT_S)
             )
-        )
-        if taking >= self._cores:
-            return self.settings.batch_size
-        if taking:
-            return max(1, self.settings.batch_size // 2)
-        return 1
+        ]
+        if not taking:
+            return 1
+        theirs = sum(max(0, self.settings.batch_size - len(other.running)) for other in taking)
+        if len(taking) >= self._cores:
+            return self.settings.batch_size + theirs
+        return max(1, self.settings.batch_size // 2) + theirs
 
     def call_until_stored(self, fn: Callable[..., T], *args: Any) -> T:
         """A database call that must not be lost: while the database is down it is retried (the run waits,
@@ -500,6 +515,7 @@ class WorkerPool:
         KEEP_WARM_S (a run kept warm takes them without Ansible's start-up); none ends the run."""
         deadline = time.monotonic() + KEEP_WARM_S
         slot.jobs = []  # the round's jobs have all ended: the slot is idle (and warm) until it gets more
+        slot.running.clear()
         slot.warm = True
         try:
             return self._claim_while_warm(slot, deadline)
@@ -526,7 +542,7 @@ class WorkerPool:
             slot.beat()
             gate.open()  # the run is past its start-up: the next one may begin
 
-        recorder = JobRecorder(self, [], {}, alive)
+        recorder = JobRecorder(self, [], {}, alive, slot.running.discard)
 
         def register(batch: list[Claimed], joining: bool = False) -> None:
             log.debug("%s: %s %d jobs", slot.name, "joining the round:" if joining else "a round of", len(batch))
@@ -536,6 +552,8 @@ class WorkerPool:
             else:
                 slot.jobs = ids
                 slot.round_started = time.monotonic()
+                slot.running.clear()
+            slot.running.update(ids)
             now_working_on(slot.jobs)
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
@@ -589,13 +607,14 @@ class WorkerPool:
 
         def join_first(room: int) -> list[JobSpec]:
             # Jobs queued while this run's Ansible started join its first round; nothing is waited for.
-            slot.starting = False
             slot.round_started = time.monotonic()
             try:
                 batch = self._claim(commands_only=True, limit=room)
             except Exception as exc:
                 log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
                 return []
+            finally:
+                slot.starting = False  # only now: until its claim is done, the queued jobs are left to it
             register(batch, True)
             for item in batch:
                 self.notifier.changed(item.job.id)
