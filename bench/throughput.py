@@ -68,21 +68,25 @@ def ansible_below(pid: int) -> bool:
     return False
 
 
-def ansible_runs(http: httpx.Client) -> int:
-    """How many ansible-runner runs of jobs the service started (from its /metrics, once no worker thread is
-    busy: a run is counted when ansible-runner has returned, a little after its processes have ended)."""
-    deadline = time.monotonic() + 10
+def ansible_runs(http: httpx.Client, pid: int) -> int:
+    """How many ansible-runner runs of jobs the service started (from its /metrics: a run is counted when
+    ansible-runner has returned, a little after its processes have ended, so the count is read until it holds
+    still with no Ansible process left)."""
+
+    def counted() -> int:
+        total = 0.0
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith("newremora_ansible_run_duration_seconds_count") and 'playbook="run_jobs"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return int(total)
+
+    deadline, last = time.monotonic() + 10, -1
     while True:
-        metrics = http.get("/metrics").text.splitlines()
-        busy = sum(float(line.rsplit(" ", 1)[1]) for line in metrics if line.startswith("newremora_worker_busy_slots"))
-        if busy == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    total = 0.0
-    for line in metrics:
-        if line.startswith("newremora_ansible_run_duration_seconds_count") and 'playbook="run_jobs"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+        total = counted()
+        if (total == last and total > 0 and not ansible_below(pid)) or time.monotonic() > deadline:
+            return total
+        last = total
+        time.sleep(0.2)
 
 
 def through_newremora(base_url: str, pid: int, servers: list[str], jobs: int) -> tuple[float, float]:
@@ -105,7 +109,7 @@ def through_newremora(base_url: str, pid: int, servers: list[str], jobs: int) ->
             time.sleep(0.1)
         cpu = service_cpu(pid) - cpu_before
         print(f"of which the service process itself: {service_cpu(pid, children=False) - own_before:.1f} CPU-s")
-        print(f"Ansible runs that carried them: {ansible_runs(http)}")
+        print(f"Ansible runs that carried them: {ansible_runs(http, pid)}")
         results = [http.get(f"/api/v1/jobs/{job_id}").json()["data"] for job_id in ids]
     finished = [result["status"] for result in results]
     errors = {str(result["error"])[:300] for result in results if result["status"] != "completed"}
