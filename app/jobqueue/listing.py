@@ -145,8 +145,10 @@ _SQLITE_JOB = _json_object(
         ("server_id", '"server_id"'),
         ("server", _json_object([("id", '"server_id"'), ("name", '"server_name"'), ("hostname", '"server_hostname"')])),
         *((key, f'"{key}"') for key in ("priority", "timeout", "exit_code", "error", "failure_reason")),
-        *((key, _sqlite_time(key)) for key in ("created_at", "started_at", "finished_at")),
-        *((key, _sqlite_time(key)) for key in ("cancel_requested_at", "canceled_at")),
+        *(
+            (key, _sqlite_time(key))
+            for key in ("created_at", "started_at", "finished_at", "cancel_requested_at", "canceled_at")
+        ),
         ("output_bytes", '"stored_bytes"'),
         ("output_truncated", _sqlite_json("""WHEN "stdout_omitted" + "stderr_omitted" > 0 THEN 'true' ELSE 'false'""")),
         ("batch_id", '"batch_id"'),
@@ -225,7 +227,9 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
     compiled_page = _compile(page)
     if not shape.postgresql:
         # The whole page in one row: Python's sqlite3 lets go of the GIL and takes it back at every row, and each
-        # time the event loop wants it that is two thread switches (~50 per page of 20 under load).
+        # time the event loop wants it that is two thread switches (~50 per page of 20 under load). SQLite runs
+        # an ordered, limited subquery as a co-routine and aggregates its rows in that order (the tests check the
+        # order of every sort).
         sql = f"SELECT json_group_array({_SQLITE_JOB}) FROM ({compiled_page.sql})"
         compiled_page = Compiled(sql, compiled_page.slots)
     return compiled_page, _compile(count)
