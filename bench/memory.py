@@ -106,19 +106,25 @@ def main() -> None:
     command = f"sleep {args.seconds}"
     print(f"# memory: {args.jobs} concurrent jobs `{command}` over 4 servers ({machine()})")
     with four_targets() as targets:
-        workdir = Path(tempfile.mkdtemp(prefix="nr-bench-memory-"))
-        argvs = []
-        for i in range(args.jobs):
-            (workdir / str(i)).mkdir()
-            argvs.append(bare_ansible(targets[i % 4], "shell", command, workdir / str(i)))
-        runs = [
-            subprocess.Popen(
-                argv, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-            )
-            for argv in argvs
-        ]
-        with PeakSampler({run.pid for run in runs}) as bare:
-            assert all(run.wait(timeout=300) == 0 for run in runs)
+        # Each run's inventory and password file: removed with the directory, never left on disk.
+        with tempfile.TemporaryDirectory(prefix="nr-bench-memory-") as name:
+            workdir = Path(name)
+            argvs = []
+            for i in range(args.jobs):
+                (workdir / str(i)).mkdir()
+                argvs.append(bare_ansible(targets[i % 4], "shell", command, workdir / str(i)))
+            runs = [
+                subprocess.Popen(
+                    argv,
+                    env=ansible_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                for argv in argvs
+            ]
+            with PeakSampler({run.pid for run in runs}) as bare:
+                assert all(run.wait(timeout=300) == 0 for run in runs)
 
         with service() as running, httpx.Client(base_url=running.base_url, timeout=60) as http:
             servers = [add_server(http, target, f"bench-{i}") for i, target in enumerate(targets)]

@@ -30,17 +30,21 @@ def children_cpu() -> float:
 
 def baseline(targets: list[SshTarget], jobs: int) -> tuple[float, float]:
     """Wall seconds and CPU-seconds of `jobs` bare ad-hoc runs, 2 at a time."""
-    workdir = Path(tempfile.mkdtemp(prefix="nr-bench-ansible-"))
-    for i in range(jobs):
-        (workdir / str(i)).mkdir()
-    commands = [bare_ansible(targets[i % 4], "shell", "true", workdir / str(i)) for i in range(jobs)]
-    cpu_before, started = children_cpu(), time.monotonic()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(
-            pool.map(lambda argv: subprocess.run(argv, env=ansible_env(), capture_output=True, timeout=300), commands)
-        )
-    assert all(r.returncode == 0 for r in results), results[0].stderr
-    return time.monotonic() - started, children_cpu() - cpu_before
+    # Each run's inventory and password file: removed with the directory, never left on disk.
+    with tempfile.TemporaryDirectory(prefix="nr-bench-ansible-") as name:
+        workdir = Path(name)
+        for i in range(jobs):
+            (workdir / str(i)).mkdir()
+        commands = [bare_ansible(targets[i % 4], "shell", "true", workdir / str(i)) for i in range(jobs)]
+        cpu_before, started = children_cpu(), time.monotonic()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(
+                pool.map(
+                    lambda argv: subprocess.run(argv, env=ansible_env(), capture_output=True, timeout=300), commands
+                )
+            )
+        assert all(r.returncode == 0 for r in results), results[0].stderr
+        return time.monotonic() - started, children_cpu() - cpu_before
 
 
 def service_cpu(pid: int, children: bool = True) -> float:
