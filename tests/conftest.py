@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -69,6 +70,15 @@ def worker_threads() -> int:
     return 0
 
 
+@pytest.fixture(scope="session")
+def control_root() -> Iterator[Path]:
+    """Where each service of the session gets a directory of SSH control sockets of its own: short (a socket's
+    path has at most 107 bytes, so not under pytest's tmp_path), and removed with the session."""
+    root = Path(tempfile.mkdtemp(prefix="nrcp-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Extra settings for one test: ``@pytest.mark.parametrize("settings_overrides", [{...}])``."""
@@ -76,7 +86,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, worker_threads: int, settings_overrides: dict[str, Any]) -> Settings:
+def settings(
+    tmp_path: Path, database_url: str, worker_threads: int, settings_overrides: dict[str, Any], control_root: Path
+) -> Settings:
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
@@ -87,7 +99,7 @@ def settings(tmp_path: Path, database_url: str, worker_threads: int, settings_ov
         rate_limit=0,
         job_rate_limit=0,
         # Sockets of this test's SSH masters only: nothing cached by another test can be reused.
-        control_dir=Path(tempfile.mkdtemp(prefix="nrcp-")),
+        control_dir=Path(tempfile.mkdtemp(dir=control_root)),
     ).replace(**settings_overrides)
 
 

@@ -1,8 +1,10 @@
-"""What the end-to-end tests on PostgreSQL share: a fresh, migrated database and the settings of its nodes."""
+"""What the end-to-end tests share: a fresh, migrated PostgreSQL database and the settings of its nodes, the
+services a test starts, and a gate directory a job can wait in."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -26,7 +28,16 @@ def services() -> Iterator[list[Service]]:
 
 
 @pytest.fixture
-def pg_env(tmp_path: Path, pg_cluster: PostgresCluster) -> Iterator[dict[str, str]]:
+def gate() -> Iterator[Path]:
+    """A directory the target user can read: a job waits there for a file the test makes."""
+    path = Path(tempfile.mkdtemp(prefix="nr-gate-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture
+def pg_env(tmp_path: Path, pg_cluster: PostgresCluster, control_root: Path) -> Iterator[dict[str, str]]:
     """NEWREMORA_* settings every node of one test shares: a new database (migrated with `newremora migrate`,
     as an operator would), one secret key, and no rate limits (tests submit from one address)."""
     name = f"e2e_{uuid.uuid4().hex[:12]}"
@@ -34,7 +45,7 @@ def pg_env(tmp_path: Path, pg_cluster: PostgresCluster) -> Iterator[dict[str, st
     env = {
         "NEWREMORA_DATABASE_URL": pg_cluster.url(name),
         "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_JOB_RATE_LIMIT": "0",
     }

@@ -26,8 +26,8 @@ def peak_and_current_rss_kib(pid: int) -> tuple[int, int]:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    control_dir = tempfile.mkdtemp(prefix="nrcp-")  # short: it holds SSH control sockets
+def service(tmp_path: Path, control_root: Path) -> Iterator[Service]:
+    control_dir = tempfile.mkdtemp(dir=control_root)  # short: it holds SSH control sockets
     started = Service.start(tmp_path, {"NEWREMORA_WORKERS": "1", "NEWREMORA_CONTROL_DIR": control_dir})
     yield started
     started.stop()

@@ -46,10 +46,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         # The test clicks faster than a person: the page's own pace stays under the default limits.
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_JOB_RATE_LIMIT": "0",
@@ -108,11 +108,15 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
 
 
 def test_servers_jobs_live_log_and_list_in_the_browser(
-    page: Page, page_errors: list[str], service: Service, proxy: DroppingProxy, sshd: SshTarget, shoot: Shoot
+    page: Page,
+    page_errors: list[str],
+    service: Service,
+    proxy: DroppingProxy,
+    sshd: SshTarget,
+    shoot: Shoot,
+    gate: Path,
 ) -> None:
-    gate = Path(tempfile.mkdtemp(prefix="nr-gate-"))
-    gate.chmod(0o755)  # the job runs as the test user, who must see the file appear
-    release = gate / "go"
+    release = gate / "go"  # the job runs as the test user, who must see the file appear
     landing = page.goto(f"{proxy.url}/")
     assert landing is not None and "script-src 'self'" in landing.headers["content-security-policy"]
     expect(page.locator("[data-stat=total_servers]")).to_have_text("0")

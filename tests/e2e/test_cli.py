@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import tempfile
 import time
@@ -29,12 +28,12 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_JOB_RATE_LIMIT": "0",
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
     }
     started = Service.start(tmp_path_factory.mktemp("cli-service"), env)
     yield started
@@ -67,15 +66,6 @@ def server(env: dict[str, str], sshd: SshTarget) -> str:
     )
     assert added.returncode == 0, added.stderr
     return name
-
-
-@pytest.fixture
-def gate() -> Iterator[Path]:
-    """A directory the target user can read: a job waits there for a file the test makes."""
-    path = Path(tempfile.mkdtemp(prefix="nr-cli-gate-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def job_state(service: Service, api_key: str, job_id: str) -> dict[str, object]:
@@ -168,10 +158,10 @@ def test_run_prints_lines_as_they_come_and_exits_with_the_jobs_code(
 
 
 def test_run_follows_its_job_across_a_restart_of_the_service(
-    tmp_path: Path, services: list[Service], sshd: SshTarget, gate: Path
+    tmp_path: Path, services: list[Service], sshd: SshTarget, gate: Path, control_root: Path
 ) -> None:
     """The client reconnects and resumes after the last line it had: nothing lost, nothing twice."""
-    env = {"NEWREMORA_WORKERS": "1", "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-")}
+    env = {"NEWREMORA_WORKERS": "1", "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root)}
     first = Service.start(tmp_path, env)
     services.append(first)
     client_env = {"NEWREMORA_URL": first.base_url}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -23,12 +24,12 @@ EXAMPLES_PER_OPERATION = 100
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "0",
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_JOB_RATE_LIMIT": "0",
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_LOG_LEVEL": "warning",
     }
     started = Service.start(tmp_path_factory.mktemp("fuzz"), env)

@@ -28,14 +28,14 @@ METRICS_TOKEN = f"scrape-{secrets.token_hex(8)}"
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(tmp_path: Path, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
         # One job at a time per server: a second job for a busy server waits in the queue.
         "NEWREMORA_SERVER_CONCURRENCY": "1",
         "NEWREMORA_METRICS_TOKEN": METRICS_TOKEN,
         "NEWREMORA_LOG_FORMAT": "json",
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
     }
     started = Service.start(tmp_path, env)

@@ -23,11 +23,11 @@ PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
         "NEWREMORA_PLAYBOOK_DIR": str(PLAYBOOKS),
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
     }
     started = Service.start(tmp_path_factory.mktemp("playbook-service"), env)
@@ -104,13 +104,13 @@ async def test_task_events_stream_live_and_the_job_ends_completed(service: Servi
 
 
 def test_a_restart_marks_running_playbook_jobs_interrupted(
-    tmp_path: Path, services: list[Service], sshd: SshTarget
+    tmp_path: Path, services: list[Service], sshd: SshTarget, control_root: Path
 ) -> None:
     """A playbook runs inside its Ansible process: when that is gone, the job cannot be re-attached."""
     env = {
         "NEWREMORA_WORKERS": "1",
         "NEWREMORA_PLAYBOOK_DIR": str(PLAYBOOKS),
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
     }
 

@@ -27,11 +27,11 @@ EXPECTED_STDERR = "".join(f"err {i}\n" for i in range(1, 25))
 
 
 @pytest.fixture
-def env() -> dict[str, str]:
+def env(control_root: Path) -> dict[str, str]:
     # The tests poll jobs ten times a second: more than the default rate limit allows.
     return {
         "NEWREMORA_WORKERS": "2",
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
     }
 

@@ -22,10 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(tmp_path: Path, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
         "NEWREMORA_LOG_LEVEL": "debug",
         # JSON escapes what it writes: the secrets are looked for in the decoded records too.

@@ -7,6 +7,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,13 +24,13 @@ TICKER = 'for i in $(seq 1 10); do echo "line $i $(date +%s.%N)"; sleep 0.5; don
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "2",
         "NEWREMORA_SSE_KEEPALIVE": "1",
         "NEWREMORA_RATE_LIMIT": "0",  # a hundred clients from one address
         "NEWREMORA_CORS_ORIGINS": ORIGIN,
-        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(prefix="nrcp-"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
     }
     started = Service.start(tmp_path_factory.mktemp("stream-service"), env)
     yield started
