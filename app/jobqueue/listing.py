@@ -2,11 +2,11 @@
 
 A listing request used to cost ~1 ms plus ~90 µs per job in Python (docs/benchmarks.md, "API reads"): Peewee
 compiling the query, building a model instance per row, pydantic building and dumping a ``JobOut``. Here the
-SQL of each filter *shape* (which filters are set, the sort, the database) is compiled once by Peewee from the
-same query terms as ``reads`` (with marker values in place of the request's). On SQLite the database writes the
-page's JSON itself, in one row; on PostgreSQL each row goes straight from the cursor's tuple to the dict
-``JobOut`` would have dumped. Same keys in the same order, same values: tests/integration/test_job_listing_rows.py
-compares both with ``JobOut`` for every kind of job, so they cannot drift.
+SQL of each filter *shape* (which filters are set, the sort, the database) is compiled once by Peewee, with
+marker values in place of the request's. On SQLite the database writes the page's JSON itself, in one row; on
+PostgreSQL each row goes straight from the cursor's tuple to the dict ``JobOut`` would have dumped. Same keys in
+the same order, same values: tests/integration/test_job_listing_rows.py compares both with ``JobOut`` for every
+kind of job, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -236,8 +236,8 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
 
 
 def list_jobs_json(query: JobFilter, totals: ListingTotals) -> tuple[str, int]:
-    """A page of jobs as the JSON array of what ``JobOut.model_dump(mode="json")`` gives, and the total
-    (``reads.list_jobs`` without models)."""
+    """A page of jobs as the JSON array of what ``JobOut.model_dump(mode="json")`` gives, and the total of the
+    jobs the filter matches."""
     values: dict[str, Any] = {
         "status": query.status,
         "search": query.search.lower() if query.search else None,
