@@ -23,7 +23,7 @@ from app.keys import parse_private_key
 from app.models import Credential, Group, Server
 from app.runner.inventory_source import ParsedHost, ParsedInventory, VarValue
 from app.secrets import Vault
-from app.servers import check_credentials, with_credentials
+from app.servers import apply_changes, check_credentials, with_credentials
 from app.validators import (
     check_group_name,
     check_hostname,
@@ -209,15 +209,10 @@ class ImportResult:
     groups_created: list[str] = field(default_factory=list)
 
 
-def _same_secret(vault: Vault, stored: str | None, given: str | None) -> bool:
-    return given is None or (stored is not None and vault.decrypt(stored) == given)
-
-
 def _apply(server: Server, settings: HostSettings, vault: Vault) -> list[str]:
     """Set what the inventory says on the server; returns the names of what changed. Settings Ansible would
     default (port 22, no become...) follow the inventory; secrets and the credential change only when given,
     so an exported inventory (which never holds secrets) imports back unchanged."""
-    changes = []
     wanted: dict[str, Any] = {
         "hostname": settings.hostname,
         "port": settings.port,
@@ -227,29 +222,15 @@ def _apply(server: Server, settings: HostSettings, vault: Vault) -> list[str]:
     }
     if settings.user is not None:
         wanted["user"] = settings.user
-    for name, value in wanted.items():
-        if getattr(server, name) != value:
-            setattr(server, name, value)
-            changes.append(name)
-    if settings.credential is not None and server.credential_id != settings.credential.id:
-        server.credential = settings.credential
-        changes.append("credential_id")
-    for name, given in (
-        ("password", settings.password),
-        ("private_key", settings.private_key),
-        ("become_password", settings.become_password),
-    ):
-        if not _same_secret(vault, getattr(server, f"{name}_enc"), given):
-            setattr(server, f"{name}_enc", vault.encrypt_optional(given))
-            changes.append(name)
+    if settings.credential is not None:
+        wanted["credential"] = settings.credential
+    for name in ("password", "private_key", "become_password"):
+        if getattr(settings, name) is not None:
+            wanted[name] = getattr(settings, name)
+    changes = apply_changes(server, vault, wanted)
     if "private_key" in changes:
         server.passphrase_enc = None  # an inventory key file is a clear key
-        server.pem_file_url = None
-    auth_type = _auth_type(server, settings)
-    if auth_type != server.auth_type:
-        server.auth_type = auth_type
-        changes.append("auth_type")
-    return changes
+    return changes + apply_changes(server, vault, {"auth_type": _auth_type(server, settings)})
 
 
 def _auth_type(server: Server, settings: HostSettings) -> str:
@@ -306,7 +287,6 @@ def _import_host(
         server = existing or Server(name=host.name, is_active=True, auth_type="")
         if existing is None and settings.user is None:
             raise Refused("ansible_user: required for a new server (NewRemora does not guess the login)")
-        endpoint_before = (server.hostname, server.port)
         changes = _apply(server, settings, vault)
         try:
             check_credentials(server, vault)
@@ -319,8 +299,6 @@ def _import_host(
     except Refused as exc:
         result.skipped.append((host.name, str(exc)))
         return
-    if existing is not None and (server.hostname, server.port) != endpoint_before:
-        server.host_key = None  # another address is another machine
     if changes:
         server.updated_at = utcnow()
         server.save(force_insert=existing is None)

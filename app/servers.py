@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import peewee as pw
 
@@ -82,42 +83,100 @@ def check_credentials(server: Server, vault: Vault) -> None:
         parse_private_key(vault.decrypt(server.private_key_enc), passphrase)
 
 
-def _apply_credential(server: Server, fields: dict[str, Any]) -> None:
-    if "credential_id" not in fields:
-        return
-    if fields["credential_id"] is None:
-        server.credential = None
-        return
-    credential = Credential.get_or_none(Credential.id == parse_id(fields["credential_id"], "Credential"))
+# Fields set as given; secrets are given in clear and stored encrypted; the key has rules of its own.
+PLAIN_FIELDS: Final[tuple[str, ...]] = (
+    "name",
+    "hostname",
+    "port",
+    "user",
+    "auth_type",
+    "is_active",
+    "become",
+    "become_user",
+    "python_interpreter",
+)
+SECRET_FIELDS: Final[tuple[str, ...]] = ("password", "passphrase", "become_password")
+
+
+def _same_secret(vault: Vault, stored: str | None, given: str | None) -> bool:
+    if given is None:
+        return stored is None
+    return stored is not None and vault.decrypt(stored) == given
+
+
+def _apply_one(server: Server, vault: Vault, name: str, value: Any) -> bool:
+    if name in PLAIN_FIELDS:
+        if getattr(server, name) == value:
+            return False
+        setattr(server, name, value)
+        return True
+    if name == "credential":
+        if server.credential_id == (value.id if value is not None else None):
+            return False
+        server.credential = value
+        return True
+    if name in SECRET_FIELDS:
+        column = f"{name}_enc"
+        if _same_secret(vault, getattr(server, column), value):
+            return False
+        setattr(server, column, vault.encrypt_optional(value))
+        return True
+    if name == "private_key":
+        if _same_secret(vault, server.private_key_enc, value):
+            return False
+        server.private_key_enc = vault.encrypt_optional(value)
+        server.pem_file_url = None  # a key given directly replaces an uploaded one
+        return True
+    if name == "pem_file_url":
+        had_key = server.private_key_enc is not None
+        if value is None:  # explicit null: forget the key that came from the upload
+            server.private_key_enc = None
+            server.pem_file_url = None
+            return had_key
+        server.private_key_enc = vault.encrypt(_key_from_pem_url(vault, value))
+        server.pem_file_url = value
+        return True
+    raise ValueError(f"{name}: not a field of a server")
+
+
+def apply_changes(server: Server, vault: Vault, changes: Mapping[str, Any]) -> list[str]:
+    """Set the given fields of a server (secrets in clear: they are encrypted here; ``credential`` a Credential
+    or None), in the order given, with the rules that bind them; returns the names of those whose stored value
+    changed (``credential_id`` for the credential). The API's create and update and the inventory import all
+    change servers through here."""
+    endpoint_before = (server.hostname, server.port)
+    changed = [
+        "credential_id" if name == "credential" else name
+        for name, value in changes.items()
+        if _apply_one(server, vault, name, value)
+    ]
+    if (server.hostname, server.port) != endpoint_before:
+        # Another address is another machine: its host key is trusted afresh on first use.
+        server.host_key = None
+    return changed
+
+
+def _credential(credential_id: str | None) -> Credential | None:
+    if credential_id is None:
+        return None
+    credential = Credential.get_or_none(Credential.id == parse_id(credential_id, "Credential"))
     if credential is None:
         raise InvalidInput("credential_id: no credential has this id")
-    server.credential = credential
+    return credential
 
 
-def _apply_settings(server: Server, vault: Vault, fields: dict[str, Any]) -> None:
-    for name in ("become", "become_user", "python_interpreter"):
-        if name in fields:
-            setattr(server, name, fields[name])
-    if "become_password" in fields:
-        server.become_password_enc = vault.encrypt_optional(fields["become_password"])
-
-
-def _apply_secrets(server: Server, vault: Vault, fields: dict[str, Any]) -> None:
-    _apply_credential(server, fields)
-    _apply_settings(server, vault, fields)
-    if "password" in fields:
-        server.password_enc = vault.encrypt_optional(fields["password"])
-    if "passphrase" in fields:
-        server.passphrase_enc = vault.encrypt_optional(fields["passphrase"])
-    if fields.get("pem_file_url") is not None:
-        server.private_key_enc = vault.encrypt(_key_from_pem_url(vault, fields["pem_file_url"]))
-        server.pem_file_url = fields["pem_file_url"]
-    elif "private_key" in fields:
-        server.private_key_enc = vault.encrypt_optional(fields["private_key"])
-        server.pem_file_url = None
-    elif "pem_file_url" in fields:  # explicit null: forget the key that came from the upload
-        server.private_key_enc = None
-        server.pem_file_url = None
+def _requested_changes(fields: dict[str, Any]) -> dict[str, Any]:
+    """What a create or update request asks of a server's fields, in the order they are applied (the schemas
+    refuse a private_key together with a pem_file_url)."""
+    changes: dict[str, Any] = {name: fields[name] for name in PLAIN_FIELDS if name in fields}
+    if "credential_id" in fields:
+        changes["credential"] = _credential(fields["credential_id"])
+    changes |= {name: fields[name] for name in SECRET_FIELDS if name in fields}
+    if fields.get("pem_file_url") is not None or "private_key" not in fields:
+        changes |= {name: fields[name] for name in ("pem_file_url",) if name in fields}
+    else:
+        changes["private_key"] = fields["private_key"]
+    return changes
 
 
 def _save(server: Server, *, force_insert: bool = False) -> None:
@@ -130,15 +189,8 @@ def _save(server: Server, *, force_insert: bool = False) -> None:
 
 def create_server(vault: Vault, payload: ServerCreate) -> Server:
     fields = payload.model_dump(exclude_unset=False)
-    server = Server(
-        name=payload.name,
-        hostname=payload.hostname,
-        port=payload.port,
-        user=payload.user,
-        auth_type=payload.auth_type,
-        is_active=payload.is_active,
-    )
-    _apply_secrets(server, vault, {k: v for k, v in fields.items() if v is not None})
+    server = Server()
+    apply_changes(server, vault, _requested_changes({k: v for k, v in fields.items() if v is not None}))
     check_credentials(server, vault)
     with Server._meta.database.atomic():
         _save(server, force_insert=True)
@@ -148,16 +200,8 @@ def create_server(vault: Vault, payload: ServerCreate) -> Server:
 
 def update_server(vault: Vault, server_id: str, payload: ServerUpdate) -> Server:
     server = get_server(server_id)
-    changes = payload.model_dump(include=payload.model_fields_set)
-    endpoint_before = (server.hostname, server.port)
-    for name in ("name", "hostname", "port", "user", "auth_type", "is_active"):
-        if name in changes:
-            setattr(server, name, changes[name])
-    _apply_secrets(server, vault, changes)
+    apply_changes(server, vault, _requested_changes(payload.model_dump(include=payload.model_fields_set)))
     check_credentials(server, vault)
-    if (server.hostname, server.port) != endpoint_before:
-        # Another address is another machine: its host key is trusted afresh on first use.
-        server.host_key = None
     server.updated_at = utcnow()
     with Server._meta.database.atomic():
         _save(server)

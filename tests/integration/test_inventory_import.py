@@ -165,3 +165,22 @@ async def test_key_files_credentials_and_the_command_line(
     assert "PRIVATE KEY" not in str(raw_db.execute_sql("SELECT * FROM server").fetchall())
     exported = await (await client.get("/api/v1/inventories/export?format=ini")).get_data(as_text=True)
     assert "app02 ansible_host=10.0.0.2 ansible_port=22 ansible_user=deploy newremora_credential=ops" in exported
+
+
+async def test_a_reimport_that_moves_a_server_forgets_its_host_key_and_one_that_does_not_keeps_it(
+    client: Client, raw_db: pw.Database
+) -> None:
+    """The same rule as a PUT that changes the address: another address is another machine."""
+    host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    inventory = "web01 ansible_host=127.0.0.1 ansible_port={port} ansible_user=deploy ansible_password=pw1\n"
+    await import_text(client, inventory.format(port=2201))
+    param = "?" if isinstance(raw_db, pw.SqliteDatabase) else "%s"
+    raw_db.execute_sql(f"UPDATE server SET host_key = {param}", (host_key,))
+
+    same = await import_text(client, inventory.format(port=2201))
+    assert [entry["name"] for entry in same["unchanged"]] == ["web01"]
+    assert raw_db.execute_sql("SELECT host_key FROM server").fetchone()[0] == host_key
+
+    moved = await import_text(client, inventory.format(port=2202))
+    assert moved["updated"][0]["changes"] == ["port"]
+    assert raw_db.execute_sql("SELECT host_key FROM server").fetchone()[0] is None
