@@ -128,7 +128,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
-    from app.inventory_cli import import_file
+    from app.inventories.cli import import_file
 
     return import_file(settings, args.file, args.format, args.dry_run)
 

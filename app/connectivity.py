@@ -9,9 +9,9 @@ from app.jobqueue.lifecycle import note_connectivity, trust_host_key
 from app.models import Server
 from app.runner.checks import CheckResult, check_targets
 from app.runner.spec import RunObserver
-from app.secrets import Vault
 from app.settings import Settings
 from app.targets import target_for
+from app.vault import Vault
 from app.worker import runner_config
 
 

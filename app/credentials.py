@@ -13,8 +13,8 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.keys import parse_private_key
 from app.models import Credential, Server
 from app.schemas import CredentialCreate, CredentialUpdate
-from app.secrets import Vault
 from app.servers import parse_id
+from app.vault import Vault
 
 SECRET_FIELDS = ("password", "private_key", "passphrase", "become_password")
 

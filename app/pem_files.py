@@ -7,7 +7,7 @@ import re
 from app.errors import InvalidInput, PayloadTooLarge
 from app.keys import parse_private_key
 from app.models import PemFile
-from app.secrets import Vault
+from app.vault import Vault
 
 # The client's file name is only echoed back as a label; anything that looks like a path is refused.
 PLAIN_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$")

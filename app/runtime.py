@@ -14,10 +14,10 @@ from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
 from app.playbooks import open_directory
-from app.secrets import Vault
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
 from app.sse.listen import PostgresListener
+from app.vault import Vault
 from app.worker import WorkerPool, runner_config
 
 log = logging.getLogger(__name__)

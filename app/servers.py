@@ -15,7 +15,7 @@ from app.groups import set_server_groups
 from app.keys import parse_private_key
 from app.models import Credential, Job, PemFile, Server
 from app.schemas import ServerCreate, ServerUpdate
-from app.secrets import Vault
+from app.vault import Vault
 
 PEM_URL_PREFIX = "/pem-files/"
 ACTIVE_JOB_STATUSES = ("queued", "running")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.keys import unlocked_private_key
 from app.models import Credential, Job, Server
 from app.runner.spec import Target
-from app.secrets import Vault
+from app.vault import Vault
 
 DEFAULT_BECOME_USER = "root"
 

@@ -35,9 +35,9 @@ from app.metrics.process import ProcessMetrics
 from app.models import Job, Server
 from app.playbooks import find_playbook, open_directory
 from app.runner.cancel import kill_jobs
-from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
 from app.runner.playbook_jobs import host_alias, run_playbook_job
+from app.runner.run_dir import remove_stale_runs
 from app.runner.spec import (
     JobResult,
     JobSpec,
@@ -48,9 +48,9 @@ from app.runner.spec import (
     Target,
     TaskEvent,
 )
-from app.secrets import Vault
 from app.settings import Settings
 from app.targets import target_for
+from app.vault import Vault
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -8,9 +8,9 @@ from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from app.api.context import runtime
-from app.inventory_export import export_ini, export_yaml
-from app.inventory_import import HostOutcome, import_inventory
-from app.runner.inventory_source import parse_inventory
+from app.inventories.export import export_ini, export_yaml
+from app.inventories.importer import HostOutcome, import_inventory
+from app.inventories.parse import parse_inventory
 from app.schemas import Envelope, ImportedHost, ImportReport, InventoryExportQuery, InventoryImport, SkippedHost
 
 blueprint = Blueprint("inventories", __name__)

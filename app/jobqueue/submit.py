@@ -10,7 +10,7 @@ from app.errors import InvalidInput
 from app.fields import new_id
 from app.jobqueue.targets import resolve_targets
 from app.models import Job
-from app.secrets import Vault
+from app.vault import Vault
 
 DEFAULT_PRIORITY = 5
 JobKind = Literal["command", "script", "playbook"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from app.runner.engine import run_playbook
 from app.runner.failures import classify_unreachable, describe
-from app.runner.inventory import RunDirectory, job_alias
+from app.runner.run_dir import RunDirectory, job_alias
 from app.runner.spec import RunnerConfig, Target
 
 

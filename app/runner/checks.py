@@ -9,7 +9,7 @@ from typing import Any
 
 from app.runner.engine import run_playbook
 from app.runner.failures import classify_unreachable, describe
-from app.runner.inventory import RunDirectory, server_alias
+from app.runner.run_dir import RunDirectory, server_alias
 from app.runner.spec import RunnerConfig, Target
 
 TEST_COMMAND = "echo 'test'"

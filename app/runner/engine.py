@@ -13,7 +13,7 @@ from typing import Any
 
 import ansible_runner
 
-from app.runner.inventory import RunDirectory
+from app.runner.run_dir import RunDirectory
 from app.runner.spec import RunnerConfig
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Any
 
 from app.runner.engine import run_playbook
 from app.runner.failures import become_refused, classify_unreachable, describe
-from app.runner.inventory import HostVars, RunDirectory, job_alias
 from app.runner.polls import PollAnswer, PollFormatError, parse_poll
+from app.runner.run_dir import HostVars, RunDirectory, job_alias
 from app.runner.spec import JobListener, JobResult, JobSpec, RunnerConfig, Stream, Target
 
 log = logging.getLogger(__name__)

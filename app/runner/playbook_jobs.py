@@ -15,7 +15,7 @@ from typing import Any
 from app.runner.engine import RunOutcome, run_playbook
 from app.runner.extravars import write_extra_vars
 from app.runner.failures import classify_unreachable, describe
-from app.runner.inventory import HOST_ALIAS, RunDirectory, job_alias
+from app.runner.run_dir import HOST_ALIAS, RunDirectory, job_alias
 from app.runner.spec import JobResult, PlaybookListener, PlaybookSpec, RunnerConfig, TaskEvent, TaskStatus
 
 log = logging.getLogger(__name__)

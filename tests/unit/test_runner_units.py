@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from app.runner.failures import classify_unreachable
-from app.runner.inventory import render_inventory
 from app.runner.jobs import result_of
 from app.runner.polls import PollFormatError, parse_poll
+from app.runner.run_dir import render_inventory
 from app.runner.spec import JobSpec, Target
 
 HOSTILE = [
@@ -138,8 +138,8 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
 
-    from app.runner.inventory import RunDirectory
     from app.runner.jobs import ROUNDS_PER_RUN, _Rounds, job_vars, run_vars
+    from app.runner.run_dir import RunDirectory
     from app.runner.spec import RunnerConfig
     from app.worker import PLAYBOOKS_DIR
 
@@ -175,8 +175,8 @@ def test_a_round_opens_each_new_connection_with_one_job_and_the_others_follow_ov
     """Jobs of a server and credential whose ssh master is not up would each open a connection of their own:
     one job opens it, the others run in the next round; where a master is up, all go at once, and a credential
     whose opening round is over (its connection up or failed) never holds jobs back again."""
-    from app.runner.inventory import RunDirectory
     from app.runner.jobs import _Rounds
+    from app.runner.run_dir import RunDirectory
     from app.runner.spec import RunnerConfig
     from app.worker import PLAYBOOKS_DIR
 

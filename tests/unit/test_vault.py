@@ -10,8 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from app.errors import ConfigurationError
-from app.secrets import Vault, load_or_create_key_file
 from app.settings import Secret, Settings
+from app.vault import Vault, load_or_create_key_file
 
 
 def test_round_trip_and_ciphertext_hides_the_secret() -> None:

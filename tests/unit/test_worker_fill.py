@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from app.secrets import Vault
 from app.settings import Settings
+from app.vault import Vault
 from app.worker import FILL_WAIT_S, WorkerPool, _Slot
 
 

@@ -1,6 +1,6 @@
 """Importing an Ansible inventory into servers and groups, with an allow-list of the variables understood.
 
-Parsing is Ansible's (app/runner/inventory_source.py); this module decides what each host becomes. Only the
+Parsing is Ansible's (app/inventories/parse.py); this module decides what each host becomes. Only the
 variables listed in ``UNDERSTOOD`` are used. Any other ``ansible_*`` variable is something Ansible would act
 on (a connection plugin, ssh arguments, an executable on the controller...), so a host that has one is
 refused with the reason, and the rest of the inventory imports. Variables of the user's own (``http_port``)
@@ -18,11 +18,10 @@ from app.clock import utcnow
 from app.credentials import find_credential
 from app.errors import InvalidInput
 from app.groups import add_children, ensure_groups, set_server_groups
+from app.inventories.parse import ParsedHost, ParsedInventory, VarValue
 from app.key_files import KeyFileRefused, read_key_file
 from app.keys import parse_private_key
 from app.models import Credential, Group, Server
-from app.runner.inventory_source import ParsedHost, ParsedInventory, VarValue
-from app.secrets import Vault
 from app.servers import apply_changes, check_credentials, with_credentials
 from app.validators import (
     check_group_name,
@@ -32,6 +31,7 @@ from app.validators import (
     check_secret_text,
     check_server_name,
 )
+from app.vault import Vault
 
 MAX_HOSTS = 10_000
 TRUE_WORDS = ("true", "yes", "on", "1")

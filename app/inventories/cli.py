@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from app.db import Database
-from app.inventory_import import import_inventory
+from app.inventories.importer import import_inventory
+from app.inventories.parse import InventoryFormat, parse_inventory
 from app.migrate import require_current_schema
-from app.runner.inventory_source import InventoryFormat, parse_inventory
-from app.secrets import Vault
 from app.settings import Settings
+from app.vault import Vault
 
 
 def import_file(settings: Settings, file: str, fmt: InventoryFormat, dry_run: bool) -> int:

@@ -84,7 +84,7 @@ def parse_inventory(text: str, fmt: InventoryFormat = "auto") -> ParsedInventory
         }
         try:
             completed = subprocess.run(
-                [sys.executable, "-I", "-m", "app.runner.inventory_source", str(source)],
+                [sys.executable, "-I", "-m", "app.inventories.parse", str(source)],
                 env=env,
                 cwd=workdir,
                 capture_output=True,
