@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # ansible-runner finds ansible-playbook on PATH: the venv's bin comes first.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test bench bench-deps screenshots install runtime-deps system-deps lint typecheck clean
+.PHONY: run test check fmt bench bench-deps screenshots install runtime-deps system-deps lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,19 @@ typecheck: install
 
 test: install system-deps lint typecheck
 	$(BIN)/python -m pytest
+
+# The inner loop while editing: the lint and type checks of make test, then every test not marked slow.
+# Unlike make test it installs no system package (run make test or make system-deps once, as root).
+check: install
+	$(BIN)/ruff check app migrations tests bench
+	$(BIN)/ruff format --check app migrations tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not slow" -q
+
+# Formats and applies ruff's safe fixes (what make check and the pre-commit hooks would refuse).
+fmt: install
+	$(BIN)/ruff format app migrations tests bench
+	$(BIN)/ruff check --fix app migrations tests bench
 
 # The API read benchmark loads the service with wrk (Debian package; installed when missing, as root).
 bench-deps:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from quart.typing import TestClientProtocol as Client
 
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until_async
 from tests.helpers import create_server, ok_data
 
 FINISHED = ("completed", "failed", "canceled")
@@ -60,20 +60,19 @@ async def job(client: Client, job_id: str) -> dict[str, Any]:
     return data
 
 
-async def wait_until(client: Client, job_id: str, done: Any, timeout: float = 60.0) -> dict[str, Any]:
+async def wait_for_job(
+    client: Client,
+    job_id: str,
+    done: Callable[[dict[str, Any]], object],
+    timeout: float = 60.0,
+    what: str = "the awaited state",
+) -> dict[str, Any]:
     """Poll the job as a client would until ``done(job)``; fail with the job's state at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = await job(client, job_id)
-        if done(current):
-            return current
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} did not get there in {timeout} s: {current}")
-        await asyncio.sleep(0.1)
+    return await wait_until_async(lambda: job(client, job_id), timeout, f"job {job_id} to reach {what}", 0.1, done=done)
 
 
 async def wait_finished(client: Client, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    return await wait_until(client, job_id, lambda j: j["status"] in FINISHED, timeout)
+    return await wait_for_job(client, job_id, lambda j: j["status"] in FINISHED, timeout, "an end")
 
 
 def seconds_between(start: str, end: str) -> float:

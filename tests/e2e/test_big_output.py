@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +42,15 @@ def test_fifty_mib_of_output_is_capped_and_memory_stays_flat(service: Service, s
         _, rss_before = peak_and_current_rss_kib(service.process.pid)
         command = f"yes {LINE} | head -c {PRINTED}; echo; echo done >&2"
         job_id = http.post("/api/v1/jobs", json={"server_id": server["id"], "command": command}).json()["data"]["id"]
-        deadline = time.monotonic() + 300
         # Wait through the list, which carries no output: what is measured is the job, not a client's reads.
         listing = f"/api/v1/jobs?server_id={server['id']}"
-        while (job := http.get(listing).json()["data"]["jobs"][0])["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline, job["status"]
-            time.sleep(0.5)
+        job = wait_until(
+            lambda: http.get(listing).json()["data"]["jobs"][0],
+            300,
+            "the job to end",
+            0.5,
+            done=lambda j: j["status"] not in ("queued", "running"),
+        )
         peak, _ = peak_and_current_rss_kib(service.process.pid)
 
         assert job["status"] == "completed", job["error"]

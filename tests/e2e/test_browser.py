@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 from tests.harness.proxy import DroppingProxy
 from tests.harness.service import NEWREMORA, Service
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -98,13 +98,6 @@ def job_id_in(page: Page) -> str:
     match = re.search(r"#/jobs/([0-9a-f-]{36})$", page.url)
     assert match, page.url
     return match.group(1)
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_servers_jobs_live_log_and_list_in_the_browser(
@@ -207,10 +200,11 @@ def test_servers_jobs_live_log_and_list_in_the_browser(
     assert last_shown > 0
     proxy.drop()
     resumed = re.compile(rf"^last-event-id: {last_shown}\r?$", re.IGNORECASE | re.MULTILINE)
-    wait_for(
+    wait_until(
         lambda: any(resumed.search(head) for head in proxy.requests_for(stream_path)),
         timeout=PAGE_MS / 1000,
         what="the page to resume its stream with Last-Event-ID",
+        interval=0.1,
     )
     expect(page.locator("#conn")).to_have_text("live")
     # Dropped again, and the gateway answers 502 for a while: the browser gives up on the stream, the page
@@ -219,13 +213,14 @@ def test_servers_jobs_live_log_and_list_in_the_browser(
     proxy.drop()
     expect(page.locator("#conn")).to_have_text("reconnecting…", timeout=PAGE_MS)
     refused = len(proxy.requests_for(stream_path))
-    wait_for(lambda: len(proxy.requests_for(stream_path)) > refused, PAGE_MS / 1000, "the page to try again")
+    wait_until(lambda: len(proxy.requests_for(stream_path)) > refused, PAGE_MS / 1000, "the page to try again", 0.1)
     proxy.failing = False
     reopened = re.compile(rf"^GET {stream_path}\?last_event_id={last_shown} ")
-    wait_for(
+    wait_until(
         lambda: any(reopened.match(head) for head in proxy.requests_for(stream_path)),
         timeout=PAGE_MS / 1000 * 4,
         what="the page to reopen its stream with ?last_event_id=",
+        interval=0.1,
     )
     expect(page.locator("#conn")).to_have_text("live")
     release.touch()

@@ -7,7 +7,6 @@ import json
 import re
 import signal
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from tests.harness.cli import ClientProcess, newremora
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -78,10 +78,13 @@ def job_state(service: Service, api_key: str, job_id: str) -> dict[str, object]:
 
 
 def wait_for_status(service: Service, api_key: str, job_id: str, status: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while (current := job_state(service, api_key, job_id))["status"] != status:
-        assert time.monotonic() < deadline, current
-        time.sleep(0.2)
+    wait_until(
+        lambda: job_state(service, api_key, job_id),
+        timeout,
+        f"job {job_id} to be {status}",
+        0.2,
+        done=lambda current: current["status"] == status,
+    )
 
 
 def test_servers_add_with_a_key_file_list_and_test(

@@ -3,14 +3,12 @@ Prometheus and a log collector would read them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
 import subprocess
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from tests.harness.metrics import Scrape
 from tests.harness.service import NEWREMORA, Service
 from tests.harness.sse import events
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until_async
 
 pytestmark = pytest.mark.slow
 
@@ -56,13 +55,6 @@ def create_api_key(workdir: Path) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.2)
-
-
 async def test_metrics_and_logs_follow_real_jobs(service: Service, sshd: SshTarget) -> None:
     key = create_api_key(service.workdir)  # API keys on: every /api/v1 call needs one from now on
     async with (
@@ -89,8 +81,12 @@ async def test_metrics_and_logs_follow_real_jobs(service: Service, sshd: SshTarg
             return data
 
         async def finished(job_id: str) -> dict[str, Any]:
-            await eventually(
-                lambda: _status_in(job, job_id, ("completed", "failed", "canceled")), f"job {job_id} did not end"
+            await wait_until_async(
+                lambda: job(job_id),
+                60,
+                f"job {job_id} to end",
+                0.2,
+                done=lambda j: j["status"] in ("completed", "failed", "canceled"),
             )
             return await job(job_id)
 
@@ -151,7 +147,7 @@ async def test_metrics_and_logs_follow_real_jobs(service: Service, sshd: SshTarg
                 now.value("newremora_sse_clients") == 0 and now.value("newremora_worker_busy_slots") == 0 and all(ended)
             )
 
-        await eventually(settled, "the stream or the worker slots stayed busy")
+        await wait_until_async(settled, 60, "the stream to close and the worker slots to be idle", 0.2)
         done = await scrape()
         counts = {s: done.value("newremora_jobs", status=s) for s in ("completed", "failed", "canceled", "running")}
         assert counts == {"completed": 3, "failed": 1, "canceled": 1, "running": 0}
@@ -175,7 +171,3 @@ async def test_metrics_and_logs_follow_real_jobs(service: Service, sshd: SshTarg
     assert any("finished: canceled" in line["message"] for line in of_long)
     scrapes = [line for line in lines if line.get("path") == "/metrics"]
     assert scrapes and {line["status"] for line in scrapes} == {200, 401}
-
-
-async def _status_in(job: Callable[[str], Awaitable[dict[str, Any]]], job_id: str, statuses: tuple[str, ...]) -> bool:
-    return (await job(job_id))["status"] in statuses

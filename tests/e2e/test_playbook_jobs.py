@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
 from tests.harness.sse import Event, collect, events
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -149,12 +149,10 @@ def test_a_restart_marks_running_playbook_jobs_interrupted(
 
 
 def wait_for(http: httpx.Client, job_id: str, condition: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def current() -> dict[str, Any]:
         response = http.get(f"/api/v1/jobs/{job_id}")
         assert response.status_code == 200, response.text
-        current: dict[str, Any] = response.json()["data"]
-        if condition(current):
-            return current
-        assert time.monotonic() < deadline, current
-        time.sleep(0.1)
+        data: dict[str, Any] = response.json()["data"]
+        return data
+
+    return wait_until(current, timeout, f"job {job_id}", 0.1, done=condition)

@@ -18,6 +18,7 @@ from tests.harness.fixtures import SshdFactory
 from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +58,7 @@ def job(http: httpx.Client, job_id: str) -> dict[str, Any]:
 
 
 def wait_for(http: httpx.Client, job_id: str, condition: Any, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while not condition(current := job(http, job_id)):
-        assert time.monotonic() < deadline, current
-        time.sleep(0.1)
-    return current
+    return wait_until(lambda: job(http, job_id), timeout, f"job {job_id}", 0.1, done=condition)
 
 
 def finished(state: dict[str, Any]) -> bool:

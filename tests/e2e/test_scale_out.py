@@ -3,12 +3,12 @@ processes (newremora worker), 1 PostgreSQL, 4 sshd. Nothing home-made between th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
 from tests.harness.sse import collect, events, joined
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until, wait_until_async
 
 pytestmark = pytest.mark.slow
 
@@ -68,20 +69,23 @@ def cluster(tmp_path: Path, pg_env: dict[str, str], sshd: SshTarget, sshd_factor
 
 
 def wait_for_workers(http: httpx.Client, pids: set[int]) -> None:
-    deadline = time.monotonic() + 30
-    while {w["pid"] for w in http.get("/api/v1/system/enhanced").json()["data"]["worker_status"]["workers"]} != pids:
-        assert time.monotonic() < deadline, "worker processes did not show up"
-        time.sleep(0.2)
+    wait_until(
+        lambda: {w["pid"] for w in http.get("/api/v1/system/enhanced").json()["data"]["worker_status"]["workers"]},
+        30,
+        f"worker processes {sorted(pids)} to show up",
+        0.2,
+        done=lambda shown: shown == pids,
+    )
 
 
 async def wait_finished(http: httpx.AsyncClient, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job: dict[str, Any] = (await http.get(f"/api/v1/jobs/{job_id}")).json()["data"]
-        if job["status"] in ("completed", "failed", "canceled"):
-            return job
-        assert time.monotonic() < deadline, job
-        await asyncio.sleep(0.2)
+    async def job() -> dict[str, Any]:
+        data: dict[str, Any] = (await http.get(f"/api/v1/jobs/{job_id}")).json()["data"]
+        return data
+
+    return await wait_until_async(
+        job, timeout, f"job {job_id} to end", 0.2, done=lambda j: j["status"] in ("completed", "failed", "canceled")
+    )
 
 
 async def test_many_nodes_share_one_queue(cluster: Cluster) -> None:
@@ -145,10 +149,13 @@ async def test_many_nodes_share_one_queue(cluster: Cluster) -> None:
             for n in range(6)
         ]
         for job_id in running:
-            deadline = time.monotonic() + 60
-            while "line 2" not in (await clients[0].get(f"/api/v1/jobs/{job_id}")).json()["data"]["stdout"]:
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.2)
+            await wait_until_async(
+                partial(stdout_of, clients[0], job_id),
+                60,
+                f"job {job_id} to print line 2",
+                0.2,
+                done=lambda stdout: "line 2" in stdout,
+            )
         status = (await clients[0].get("/api/v1/system/enhanced")).json()["data"]["worker_status"]["workers"]
         busy_pid = max(status, key=lambda w: w["running_jobs"])["pid"]
         victim = next(w for w in cluster.workers if w.process.pid == busy_pid)
@@ -164,6 +171,10 @@ async def test_many_nodes_share_one_queue(cluster: Cluster) -> None:
             await client.aclose()
 
 
+async def stdout_of(http: httpx.AsyncClient, job_id: str) -> str:
+    return str((await http.get(f"/api/v1/jobs/{job_id}")).json()["data"]["stdout"])
+
+
 async def metrics_add_up(cluster: Cluster, clients: list[httpx.AsyncClient], ids: list[str]) -> None:
     """What Prometheus would scrape: the database's figures, the same from either API node; each worker
     process's own figures, which add up to the whole; and JSON logs that follow every job by its id."""
@@ -175,13 +186,18 @@ async def metrics_add_up(cluster: Cluster, clients: list[httpx.AsyncClient], ids
         assert fleet.value("newremora_worker_slots_live") == 9 and fleet.value("newremora_worker_slots") == 0
     async with httpx.AsyncClient(timeout=30) as http:
         # A worker's run is counted when it ends, a moment after its last job (it stays warm for more work).
-        deadline = time.monotonic() + 60
-        while True:
-            workers = [Scrape.parse((await http.get(url)).text) for url in cluster.worker_metrics]
-            runs = [w.total("newremora_ansible_run_duration_seconds_count", playbook="run_jobs") for w in workers]
-            if all(runs) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+        async def scrape_workers() -> list[Scrape]:
+            return [Scrape.parse((await http.get(url)).text) for url in cluster.worker_metrics]
+
+        workers = await wait_until_async(
+            scrape_workers,
+            60,
+            "every worker process to count a finished Ansible run",
+            0.2,
+            done=lambda ws: all(
+                w.total("newremora_ansible_run_duration_seconds_count", playbook="run_jobs") for w in ws
+            ),
+        )
     assert all(w.value("newremora_process_info", role="worker", version="0.1.0") == 1 for w in workers)
     assert sum(w.value("newremora_job_duration_seconds_count", status="completed") for w in workers) == JOBS
     printed = sum(len(f"{n}\n") for n in range(JOBS))

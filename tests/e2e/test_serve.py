@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from tests.harness.postgres import PostgresCluster
 from tests.harness.service import NEWREMORA, Service
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -152,10 +152,9 @@ def test_worker_process_health_and_graceful_stop(
     assert health("--worker").returncode == 1  # no worker process yet
     worker = Service.start(tmp_path / "worker", pg_env, ("worker", "--threads", "2"))
     services.append(worker)
-    deadline = time.monotonic() + 30
-    while (checked := health("--worker")).returncode != 0:
-        assert time.monotonic() < deadline, checked.stdout
-        time.sleep(0.2)
+    checked = wait_until(
+        lambda: health("--worker"), 30, "`newremora health --worker` to pass", 0.2, done=lambda c: c.returncode == 0
+    )
     assert "1 live worker process" in checked.stdout
     assert worker.terminate(timeout=30) == 0  # SIGTERM: graceful
     assert health("--worker").returncode == 1  # a stopped worker is not counted as live

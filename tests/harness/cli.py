@@ -7,11 +7,11 @@ import os
 import pty
 import subprocess
 import threading
-import time
 from collections.abc import Mapping
 from typing import IO
 
 from tests.harness.service import NEWREMORA
+from tests.harness.wait import wait_until
 
 
 def client_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -73,21 +73,24 @@ class ClientProcess:
 
     def wait_for(self, name: str, text: str, timeout: float = 90) -> None:
         """Until ``text`` has appeared on stdout or stderr; fail with what was printed at the deadline."""
-        deadline = time.monotonic() + timeout
-        while text not in self.text(name):
-            ended = self.process.poll() is not None
-            if ended:
-                for reader in self.readers:
-                    reader.join(timeout=10)
-                if text in self.text(name):
-                    return
-            if ended or time.monotonic() > deadline:
-                self.process.kill()
-                raise AssertionError(
-                    f"{text!r} not on {name} (exit {self.finish()}):\n"
-                    f"stdout: {self.text('stdout')!r}\nstderr: {self.text('stderr')!r}"
-                )
-            time.sleep(0.05)
+
+        def printed_or_ended() -> bool:
+            return text in self.text(name) or self.process.poll() is not None
+
+        with contextlib.suppress(AssertionError):  # at the deadline the failure below says what was printed
+            wait_until(printed_or_ended, timeout, f"{text!r} on {name}")
+        if text in self.text(name):
+            return
+        if self.process.poll() is not None:  # ended: what it printed last may still be in the pipes
+            for reader in self.readers:
+                reader.join(timeout=10)
+            if text in self.text(name):
+                return
+        self.process.kill()
+        raise AssertionError(
+            f"{text!r} not on {name} (exit {self.finish()}):\n"
+            f"stdout: {self.text('stdout')!r}\nstderr: {self.text('stderr')!r}"
+        )
 
     def finish(self, timeout: float = 90) -> int:
         """The exit code, once the process has ended and all its output is read."""

@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.harness.net import free_port
 from tests.harness.processes import kill_processes_mentioning
+from tests.harness.wait import wait_until
 
 READY_TIMEOUT = 30.0
 NEWREMORA = str(Path(sys.executable).with_name("newremora"))
@@ -64,28 +64,30 @@ class Service:
         return service
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
+        def healthy() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"newremora serve exited with {self.process.returncode}:\n{self.log()}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.05)  # readiness poll of a process we do not control
-        self.stop()
-        raise RuntimeError(f"newremora serve did not become healthy:\n{self.log()}")
+                return httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200
+            return False
+
+        try:
+            wait_until(healthy, READY_TIMEOUT, "/health to answer 200")  # a process we do not control
+        except AssertionError as timed_out:
+            self.stop()
+            raise RuntimeError(f"newremora serve did not become healthy:\n{self.log()}") from timed_out
 
     def wait_for_keys(self, anonymous_status: int, timeout: float = 30.0, key: str | None = None) -> None:
         """Until a request without ``key`` (or with it) answers ``anonymous_status`` (401 once a key made by
         another process, the CLI, counts here; 200 once the last one is revoked; 401 for a revoked ``key``):
         the service reads the live keys again at most once per second (app/apikeys.py, LIVE_KEYS_TTL_S)."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        deadline = time.monotonic() + timeout
-        while (status := httpx.get(f"{self.base_url}/api/v1/servers", headers=headers, timeout=10).status_code) != (
-            anonymous_status
-        ):
-            assert time.monotonic() < deadline, f"/api/v1 still answers {status}, not {anonymous_status}"
-            time.sleep(0.05)
+        wait_until(
+            lambda: httpx.get(f"{self.base_url}/api/v1/servers", headers=headers, timeout=10).status_code,
+            timeout,
+            f"/api/v1 to answer {anonymous_status}",
+            done=lambda status: status == anonymous_status,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -15,12 +15,12 @@ import signal
 import socket
 import string
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.harness.net import free_port
+from tests.harness.wait import wait_until
 
 SSHD_BIN = "/usr/sbin/sshd"
 READY_TIMEOUT = 10.0
@@ -345,19 +345,20 @@ class Sshd:
             raise
 
     def _wait_ready(self, log_offset: int) -> None:
-        assert self._proc is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
+        def answers() -> bool:
+            assert self._proc is not None
             if self._proc.poll() is not None:
                 log = self._log_since(log_offset)
                 error = _PortInUse if "Address already in use" in log else SshdStartError
                 raise error(f"sshd exited with {self._proc.returncode}:\n{log}")
-            if _answers_ssh(self.port):
-                return
-            time.sleep(0.05)
-        raise SshdStartError(
-            f"sshd not answering on 127.0.0.1:{self.port} after {READY_TIMEOUT}s:\n" + self._log_since(log_offset)
-        )
+            return _answers_ssh(self.port)
+
+        try:
+            wait_until(answers, READY_TIMEOUT, f"sshd to answer on 127.0.0.1:{self.port}")
+        except AssertionError as timed_out:
+            raise SshdStartError(
+                f"sshd not answering on 127.0.0.1:{self.port} after {READY_TIMEOUT}s:\n" + self._log_since(log_offset)
+            ) from timed_out
 
     def _log_since(self, offset: int, max_chars: int = 4000) -> str:
         try:

@@ -10,7 +10,7 @@ from quart.typing import TestClientProtocol as Client
 
 from tests.harness.sshd import SshTarget, SudoRights
 from tests.helpers import create_server, ok_data
-from tests.jobs_helpers import processes_of, submit, wait_finished, wait_until
+from tests.jobs_helpers import processes_of, submit, wait_finished, wait_for_job
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ async def test_become_runs_as_the_become_user_and_cancel_reaches_it(
 
     # A running job under sudo: its password is on no command line; a cancel stops its processes.
     long_job = await submit(client, server["id"], "echo started; sleep 300")
-    await wait_until(client, long_job, lambda j: "started" in j["stdout"])
+    await wait_for_job(client, long_job, lambda j: "started" in j["stdout"])
     assert any("sleep 300" in p for p in processes_of(become_user))
     assert cmdlines_containing(user.password) == []
     canceled = await ok_data(await client.post(f"/api/v1/jobs/{long_job}/cancel"), 202)

@@ -1,5 +1,7 @@
-"""How workers take queued jobs: a new Ansible run waits for a fuller batch only while the per-server limits
-hold a backlog back, and never when the jobs it could take are all there is."""
+"""How workers take queued jobs: a worker with another run about to take new work leaves it fewer than `fill`
+jobs (one Ansible process holds them), whether the per-server limits hold the others back or they are all there
+is; a worker with no such run takes what it can; a full batch is taken at once; and the jobs a stopped run never
+started go back to the queue."""
 
 from __future__ import annotations
 

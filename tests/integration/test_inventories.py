@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from quart.typing import TestClientProtocol as Client
 
 from tests.harness.fixtures import SshdFactory
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until_async
 from tests.helpers import ok_data
 from tests.jobs_helpers import wait_finished
 
@@ -97,13 +96,13 @@ def names(hosts: list[dict[str, Any]]) -> list[str]:
 
 
 async def wait_batch(client: Client, batch_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        summary: dict[str, Any] = await ok_data(await client.get(f"/api/v1/batches/{batch_id}"))
-        if summary["status"] != "running":
-            return summary
-        assert time.monotonic() < deadline, summary
-        await asyncio.sleep(0.2)
+    async def summary() -> dict[str, Any]:
+        data: dict[str, Any] = await ok_data(await client.get(f"/api/v1/batches/{batch_id}"))
+        return data
+
+    return await wait_until_async(
+        summary, timeout, f"batch {batch_id} to end", 0.2, done=lambda s: s["status"] != "running"
+    )
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])

@@ -22,7 +22,7 @@ from tests.jobs_helpers import (
     submit,
     submit_script,
     wait_finished,
-    wait_until,
+    wait_for_job,
 )
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,7 @@ async def test_cancel_running_queued_and_finished_jobs(client: Client, sshd: Ssh
     marker = uuid.uuid4().hex
     running = await submit(client, server_id, f"echo started; trap '' TERM; sleep 300 # {marker}")
     queued = await submit(client, server_id, "echo never")  # the server takes one job at a time here
-    await wait_until(client, running, lambda j: j["stdout"] == "started\n")
+    await wait_for_job(client, running, lambda j: j["stdout"] == "started\n")
 
     canceled_queued = await client.post(f"/api/v1/jobs/{queued}/cancel")
     body = await ok_data(canceled_queued, 200)

@@ -14,7 +14,7 @@ from quart.typing import TestClientProtocol as Client
 
 from tests.harness.sshd import SshTarget
 from tests.helpers import error_of, ok_data
-from tests.jobs_helpers import password_server_for, wait_finished, wait_until
+from tests.jobs_helpers import password_server_for, wait_finished, wait_for_job
 
 PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
 
@@ -114,7 +114,7 @@ async def test_cancel_and_timeout_end_the_run_and_silence_is_not_a_stall(client:
     silent = {"playbook": "pause.yml", "server_id": server_id, "extra_vars": {"pause_seconds": 12}}
     quiet = (await submit_playbook(client, silent))["id"]
 
-    await wait_until(client, canceled, lambda j: "TASK [pause]" in j["stdout"])
+    await wait_for_job(client, canceled, lambda j: "TASK [pause]" in j["stdout"])
     asked = time.monotonic()
     await ok_data(await client.post(f"/api/v1/jobs/{canceled}/cancel"), 202)
     done = await wait_finished(client, canceled, timeout=30)
