@@ -8,8 +8,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from app.clock import rfc3339, utcnow
-from app.runner.extravars import check_extra_vars
 from app.validators import (
+    check_extra_vars,
     check_group_name,
     check_hostname,
     check_interpreter,
