@@ -12,7 +12,7 @@ from app.db import rows
 from app.errors import Conflict, InvalidInput, NotFound
 from app.keys import parse_private_key
 from app.models import Credential, Server
-from app.schemas import CredentialCreate, CredentialUpdate
+from app.schemas.credentials import CredentialCreate, CredentialUpdate
 from app.secrets import Vault
 from app.servers import parse_id
 

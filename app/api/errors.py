@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.logs import request_id_var
-from app.schemas import ErrorEnvelope
+from app.schemas.common import ErrorEnvelope
 
 log = logging.getLogger(__name__)
 

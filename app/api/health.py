@@ -11,7 +11,7 @@ from quart_schema import validate_response
 from app.api.context import runtime
 from app.clock import utcnow
 from app.errors import DatabaseUnavailable
-from app.schemas import Health
+from app.schemas.health import Health
 
 blueprint = Blueprint("health", __name__)
 

@@ -26,8 +26,8 @@ from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.logs import for_job
 from app.models import Job
 from app.playbooks import find_playbook, open_directory
-from app.schemas import (
-    Envelope,
+from app.schemas.common import Envelope
+from app.schemas.jobs import (
     JobBatchCreated,
     JobCanceled,
     JobCreate,

@@ -7,7 +7,7 @@ from typing import Any
 
 from quart_schema import OpenAPIProvider
 
-from app.schemas import ErrorEnvelope
+from app.schemas.common import ErrorEnvelope
 
 ALWAYS = {
     401: "No valid API key (once keys exist)",
