@@ -24,7 +24,13 @@ def _no_nul(value: str) -> str:
 
 
 JobText = Annotated[str, Field(max_length=MAX_JOB_TEXT), AfterValidator(_no_nul)]
-MAX_BATCH_SERVERS = 1000
+
+# How many servers one submission may name in ``server_ids`` (docs/inventories.md, docs/decisions.md). Each playbook
+# job is an Ansible run of its own (docs/execution.md), so a playbook submission names fewer.
+MAX_COMMAND_SERVERS: Final = 1000
+MAX_PLAYBOOK_SERVERS: Final = 500
+CommandServerIds = Annotated[list[str], Field(min_length=1, max_length=MAX_COMMAND_SERVERS)]
+PlaybookServerIds = Annotated[list[str], Field(min_length=1, max_length=MAX_PLAYBOOK_SERVERS)]
 
 
 class TargetChoice(RequestModel):
@@ -32,7 +38,7 @@ class TargetChoice(RequestModel):
     sharing a ``batch_id``)."""
 
     server_id: str | None = None
-    server_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_BATCH_SERVERS)] | None = None
+    server_ids: CommandServerIds | None = None
     group: GroupName | None = None
 
     @model_validator(mode="after")
@@ -88,12 +94,13 @@ def _extra_vars(value: dict[str, Any]) -> dict[str, Any]:
 
 
 ExtraVars = Annotated[dict[str, Any], AfterValidator(_extra_vars)]
-MAX_BATCH_SERVERS = 500
 
 
 class PlaybookJobCreate(TargetChoice):
     """A playbook of the playbook directory, by file name, on one server or several (one job each)."""
 
+    # Redeclared for its own limit; it keeps its place (second) among the fields.
+    server_ids: PlaybookServerIds | None = None
     playbook: Annotated[str, Field(min_length=1, max_length=255)]
     extra_vars: ExtraVars | None = None
     timeout: JobTimeout = 1800
