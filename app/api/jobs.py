@@ -23,6 +23,7 @@ from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
 from app.jobqueue import lifecycle, reads, submit
 from app.jobqueue.listing import JobFilter, list_jobs_json
+from app.jobqueue.selection import GroupMembers, OneServer, Selection, ServerList
 from app.logs import for_job
 from app.models import Job
 from app.playbooks import find_playbook, open_directory
@@ -43,6 +44,7 @@ from app.schemas.jobs import (
     OriginalJob,
     PlaybookJobCreate,
     ScriptJobCreate,
+    TargetChoice,
     TaskResult,
     TaskResultList,
 )
@@ -86,13 +88,23 @@ def job_out(job: Job) -> JobOut:
 Submission = tuple[Envelope[JobOut | JobBatchCreated], int]
 
 
-async def _submit(new: submit.NewJob) -> Submission:
+def _selection(data: TargetChoice) -> Selection:
+    """The servers a validated submission names (the model saw to it that it names them one way only)."""
+    if data.server_id is not None:
+        return OneServer(data.server_id)
+    if data.server_ids is not None:
+        return ServerList(tuple(data.server_ids))
+    assert data.group is not None
+    return GroupMembers(data.group)
+
+
+async def _submit(new: submit.NewJob, selection: Selection) -> Submission:
     """One server (``server_id``): the job itself, as the reference shows. Several (``server_ids``, ``group``):
     ``{"batch_id", "count", "jobs"}``, one job per server."""
     rt = runtime()
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
-    submitted = await rt.database.run(submit.create_jobs, new, rt.settings.max_job_timeout, rt.vault)
+    submitted = await rt.database.run(submit.create_jobs, new, selection, rt.settings.max_job_timeout, rt.vault)
     for job in submitted.jobs:
         log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
     rt.wake_workers()
@@ -109,9 +121,6 @@ async def _submit(new: submit.NewJob) -> Submission:
 async def create_job(data: JobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
-            server_id=data.server_id,
-            server_ids=data.server_ids,
-            group=data.group,
             kind="command",
             command=data.command,
             args=data.args,
@@ -120,7 +129,8 @@ async def create_job(data: JobCreate) -> Submission:
             become=data.become,
             become_user=data.become_user,
             become_password=data.become_password,
-        )
+        ),
+        _selection(data),
     )
 
 
@@ -130,9 +140,6 @@ async def create_job(data: JobCreate) -> Submission:
 async def create_script_job(data: ScriptJobCreate) -> Submission:
     return await _submit(
         submit.NewJob(
-            server_id=data.server_id,
-            server_ids=data.server_ids,
-            group=data.group,
             kind="script",
             script=data.script,
             shell=data.shell,
@@ -141,7 +148,8 @@ async def create_script_job(data: ScriptJobCreate) -> Submission:
             become=data.become,
             become_user=data.become_user,
             become_password=data.become_password,
-        )
+        ),
+        _selection(data),
     )
 
 
@@ -152,15 +160,13 @@ async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
     find_playbook(open_directory(runtime().settings.playbook_dir), data.playbook)  # 400 bad name, 404 unknown
     return await _submit(
         submit.NewJob(
-            server_id=data.server_id,
-            server_ids=data.server_ids,
-            group=data.group,
             kind="playbook",
             playbook=data.playbook,
             extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
             timeout=data.timeout,
             priority=data.priority,
-        )
+        ),
+        _selection(data),
     )
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from app.errors import InvalidInput
 from app.fields import new_id
-from app.jobqueue.targets import resolve_targets
+from app.jobqueue.selection import OneServer, Selection, select_servers
 from app.models import Job
 from app.secrets import Vault
 
@@ -20,10 +19,6 @@ JobKind = Literal["command", "script", "playbook"]
 class NewJob:
     kind: JobKind
     timeout: int
-    # Exactly one of the three (app/jobqueue/targets.py).
-    server_id: str | None = None
-    server_ids: Sequence[str] | None = None
-    group: str | None = None
     priority: int = DEFAULT_PRIORITY
     command: str | None = None
     args: str | None = None
@@ -43,16 +38,16 @@ class Submitted:
     batch_id: str | None
 
 
-def create_jobs(new: NewJob, max_timeout: int, vault: Vault) -> Submitted:
-    """One queued job per target server, in one transaction; several share a new batch id."""
+def create_jobs(new: NewJob, selection: Selection, max_timeout: int, vault: Vault) -> Submitted:
+    """One queued job per selected server, in one transaction; several share a new batch id."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
     if new.become is False and (new.become_user is not None or new.become_password is not None):
         raise InvalidInput("become: become_user and become_password need become (or the server's become)")
     become_password_enc = vault.encrypt_optional(new.become_password)
     with Job._meta.database.atomic():
-        targets = resolve_targets(new.server_id, new.server_ids, new.group)
-        batch_id = new_id() if targets.batch else None
+        selected = select_servers(selection)
+        batch_id = new_id() if selected.batch else None
         jobs = [
             Job.create(
                 server=server,
@@ -71,7 +66,7 @@ def create_jobs(new: NewJob, max_timeout: int, vault: Vault) -> Submitted:
                 become_user=new.become_user,
                 become_password_enc=become_password_enc,
             )
-            for server in targets.servers
+            for server in selected.servers
         ]
     return Submitted(jobs, batch_id)
 
@@ -103,7 +98,6 @@ def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int, vault: Va
     ):
         raise InvalidInput("command: the original job is a playbook; only server_id, timeout and priority apply")
     new = NewJob(
-        server_id=overrides.server_id or original.server_id,
         kind=cast(JobKind, original.kind),
         timeout=overrides.timeout if overrides.timeout is not None else original.timeout,
         priority=overrides.priority if overrides.priority is not None else original.priority,
@@ -117,4 +111,5 @@ def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int, vault: Va
         become_user=original.become_user,
         become_password=vault.decrypt_optional(original.become_password_enc),
     )
-    return original, create_jobs(new, max_timeout, vault).jobs[0]
+    selection = OneServer(overrides.server_id or original.server_id)
+    return original, create_jobs(new, selection, max_timeout, vault).jobs[0]
