@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import cast
+from typing import Final, cast
 
 from pydantic import ValidationError
 from quart import Blueprint, Response, request
@@ -21,6 +21,7 @@ from app.api.context import runtime
 from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
+from app.jobkinds import JobKind
 from app.jobqueue import lifecycle, reads, submit
 from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.jobqueue.selection import GroupMembers, OneServer, Selection, ServerList
@@ -88,6 +89,18 @@ def job_out(job: Job) -> JobOut:
 Submission = tuple[Envelope[JobOut | JobBatchCreated], int]
 
 
+_TARGET_FIELDS: Final = frozenset(TargetChoice.model_fields)
+
+
+def _submission(kind: JobKind, data: TargetChoice) -> tuple[submit.NewJob, Selection]:
+    """A validated submission as the jobs it asks for and the servers it names. Its other fields go to the jobs by
+    name (``submit.NewJob``); extra vars are stored as JSON text."""
+    fields = data.model_dump(exclude=set(_TARGET_FIELDS))
+    if fields.get("extra_vars") is not None:
+        fields["extra_vars"] = json.dumps(fields["extra_vars"])
+    return submit.NewJob(kind=kind, **fields), _selection(data)
+
+
 def _selection(data: TargetChoice) -> Selection:
     """The servers a validated submission names (the model saw to it that it names them one way only)."""
     if data.server_id is not None:
@@ -119,38 +132,14 @@ async def _submit(new: submit.NewJob, selection: Selection) -> Submission:
 @validate_request(JobCreate)
 @validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_job(data: JobCreate) -> Submission:
-    return await _submit(
-        submit.NewJob(
-            kind="command",
-            command=data.command,
-            args=data.args,
-            timeout=data.timeout,
-            priority=data.priority,
-            become=data.become,
-            become_user=data.become_user,
-            become_password=data.become_password,
-        ),
-        _selection(data),
-    )
+    return await _submit(*_submission("command", data))
 
 
 @blueprint.post("/script")
 @validate_request(ScriptJobCreate)
 @validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_script_job(data: ScriptJobCreate) -> Submission:
-    return await _submit(
-        submit.NewJob(
-            kind="script",
-            script=data.script,
-            shell=data.shell,
-            timeout=data.timeout,
-            priority=data.priority,
-            become=data.become,
-            become_user=data.become_user,
-            become_password=data.become_password,
-        ),
-        _selection(data),
-    )
+    return await _submit(*_submission("script", data))
 
 
 @blueprint.post("/playbook")
@@ -158,16 +147,7 @@ async def create_script_job(data: ScriptJobCreate) -> Submission:
 @validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
     find_playbook(open_directory(runtime().settings.playbook_dir), data.playbook)  # 400 bad name, 404 unknown
-    return await _submit(
-        submit.NewJob(
-            kind="playbook",
-            playbook=data.playbook,
-            extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
-            timeout=data.timeout,
-            priority=data.priority,
-        ),
-        _selection(data),
-    )
+    return await _submit(*_submission("playbook", data))
 
 
 @blueprint.get("")
@@ -281,10 +261,10 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from exc
     rt = runtime()
-
-    overridden = submit.Overrides(**overrides.model_dump())
+    # A field left out (or null) keeps the original's value.
+    given = overrides.model_dump(exclude={"server_id"}, exclude_none=True)
     original, new = await rt.database.run(
-        submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout, rt.vault
+        submit.duplicate_job, job_id, overrides.server_id, given, rt.settings.max_job_timeout, rt.vault
     )
     rt.wake_workers()
     data = JobDuplicated(
