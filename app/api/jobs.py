@@ -22,7 +22,7 @@ from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
 from app.jobkinds import JobKind
-from app.jobqueue import lifecycle, reads, submit
+from app.jobqueue import jobshape, lifecycle, reads, submit
 from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.jobqueue.selection import GroupMembers, OneServer, Selection, ServerList
 from app.logs import for_job
@@ -40,7 +40,6 @@ from app.schemas.jobs import (
     JobList,
     JobListQuery,
     JobOut,
-    JobServer,
     JobStatus,
     OriginalJob,
     PlaybookJobCreate,
@@ -55,35 +54,9 @@ blueprint = Blueprint("jobs", __name__)
 
 
 def job_out(job: Job) -> JobOut:
-    server = job.server
-    return JobOut(
-        id=job.id,
-        kind=job.kind,
-        command=job.command,
-        args=job.args,
-        script=job.script,
-        shell=job.shell,
-        playbook=job.playbook,
-        extra_vars=json.loads(job.extra_vars) if job.extra_vars is not None else None,
-        status=cast(JobStatus, job.status),
-        server_id=server.id,
-        server=JobServer(id=server.id, name=server.name, hostname=server.hostname),
-        priority=job.priority,
-        timeout=job.timeout,
-        exit_code=job.exit_code,
-        error=job.error,
-        failure_reason=job.failure_reason,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        cancel_requested_at=job.cancel_requested_at,
-        canceled_at=job.canceled_at,
-        output_bytes=job.stored_bytes,
-        output_truncated=job.omitted_bytes > 0,
-        batch_id=job.batch_id,
-        become=job.become,
-        become_user=job.become_user,
-    )
+    """A job read with its server (``reads.get_job``) as the API shows it: the shape of app/jobqueue/jobshape.py,
+    which the lean listing writes too."""
+    return JobOut.model_validate(jobshape.job_values(job))
 
 
 Submission = tuple[Envelope[JobOut | JobBatchCreated], int]
