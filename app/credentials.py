@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import peewee as pw
 
@@ -16,7 +16,7 @@ from app.schemas.credentials import CredentialCreate, CredentialUpdate
 from app.secrets import Vault
 from app.servers import parse_id
 
-SECRET_FIELDS = ("password", "private_key", "passphrase", "become_password")
+SECRET_FIELDS: Final = ("password", "private_key", "passphrase", "become_password")
 
 
 def get_credential(credential_id: str) -> Credential:
