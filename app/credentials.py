@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import peewee as pw
 
@@ -12,11 +12,11 @@ from app.db import rows
 from app.errors import Conflict, InvalidInput, NotFound
 from app.keys import parse_private_key
 from app.models import Credential, Server
-from app.schemas import CredentialCreate, CredentialUpdate
+from app.schemas.credentials import CredentialCreate, CredentialUpdate
 from app.servers import parse_id
 from app.vault import Vault
 
-SECRET_FIELDS = ("password", "private_key", "passphrase", "become_password")
+SECRET_FIELDS: Final = ("password", "private_key", "passphrase", "become_password")
 
 
 def get_credential(credential_id: str) -> Credential:

@@ -14,7 +14,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.groups import set_server_groups
 from app.keys import parse_private_key
 from app.models import Credential, Job, PemFile, Server
-from app.schemas import ServerCreate, ServerUpdate
+from app.schemas.servers import ServerCreate, ServerUpdate
 from app.vault import Vault
 
 PEM_URL_PREFIX = "/pem-files/"

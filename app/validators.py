@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
+from typing import Any, Final
 
-HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-LOGIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
-SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+HOST_LABEL: Final = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+LOGIN_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+SERVER_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def check_hostname(value: str) -> str:
@@ -47,9 +49,9 @@ def check_secret_text(value: str) -> str:
     return value
 
 
-GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
+GROUP_NAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,99}$")
 # Ansible's implicit groups: every host is in "all", and in "ungrouped" when in no other group.
-IMPLICIT_GROUPS = ("all", "ungrouped")
+IMPLICIT_GROUPS: Final = ("all", "ungrouped")
 
 
 def check_group_name(value: str) -> str:
@@ -60,7 +62,7 @@ def check_group_name(value: str) -> str:
     return value
 
 
-INTERPRETER = re.compile(r"^(/[A-Za-z0-9._/+-]{1,254}|auto|auto_silent|auto_legacy|auto_legacy_silent)$")
+INTERPRETER: Final = re.compile(r"^(/[A-Za-z0-9._/+-]{1,254}|auto|auto_silent|auto_legacy|auto_legacy_silent)$")
 
 
 def check_interpreter(value: str) -> str:
@@ -68,3 +70,59 @@ def check_interpreter(value: str) -> str:
     if not INTERPRETER.fullmatch(value):
         raise ValueError("must be an absolute path of plain characters, or auto / auto_silent")
     return value
+
+
+# ----- extra vars of a playbook job ---------------------------------------------------------------------------------
+# Extra vars have the highest precedence in Ansible: a name like ``ansible_connection`` or ``ansible_ssh_common_args``
+# would decide how (and where) the play runs, so such names are refused (their file: app/runner/extravars.py).
+
+VARIABLE_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+# Ansible's magic variables that are not prefixed with ansible_: overriding them changes what a play targets.
+MAGIC_NAMES: Final = frozenset(
+    {
+        "environment",
+        "group_names",
+        "groups",
+        "hostvars",
+        "inventory_dir",
+        "inventory_file",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "item",
+        "omit",
+        "play_hosts",
+        "playbook_dir",
+        "role_name",
+        "role_names",
+        "role_path",
+        "vars",
+    }
+)
+MAX_EXTRA_VARS_BYTES: Final = 64 * 1024
+MAX_DEPTH: Final = 32
+
+
+def check_extra_vars(extra_vars: dict[str, Any]) -> dict[str, Any]:
+    """The extra vars, unchanged, or ValueError naming the first problem (never echoing a value)."""
+    for name in extra_vars:
+        if not VARIABLE_NAME.fullmatch(name):
+            raise ValueError(f"{name[:100]!r} is not a variable name (a letter, then letters, digits or '_')")
+        if name.lower().startswith("ansible_") or name in MAGIC_NAMES:
+            raise ValueError(f"{name!r} is reserved by Ansible and cannot be set here")
+    if _depth(extra_vars) > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    try:
+        as_json = json.dumps(extra_vars, allow_nan=False)
+    except ValueError:
+        raise ValueError("NaN and Infinity are not JSON numbers") from None
+    if len(as_json.encode()) > MAX_EXTRA_VARS_BYTES:
+        raise ValueError(f"{MAX_EXTRA_VARS_BYTES} bytes at most (as JSON)")
+    return extra_vars
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0

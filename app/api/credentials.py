@@ -7,7 +7,8 @@ from quart_schema import validate_request, validate_response
 
 from app import credentials
 from app.api.context import runtime
-from app.schemas import CredentialCreate, CredentialDeleted, CredentialList, CredentialOut, CredentialUpdate, Envelope
+from app.schemas.common import Envelope
+from app.schemas.credentials import CredentialCreate, CredentialDeleted, CredentialList, CredentialOut, CredentialUpdate
 
 blueprint = Blueprint("credentials", __name__)
 

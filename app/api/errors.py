@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from pydantic import ValidationError
 from quart import Quart, Response, jsonify
@@ -11,11 +12,11 @@ from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.logs import request_id_var
-from app.schemas import ErrorEnvelope
+from app.schemas.common import ErrorEnvelope
 
 log = logging.getLogger(__name__)
 
-STATUS_BY_ERROR: dict[type[errors.NewRemoraError], int] = {
+STATUS_BY_ERROR: Final[dict[type[errors.NewRemoraError], int]] = {
     errors.InvalidInput: 400,
     errors.Unauthorized: 401,
     errors.NotFound: 404,
@@ -24,7 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.NewRemoraError], int] = {
     errors.DatabaseUnavailable: 503,
 }
 
-HTTP_MESSAGES = {
+HTTP_MESSAGES: Final = {
     400: "Bad request",
     404: "Not found",
     405: "Method not allowed",

@@ -7,7 +7,8 @@ from quart_schema import validate_response
 
 from app.api.context import runtime
 from app.groups import list_groups
-from app.schemas import Envelope, GroupList, GroupOut
+from app.schemas.common import Envelope
+from app.schemas.groups import GroupList, GroupOut
 
 blueprint = Blueprint("groups", __name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Final, Literal
 
 from quart import Blueprint
 from quart_schema import validate_response
@@ -11,11 +11,11 @@ from quart_schema import validate_response
 from app.api.context import runtime
 from app.clock import utcnow
 from app.errors import DatabaseUnavailable
-from app.schemas import Health
+from app.schemas.health import Health
 
 blueprint = Blueprint("health", __name__)
 
-PING_TIMEOUT_S = 3.0
+PING_TIMEOUT_S: Final = 3.0
 
 
 @blueprint.get("/health")

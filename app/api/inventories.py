@@ -11,7 +11,8 @@ from app.api.context import runtime
 from app.inventories.export import export_ini, export_yaml
 from app.inventories.importer import HostOutcome, import_inventory
 from app.inventories.parse import parse_inventory
-from app.schemas import Envelope, ImportedHost, ImportReport, InventoryExportQuery, InventoryImport, SkippedHost
+from app.schemas.common import Envelope
+from app.schemas.inventories import ImportedHost, ImportReport, InventoryExportQuery, InventoryImport, SkippedHost
 
 blueprint = Blueprint("inventories", __name__)
 

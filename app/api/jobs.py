@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import cast
+from typing import Final, cast
 
 from pydantic import ValidationError
 from quart import Blueprint, Response, request
@@ -21,13 +21,15 @@ from app.api.context import runtime
 from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
-from app.jobqueue import lifecycle, reads, submit
+from app.jobkinds import JobKind
+from app.jobqueue import jobshape, lifecycle, reads, submit
 from app.jobqueue.listing import JobFilter, list_jobs_json
+from app.jobqueue.selection import GroupMembers, OneServer, Selection, ServerList
 from app.logs import for_job
 from app.models import Job
 from app.playbooks import find_playbook, open_directory
-from app.schemas import (
-    Envelope,
+from app.schemas.common import Envelope
+from app.schemas.jobs import (
     JobBatchCreated,
     JobCanceled,
     JobCreate,
@@ -38,11 +40,11 @@ from app.schemas import (
     JobList,
     JobListQuery,
     JobOut,
-    JobServer,
     JobStatus,
     OriginalJob,
     PlaybookJobCreate,
     ScriptJobCreate,
+    TargetChoice,
     TaskResult,
     TaskResultList,
 )
@@ -52,47 +54,43 @@ blueprint = Blueprint("jobs", __name__)
 
 
 def job_out(job: Job) -> JobOut:
-    server = job.server
-    return JobOut(
-        id=job.id,
-        kind=job.kind,
-        command=job.command,
-        args=job.args,
-        script=job.script,
-        shell=job.shell,
-        playbook=job.playbook,
-        extra_vars=json.loads(job.extra_vars) if job.extra_vars is not None else None,
-        status=cast(JobStatus, job.status),
-        server_id=server.id,
-        server=JobServer(id=server.id, name=server.name, hostname=server.hostname),
-        priority=job.priority,
-        timeout=job.timeout,
-        exit_code=job.exit_code,
-        error=job.error,
-        failure_reason=job.failure_reason,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        cancel_requested_at=job.cancel_requested_at,
-        canceled_at=job.canceled_at,
-        output_bytes=job.stored_bytes,
-        output_truncated=job.omitted_bytes > 0,
-        batch_id=job.batch_id,
-        become=job.become,
-        become_user=job.become_user,
-    )
+    """A job read with its server (``reads.get_job``) as the API shows it: the shape of app/jobqueue/jobshape.py,
+    which the lean listing writes too."""
+    return JobOut.model_validate(jobshape.job_values(job))
 
 
 Submission = tuple[Envelope[JobOut | JobBatchCreated], int]
 
 
-async def _submit(new: submit.NewJob) -> Submission:
+_TARGET_FIELDS: Final = frozenset(TargetChoice.model_fields)
+
+
+def _submission(kind: JobKind, data: TargetChoice) -> tuple[submit.NewJob, Selection]:
+    """A validated submission as the jobs it asks for and the servers it names. Its other fields go to the jobs by
+    name (``submit.NewJob``); extra vars are stored as JSON text."""
+    fields = data.model_dump(exclude=set(_TARGET_FIELDS))
+    if fields.get("extra_vars") is not None:
+        fields["extra_vars"] = json.dumps(fields["extra_vars"])
+    return submit.NewJob(kind=kind, **fields), _selection(data)
+
+
+def _selection(data: TargetChoice) -> Selection:
+    """The servers a validated submission names (the model saw to it that it names them one way only)."""
+    if data.server_id is not None:
+        return OneServer(data.server_id)
+    if data.server_ids is not None:
+        return ServerList(tuple(data.server_ids))
+    assert data.group is not None
+    return GroupMembers(data.group)
+
+
+async def _submit(new: submit.NewJob, selection: Selection) -> Submission:
     """One server (``server_id``): the job itself, as the reference shows. Several (``server_ids``, ``group``):
     ``{"batch_id", "count", "jobs"}``, one job per server."""
     rt = runtime()
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
-    submitted = await rt.database.run(submit.create_jobs, new, rt.settings.max_job_timeout, rt.vault)
+    submitted = await rt.database.run(submit.create_jobs, new, selection, rt.settings.max_job_timeout, rt.vault)
     for job in submitted.jobs:
         log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
     rt.wake_workers()
@@ -107,42 +105,14 @@ async def _submit(new: submit.NewJob) -> Submission:
 @validate_request(JobCreate)
 @validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_job(data: JobCreate) -> Submission:
-    return await _submit(
-        submit.NewJob(
-            server_id=data.server_id,
-            server_ids=data.server_ids,
-            group=data.group,
-            kind="command",
-            command=data.command,
-            args=data.args,
-            timeout=data.timeout,
-            priority=data.priority,
-            become=data.become,
-            become_user=data.become_user,
-            become_password=data.become_password,
-        )
-    )
+    return await _submit(*_submission("command", data))
 
 
 @blueprint.post("/script")
 @validate_request(ScriptJobCreate)
 @validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_script_job(data: ScriptJobCreate) -> Submission:
-    return await _submit(
-        submit.NewJob(
-            server_id=data.server_id,
-            server_ids=data.server_ids,
-            group=data.group,
-            kind="script",
-            script=data.script,
-            shell=data.shell,
-            timeout=data.timeout,
-            priority=data.priority,
-            become=data.become,
-            become_user=data.become_user,
-            become_password=data.become_password,
-        )
-    )
+    return await _submit(*_submission("script", data))
 
 
 @blueprint.post("/playbook")
@@ -150,18 +120,7 @@ async def create_script_job(data: ScriptJobCreate) -> Submission:
 @validate_response(Envelope[JobOut | JobBatchCreated], 201)
 async def create_playbook_job(data: PlaybookJobCreate) -> Submission:
     find_playbook(open_directory(runtime().settings.playbook_dir), data.playbook)  # 400 bad name, 404 unknown
-    return await _submit(
-        submit.NewJob(
-            server_id=data.server_id,
-            server_ids=data.server_ids,
-            group=data.group,
-            kind="playbook",
-            playbook=data.playbook,
-            extra_vars=json.dumps(data.extra_vars) if data.extra_vars is not None else None,
-            timeout=data.timeout,
-            priority=data.priority,
-        )
-    )
+    return await _submit(*_submission("playbook", data))
 
 
 @blueprint.get("")
@@ -275,10 +234,10 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
     except ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from exc
     rt = runtime()
-
-    overridden = submit.Overrides(**overrides.model_dump())
+    # A field left out (or null) keeps the original's value.
+    given = overrides.model_dump(exclude={"server_id"}, exclude_none=True)
     original, new = await rt.database.run(
-        submit.duplicate_job, job_id, overridden, rt.settings.max_job_timeout, rt.vault
+        submit.duplicate_job, job_id, overrides.server_id, given, rt.settings.max_job_timeout, rt.vault
     )
     rt.wake_workers()
     data = JobDuplicated(

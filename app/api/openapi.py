@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from quart_schema import OpenAPIProvider
 
-from app.schemas import ErrorEnvelope
+from app.schemas.common import ErrorEnvelope
 
-ALWAYS = {
+ALWAYS: Final = {
     401: "No valid API key (once keys exist)",
     429: "Rate limit exceeded",
     500: "Internal error",
     503: "Database unavailable",
 }
-TEXT_ENDPOINTS = {
+TEXT_ENDPOINTS: Final = {
     "/logs": ("The job's output", ["text/plain"]),
     "/stdout": ("The job's output", ["text/plain"]),
     "/stderr": ("The job's output", ["text/plain"]),
@@ -25,7 +25,7 @@ TEXT_ENDPOINTS = {
         ["text/plain", "application/yaml"],
     ),
 }
-CONFLICTS = {
+CONFLICTS: Final = {
     ("post", "/api/v1/servers"),
     ("put", "/api/v1/servers/{server_id}"),
     ("patch", "/api/v1/servers/{server_id}"),
@@ -41,7 +41,7 @@ CONFLICTS = {
 }
 
 
-METRICS_OPERATION: dict[str, Any] = {
+METRICS_OPERATION: Final[dict[str, Any]] = {
     "summary": "Prometheus metrics",
     "description": "Prometheus text format (OpenMetrics when the scraper's Accept asks for it). Open unless "
     "NEWREMORA_METRICS_TOKEN is set; then send it as Authorization: Bearer <token>.",

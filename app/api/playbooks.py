@@ -9,7 +9,8 @@ from quart_schema import validate_response
 
 from app.api.context import runtime
 from app.playbooks import list_playbooks, open_directory
-from app.schemas import Envelope, PlaybookInfo, PlaybookList
+from app.schemas.common import Envelope
+from app.schemas.playbooks import PlaybookInfo, PlaybookList
 
 blueprint = Blueprint("playbooks", __name__)
 

@@ -19,11 +19,11 @@ from app.groups import groups_of
 from app.keys import host_key_fingerprint
 from app.models import Server
 from app.runner.checks import TEST_COMMAND
-from app.schemas import (
+from app.schemas.common import Envelope
+from app.schemas.servers import (
     CheckStatus,
     CheckStatusQuery,
     CheckSummary,
-    Envelope,
     PemUploaded,
     PemUploadForm,
     ServerCheck,

@@ -8,7 +8,8 @@ from quart_schema import validate_response
 from app.api.context import runtime
 from app.clock import utcnow
 from app.jobqueue import stats
-from app.schemas import Envelope, SystemEnhanced, SystemInfo, WorkerInfo, WorkerStatus
+from app.schemas.common import Envelope
+from app.schemas.system import SystemEnhanced, SystemInfo, WorkerInfo, WorkerStatus
 
 blueprint = Blueprint("system", __name__)
 

@@ -4,9 +4,9 @@ A listing request used to cost ~1 ms plus ~90 µs per job in Python (docs/benchm
 compiling the query, building a model instance per row, pydantic building and dumping a ``JobOut``. Here the
 SQL of each filter *shape* (which filters are set, the sort, the database) is compiled once by Peewee, with
 marker values in place of the request's. On SQLite the database writes the page's JSON itself, in one row; on
-PostgreSQL each row goes straight from the cursor's tuple to the dict ``JobOut`` would have dumped. Same keys in
-the same order, same values: tests/integration/test_job_listing_rows.py compares both with ``JobOut`` for every
-kind of job, so they cannot drift.
+PostgreSQL each row goes straight from the cursor's tuple to the dict ``JobOut`` would have dumped. Both are
+generated from one table of a job's shape (app/jobqueue/jobshape.py), which ``job_out`` uses too; and
+tests/integration/test_job_listing_rows.py compares both with ``JobOut`` for every kind of job.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import peewee as pw
 
 from app.db import is_postgresql
 from app.errors import NotFound
+from app.jobqueue.jobshape import COLUMNS, SQLITE_JOB, job_dict
 from app.jobqueue.totals import ListingTotals
 from app.models import Job, Server
 from app.servers import parse_id
@@ -46,7 +45,7 @@ class JobFilter:
 # ASCII only; Unicode folding takes a call into Python per value (app/db.py) that holds the GIL, so only values
 # with a character beyond ASCII take it. The class is spelled with char(): a bound GLOB or LIKE pattern makes
 # SQLite compile the statement again at every run (sqlite3_prepare_v2's documented rule; ~40% of the page query).
-_BEYOND_ASCII = pw.SQL("GLOB ('*[^' || char(1) || '-' || char(127) || ']*')")
+_BEYOND_ASCII: Final = pw.SQL("GLOB ('*[^' || char(1) || '-' || char(127) || ']*')")
 
 
 def _contains_ignoring_case(field: pw.Field, text: str, postgresql: bool) -> Any:
@@ -73,93 +72,8 @@ def _order(sort_by: SortField, sort_order: str) -> list[Any]:
     return [term(getattr(Job, sort_by), nulls="LAST"), *tie_break]
 
 
-# The page's columns under the names the SQL-built JSON (SQLite) reads them by; in this order for the row builder
-# (PostgreSQL).
-_COLUMNS: dict[str, pw.Field] = {
-    "id": Job.id,
-    "kind": Job.kind,
-    "command": Job.command,
-    "args": Job.args,
-    "script": Job.script,
-    "shell": Job.shell,
-    "playbook": Job.playbook,
-    "extra_vars": Job.extra_vars,
-    "status": Job.status,
-    "priority": Job.priority,
-    "timeout": Job.timeout,
-    "exit_code": Job.exit_code,
-    "error": Job.error,
-    "failure_reason": Job.failure_reason,
-    "created_at": Job.created_at,
-    "started_at": Job.started_at,
-    "finished_at": Job.finished_at,
-    "cancel_requested_at": Job.cancel_requested_at,
-    "canceled_at": Job.canceled_at,
-    "stored_bytes": Job.stored_bytes,
-    "stdout_omitted": Job.stdout_omitted,
-    "stderr_omitted": Job.stderr_omitted,
-    "batch_id": Job.batch_id,
-    "become": Job.become,
-    "become_user": Job.become_user,
-    "server_id": Server.id,
-    "server_name": Server.name,
-    "server_hostname": Server.hostname,
-}
-
-
-def _sqlite_time(column: str) -> str:
-    """SQL giving ``clock.rfc3339`` of a stored time: Peewee's "YYYY-MM-DD HH:MM:SS.ffffff" (no fraction when it
-    is 0) cut in SQL, anything else read in Python."""
-    c = f'"{column}"'
-    return (
-        f"CASE WHEN {c} IS NULL THEN NULL"
-        f" WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' AND substr({c}, 20, 1) = '.'"
-        f" THEN substr({c}, 1, 10) || 'T' || substr({c}, 12, 12) || 'Z'"
-        f" WHEN length({c}) = 19 AND substr({c}, 11, 1) = ' '"
-        f" THEN substr({c}, 1, 10) || 'T' || substr({c}, 12) || '.000Z'"
-        f" ELSE nr_api_time({c}) END"
-    )
-
-
-def _sqlite_json(case: str) -> str:
-    """A JSON value (json() marks it as one, so json_object nests it rather than quoting it)."""
-    return f"json(CASE {case} END)"
-
-
-def _json_object(members: list[tuple[str, str]]) -> str:
-    return "json_object(" + ", ".join(f"'{key}', {value}" for key, value in members) + ")"
-
-
-# One job as JobOut dumps it, keys in its order (tests/integration/test_job_listing_rows.py holds them equal).
-_SQLITE_JOB = _json_object(
-    [
-        *((key, f'"{key}"') for key in ("id", "kind", "command", "args", "script", "shell", "playbook")),
-        (
-            "extra_vars",
-            _sqlite_json(
-                """WHEN "extra_vars" IS NULL THEN 'null' WHEN json_valid("extra_vars") THEN "extra_vars" """
-                """ELSE nr_api_json("extra_vars")"""
-            ),
-        ),
-        ("status", '"status"'),
-        ("server_id", '"server_id"'),
-        ("server", _json_object([("id", '"server_id"'), ("name", '"server_name"'), ("hostname", '"server_hostname"')])),
-        *((key, f'"{key}"') for key in ("priority", "timeout", "exit_code", "error", "failure_reason")),
-        *(
-            (key, _sqlite_time(key))
-            for key in ("created_at", "started_at", "finished_at", "cancel_requested_at", "canceled_at")
-        ),
-        ("output_bytes", '"stored_bytes"'),
-        ("output_truncated", _sqlite_json("""WHEN "stdout_omitted" + "stderr_omitted" > 0 THEN 'true' ELSE 'false'""")),
-        ("batch_id", '"batch_id"'),
-        ("become", _sqlite_json("""WHEN "become" IS NULL THEN 'null' WHEN "become" THEN 'true' ELSE 'false'""")),
-        ("become_user", '"become_user"'),
-    ]
-)
-
-
 # Marker values the SQL of a shape is compiled with; each request's own values take their places.
-_MARKERS = {
+_MARKERS: Final = {
     "status": "\x00nr:status\x00",
     "server_id": "\x00nr:server_id\x00",
     "batch_id": "\x00nr:batch_id\x00",
@@ -220,7 +134,7 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
     def filtered(select: Any) -> Any:
         return select.where(*terms) if terms else select
 
-    columns = [field.alias(name) for name, field in _COLUMNS.items()]
+    columns = [field.alias(name) for name, field in COLUMNS.items()]
     page = filtered(Job.select(*columns).join(Server)).order_by(*_order(shape.sort_by, shape.sort_order))
     page = page.limit(_MARKERS["limit"]).offset(_MARKERS["offset"])
     count = filtered(Job.select(pw.fn.COUNT(Job.id)))
@@ -230,7 +144,7 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
         # time the event loop wants it that is two thread switches (~50 per page of 20 under load). SQLite runs
         # an ordered, limited subquery as a co-routine and aggregates its rows in that order (the tests check the
         # order of every sort).
-        sql = f"SELECT json_group_array({_SQLITE_JOB}) FROM ({compiled_page.sql})"
+        sql = f"SELECT json_group_array({SQLITE_JOB}) FROM ({compiled_page.sql})"
         compiled_page = Compiled(sql, compiled_page.slots)
     return compiled_page, _compile(count)
 
@@ -268,76 +182,4 @@ def list_jobs_json(query: JobFilter, totals: ListingTotals) -> tuple[str, int]:
     cursor = database.execute_sql(page.sql, page.params(values))
     if not shape.postgresql:
         return str(cursor.fetchone()[0]), total
-    return json.dumps([_job_dict(row) for row in cursor.fetchall()]), total
-
-
-def _rfc3339(value: datetime | None) -> str | None:
-    """``clock.rfc3339`` of a time as psycopg2 hands it back (naive UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
-
-
-def _job_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """One row of ``_COLUMNS`` as ``JobOut`` dumps it (JSON mode), keys in its order."""
-    (
-        job_id,
-        kind,
-        command,
-        args,
-        script,
-        shell,
-        playbook,
-        extra_vars,
-        status,
-        priority,
-        timeout,
-        exit_code,
-        error,
-        failure_reason,
-        created_at,
-        started_at,
-        finished_at,
-        cancel_requested_at,
-        canceled_at,
-        stored_bytes,
-        stdout_omitted,
-        stderr_omitted,
-        batch_id,
-        become,
-        become_user,
-        server_id,
-        server_name,
-        server_hostname,
-    ) = row
-    return {
-        "id": job_id,
-        "kind": kind,
-        "command": command,
-        "args": args,
-        "script": script,
-        "shell": shell,
-        "playbook": playbook,
-        # NaN or Infinity (stored before they were refused): null, as pydantic writes them.
-        "extra_vars": json.loads(extra_vars, parse_constant=lambda _: None) if extra_vars is not None else None,
-        "status": status,
-        "server_id": server_id,
-        "server": {"id": server_id, "name": server_name, "hostname": server_hostname},
-        "priority": priority,
-        "timeout": timeout,
-        "exit_code": exit_code,
-        "error": error,
-        "failure_reason": failure_reason,
-        "created_at": _rfc3339(created_at),
-        "started_at": _rfc3339(started_at),
-        "finished_at": _rfc3339(finished_at),
-        "cancel_requested_at": _rfc3339(cancel_requested_at),
-        "canceled_at": _rfc3339(canceled_at),
-        "output_bytes": stored_bytes,
-        "output_truncated": int(stdout_omitted) + int(stderr_omitted) > 0,
-        "batch_id": batch_id,
-        "become": bool(become) if become is not None else None,
-        "become_user": become_user,
-    }
+    return json.dumps([job_dict(row) for row in cursor.fetchall()]), total

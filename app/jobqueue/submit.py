@@ -2,39 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Any, Final, cast
 
 from app.errors import InvalidInput
 from app.fields import new_id
-from app.jobqueue.targets import resolve_targets
+from app.jobkinds import JobKind
+from app.jobqueue.selection import OneServer, Selection, select_servers
 from app.models import Job
 from app.vault import Vault
 
-DEFAULT_PRIORITY = 5
-JobKind = Literal["command", "script", "playbook"]
+DEFAULT_PRIORITY: Final = 5
+# Submitted, but stored only encrypted (``become_password_enc``), and only until the job ends.
+_ENCRYPTED: Final = "become_password"
 
 
 @dataclass(frozen=True)
 class NewJob:
+    """What a submission sets on each job it creates.
+
+    Each field has the name of the request field it comes from (app/schemas/jobs.py) and of the ``Job`` column it
+    fills (app/models.py): the API passes the request's fields by name, ``create_jobs`` stores them by name and
+    ``duplicate_job`` copies them by name. A new submitted field is declared here once; a request field with no
+    counterpart here is a TypeError at its first submission, never a value silently dropped.
+    """
+
     kind: JobKind
     timeout: int
-    # Exactly one of the three (app/jobqueue/targets.py).
-    server_id: str | None = None
-    server_ids: Sequence[str] | None = None
-    group: str | None = None
     priority: int = DEFAULT_PRIORITY
     command: str | None = None
     args: str | None = None
     script: str | None = None
     shell: str | None = None
     playbook: str | None = None
-    extra_vars: str | None = None  # JSON text
+    extra_vars: str | None = None  # JSON text, as stored
     # Overrides of the server's become settings (None: the server's).
     become: bool | None = None
     become_user: str | None = None
     become_password: str | None = field(default=None, repr=False)
+
+    def columns(self) -> dict[str, Any]:
+        """The fields stored as they are, by column name."""
+        return {one.name: getattr(self, one.name) for one in dataclasses.fields(self) if one.name != _ENCRYPTED}
+
+    @classmethod
+    def copy_of(cls, job: Job, vault: Vault) -> NewJob:
+        """What ``job`` was submitted with (its become password only while it still has one)."""
+        stored = {one.name: getattr(job, one.name) for one in dataclasses.fields(cls) if one.name != _ENCRYPTED}
+        return cls(**stored, become_password=vault.decrypt_optional(job.become_password_enc))
 
 
 @dataclass(frozen=True)
@@ -43,78 +60,61 @@ class Submitted:
     batch_id: str | None
 
 
-def create_jobs(new: NewJob, max_timeout: int, vault: Vault) -> Submitted:
-    """One queued job per target server, in one transaction; several share a new batch id."""
+def create_jobs(new: NewJob, selection: Selection, max_timeout: int, vault: Vault) -> Submitted:
+    """One queued job per selected server, in one transaction; several share a new batch id."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
     if new.become is False and (new.become_user is not None or new.become_password is not None):
         raise InvalidInput("become: become_user and become_password need become (or the server's become)")
+    columns = new.columns()
     become_password_enc = vault.encrypt_optional(new.become_password)
     with Job._meta.database.atomic():
-        targets = resolve_targets(new.server_id, new.server_ids, new.group)
-        batch_id = new_id() if targets.batch else None
+        selected = select_servers(selection)
+        batch_id = new_id() if selected.batch else None
         jobs = [
             Job.create(
                 server=server,
-                kind=new.kind,
-                command=new.command,
-                args=new.args,
-                script=new.script,
-                shell=new.shell,
-                playbook=new.playbook,
-                extra_vars=new.extra_vars,
-                timeout=new.timeout,
-                priority=new.priority,
                 status="queued",
                 batch_id=batch_id,
-                become=new.become,
-                become_user=new.become_user,
                 become_password_enc=become_password_enc,
+                **columns,
             )
-            for server in targets.servers
+            for server in selected.servers
         ]
     return Submitted(jobs, batch_id)
 
 
-@dataclass(frozen=True)
-class Overrides:
-    server_id: str | None = None
-    timeout: int | None = None
-    priority: int | None = None
-    command: str | None = None
-    args: str | None = None
-    script: str | None = None
-    shell: str | None = None
+# The overrides a duplicate refuses, by the original's kind, and what it answers (JobDuplicate has no playbook
+# fields: a playbook job's duplicate changes only where, how long and how urgently it runs).
+_FOREIGN_OVERRIDES: Final[Mapping[JobKind, tuple[frozenset[str], str]]] = {
+    "command": (
+        frozenset({"script", "shell"}),
+        "script: the original job is a command; give command or args instead",
+    ),
+    "script": (
+        frozenset({"command", "args"}),
+        "command: the original job is a script; give script or shell instead",
+    ),
+    "playbook": (
+        frozenset({"command", "args", "script", "shell"}),
+        "command: the original job is a playbook; only server_id, timeout and priority apply",
+    ),
+}
 
 
-def duplicate_job(job_id: str, overrides: Overrides, max_timeout: int, vault: Vault) -> tuple[Job, Job]:
-    """A new queued job with the original's command, args, script, shell, playbook, extra vars, timeout,
-    priority, server and become settings (not its batch: a duplicate is a job of its own; a job's own become
-    password is kept only until it ends: a later duplicate has none)."""
+def duplicate_job(
+    job_id: str, server_id: str | None, overrides: Mapping[str, Any], max_timeout: int, vault: Vault
+) -> tuple[Job, Job]:
+    """A new queued job with the original's submitted fields (``NewJob``) but for the ``overrides`` given (fields
+    of ``NewJob`` by name), on ``server_id`` or the original's server. Not in the original's batch: a duplicate is
+    a job of its own. A job's own become password is kept only until it ends: a later duplicate has none."""
     from app.jobqueue.reads import get_job
 
     original = get_job(job_id)
-    if original.kind == "command" and (overrides.script is not None or overrides.shell is not None):
-        raise InvalidInput("script: the original job is a command; give command or args instead")
-    if original.kind == "script" and (overrides.command is not None or overrides.args is not None):
-        raise InvalidInput("command: the original job is a script; give script or shell instead")
-    if original.kind == "playbook" and any(
-        value is not None for value in (overrides.command, overrides.args, overrides.script, overrides.shell)
-    ):
-        raise InvalidInput("command: the original job is a playbook; only server_id, timeout and priority apply")
-    new = NewJob(
-        server_id=overrides.server_id or original.server_id,
-        kind=cast(JobKind, original.kind),
-        timeout=overrides.timeout if overrides.timeout is not None else original.timeout,
-        priority=overrides.priority if overrides.priority is not None else original.priority,
-        command=overrides.command if overrides.command is not None else original.command,
-        args=overrides.args if overrides.args is not None else original.args,
-        script=overrides.script if overrides.script is not None else original.script,
-        shell=overrides.shell if overrides.shell is not None else original.shell,
-        playbook=original.playbook,
-        extra_vars=original.extra_vars,
-        become=original.become,
-        become_user=original.become_user,
-        become_password=vault.decrypt_optional(original.become_password_enc),
-    )
-    return original, create_jobs(new, max_timeout, vault).jobs[0]
+    # create_jobs stored the kind from a JobKind.
+    foreign, refusal = _FOREIGN_OVERRIDES[cast(JobKind, original.kind)]
+    if not foreign.isdisjoint(overrides):
+        raise InvalidInput(refusal)
+    new = dataclasses.replace(NewJob.copy_of(original, vault), **overrides)
+    selection = OneServer(server_id or original.server_id)
+    return original, create_jobs(new, selection, max_timeout, vault).jobs[0]

@@ -22,7 +22,8 @@ from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.jobqueue.totals import ListingTotals
 from app.models import Job
 from app.runtime import Runtime
-from app.schemas import Envelope, JobList, JobOut, Pagination
+from app.schemas.common import Envelope, Pagination
+from app.schemas.jobs import JobList, JobOut
 from tests.helpers import create_server, json_of, password_server
 
 BASE = datetime(2026, 3, 4, 5, 6, 7, 891_234, tzinfo=UTC)

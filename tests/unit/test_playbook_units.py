@@ -11,8 +11,9 @@ import yaml
 
 from app.errors import InvalidInput, NotFound
 from app.playbooks import check_playbook_name, find_playbook, list_playbooks
-from app.runner.extravars import check_extra_vars, render_extra_vars
+from app.runner.extravars import render_extra_vars
 from app.runner.playbook_jobs import host_alias
+from app.validators import check_extra_vars
 
 DEEP = json.loads("[" * 40 + "1" + "]" * 40)
 
