@@ -17,8 +17,8 @@ from app.models import Credential, Job, PemFile, Server
 from app.schemas.servers import ServerCreate, ServerUpdate
 from app.vault import Vault
 
-PEM_URL_PREFIX = "/pem-files/"
-ACTIVE_JOB_STATUSES = ("queued", "running")
+PEM_URL_PREFIX: Final = "/pem-files/"
+ACTIVE_JOB_STATUSES: Final = ("queued", "running")
 
 
 def parse_id(raw: str, what: str) -> str:
