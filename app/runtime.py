@@ -14,11 +14,12 @@ from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
 from app.playbooks import open_directory
+from app.runner.config import runner_config
 from app.secrets import Vault
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
 from app.sse.listen import PostgresListener
-from app.worker import WorkerPool, runner_config
+from app.worker import WorkerPool
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from app.db import Database
-from app.errors import ConfigurationError, DatabaseUnavailable, NewRemoraError
+from app.errors import DatabaseUnavailable, NewRemoraError
 from app.jobqueue.claim import Claimed, claim_jobs
 from app.jobqueue.lifecycle import (
     cancel_requests,
@@ -35,6 +35,7 @@ from app.metrics.process import ProcessMetrics
 from app.models import Job, Server
 from app.playbooks import find_playbook, open_directory
 from app.runner.cancel import kill_jobs
+from app.runner.config import runner_config
 from app.runner.inventory import remove_stale_runs
 from app.runner.jobs import run_jobs
 from app.runner.playbook_jobs import host_alias, run_playbook_job
@@ -42,8 +43,6 @@ from app.runner.spec import (
     JobResult,
     JobSpec,
     PlaybookSpec,
-    RunnerConfig,
-    RunObserver,
     Stream,
     Target,
     TaskEvent,
@@ -55,7 +54,6 @@ from app.targets import target_for
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 HEARTBEAT_S = 2.0
 DEAD_AFTER = timedelta(seconds=15)
 # How often one waiting thread claims without being woken (jobs queued by other processes, held back, or due).
@@ -84,27 +82,6 @@ class _NobodyListens:
 
     def changed(self, job_id: str) -> None:
         pass
-
-
-# sun_path holds 108 bytes; ssh adds "/" + our 32-character digest + a 17-character temporary suffix.
-MAX_CONTROL_DIR_LENGTH = 107 - 1 - 32 - 17
-
-
-def runner_config(settings: Settings, observe_run: RunObserver | None = None) -> RunnerConfig:
-    control_dir = settings.control_dir or Path(f"/tmp/newremora-ssh-{os.getuid()}")  # noqa: S108 (0700, per uid)
-    control_dir = control_dir.absolute()
-    if len(str(control_dir)) > MAX_CONTROL_DIR_LENGTH:
-        raise ConfigurationError(
-            f"NEWREMORA_CONTROL_DIR: {control_dir} is too long for SSH control sockets "
-            f"({MAX_CONTROL_DIR_LENGTH} characters at most)"
-        )
-    return RunnerConfig(
-        runs_dir=settings.data_dir.absolute() / "runs",
-        control_dir=control_dir,
-        playbooks_dir=PLAYBOOKS_DIR,
-        kill_grace_s=settings.kill_grace,
-        observe_run=observe_run,
-    )
 
 
 def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
@@ -263,6 +240,27 @@ class JobRecorder:
 
     def progress(self) -> None:
         self.beat()
+
+
+class _Rounds:
+    """The RoundSource of one run of command jobs (app/runner/spec.py)."""
+
+    def __init__(
+        self,
+        join_first: Callable[[int], list[JobSpec]],
+        next_round: Callable[[], list[JobSpec]],
+        give_back: Callable[[list[str]], None],
+    ) -> None:
+        self._join_first, self._next_round, self._give_back = join_first, next_round, give_back
+
+    def join_first(self, room: int) -> list[JobSpec]:
+        return self._join_first(room)
+
+    def next_round(self) -> list[JobSpec]:
+        return self._next_round()
+
+    def give_back(self, job_ids: list[str]) -> None:
+        self._give_back(job_ids)
 
 
 class _Gate:
@@ -651,10 +649,8 @@ class WorkerPool:
                 specs,
                 recorder,
                 lambda: self._stop.is_set() or slot.retired,
-                next_round,
+                _Rounds(join_first, next_round, requeue),
                 self.settings.batch_size,
-                join_first,
-                requeue,
             )
             log.debug("a run that began with %d jobs ended after %.1f s", len(specs), time.monotonic() - started)
         except Exception:
