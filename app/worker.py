@@ -32,8 +32,8 @@ from app.jobqueue.output import NotOwner, StoredChunk, append_output, append_tas
 from app.logs import for_job, jobs_in_context, now_working_on
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
-from app.models import Job, Server
 from app.playbooks import find_playbook, open_directory
+from app.reach import reach, target_for
 from app.runner.cancel import kill_jobs
 from app.runner.config import runner_config
 from app.runner.inventory import remove_stale_runs
@@ -49,7 +49,6 @@ from app.runner.spec import (
 )
 from app.secrets import Vault
 from app.settings import Settings
-from app.targets import target_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,7 +83,7 @@ class _NobodyListens:
         pass
 
 
-def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
+def job_spec(claimed: Claimed, target: Target) -> JobSpec:
     job = claimed.job
     payload = job.script if job.kind == "script" else " ".join(p for p in (job.command, job.args) if p)
     return JobSpec(
@@ -93,7 +92,7 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
         payload=payload or "",
         shell=job.shell,
         timeout=job.timeout,
-        target=target_for(claimed.server, vault, job),
+        target=target,
         stdout_offset=job.stdout_offset,
         stderr_offset=job.stderr_offset,
         reattach=claimed.reattach,
@@ -101,7 +100,7 @@ def job_spec(claimed: Claimed, vault: Vault) -> JobSpec:
     )
 
 
-def playbook_spec(claimed: Claimed, vault: Vault, playbook_dir: Path | None) -> PlaybookSpec:
+def playbook_spec(claimed: Claimed, target: Target, playbook_dir: Path | None) -> PlaybookSpec:
     """What the runner needs for a playbook job; the playbook is found again now (it may have gone)."""
     job = claimed.job
     return PlaybookSpec(
@@ -109,34 +108,18 @@ def playbook_spec(claimed: Claimed, vault: Vault, playbook_dir: Path | None) -> 
         playbook=find_playbook(open_directory(playbook_dir), job.playbook or "").path,
         extra_vars=json.loads(job.extra_vars) if job.extra_vars else {},
         timeout=job.timeout,
-        target=target_for(claimed.server, vault, job),
+        target=target,
         host_alias=host_alias(claimed.server.name, job.id),
     )
-
-
-def secrets_of(server: Server, vault: Vault, job: Job | None = None) -> list[str]:
-    """What must never appear in a job's stored output: every password, passphrase and key line the job could
-    be given (the server's own, its credential's, the job's become password)."""
-    holders = [server, server.credential, job]
-    found: list[str | None] = []
-    for holder in holders:
-        if holder is None:
-            continue
-        for field in ("password_enc", "passphrase_enc", "become_password_enc"):
-            found.append(vault.decrypt_optional(getattr(holder, field, None)))
-        key_enc = getattr(holder, "private_key_enc", None)
-        if key_enc:
-            found += [line for line in vault.decrypt(key_enc).splitlines() if len(line) >= 16]
-    return [secret for secret in found if secret]
 
 
 class _StreamText:
     """Bytes of one stream of one job, on their way to storage: decoded, then masked."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Sequence[str]) -> None:
         # Incremental: a character split across two polls is not turned into two replacement characters.
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.masker = SecretMasker(secrets)
+        self.masker = SecretMasker(list(secrets))
         self.end_offset = 0
 
     def feed(self, data: bytes) -> str:
@@ -146,8 +129,8 @@ class _StreamText:
         return self.masker.feed(self.decoder.decode(b"", final=True)) + self.masker.flush()
 
 
-def mask_all(text: str, secrets: list[str]) -> str:
-    masker = SecretMasker(secrets)
+def mask_all(text: str, secrets: Sequence[str]) -> str:
+    masker = SecretMasker(list(secrets))
     return masker.feed(text) + masker.flush()
 
 
@@ -158,7 +141,7 @@ class JobRecorder:
         self,
         pool: WorkerPool,
         claimed: list[Claimed],
-        secrets: dict[str, list[str]],
+        secrets: dict[str, Sequence[str]],
         beat: Callable[[], None],
         ended: Callable[[str], None] = lambda job_id: None,
     ) -> None:
@@ -556,7 +539,6 @@ class WorkerPool:
             for item in batch:
                 recorder.server_of_job[item.job.id] = item.server.id
                 recorder.started_at[item.job.id] = item.job.started_at
-                recorder.secrets_of_job[item.job.id] = secrets_of(item.server, self.vault, item.job)
 
         register(claimed, False)
         for item in claimed:
@@ -569,7 +551,9 @@ class WorkerPool:
     def _run_playbook(self, claimed: Claimed, recorder: JobRecorder, slot: _Slot) -> None:
         job_id = claimed.job.id
         try:
-            spec = playbook_spec(claimed, self.vault, self.settings.playbook_dir)
+            reached = reach(claimed.server, self.vault, claimed.job)
+            recorder.secrets_of_job[job_id] = reached.masks
+            spec = playbook_spec(claimed, reached.target, self.settings.playbook_dir)
         except NewRemoraError as exc:
             recorder.finished(job_id, JobResult(None, "internal", f"{claimed.job.playbook}: {exc.message}"))
             return
@@ -598,9 +582,12 @@ class WorkerPool:
             specs = []
             for item in batch:
                 try:
-                    specs.append(job_spec(item, self.vault))
+                    reached = reach(item.server, self.vault, item.job)
                 except NewRemoraError as exc:
                     recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
+                    continue
+                recorder.secrets_of_job[item.job.id] = reached.masks
+                specs.append(job_spec(item, reached.target))
             return specs
 
         def join_first(room: int) -> list[JobSpec]:
