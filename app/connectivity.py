@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.db import Database
-from app.jobqueue.lifecycle import note_connectivity, trust_host_key
+from app.jobqueue.contact import note_connectivity, trust_host_key
 from app.models import Server
 from app.reach import target_for
 from app.runner.checks import CheckResult, check_targets

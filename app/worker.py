@@ -11,24 +11,16 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from app.db import Database
 from app.errors import DatabaseUnavailable, NewRemoraError
+from app.jobqueue.announce import JobEvents
 from app.jobqueue.claim import Claimed, claim_jobs
-from app.jobqueue.lifecycle import (
-    cancel_requests,
-    finish_job,
-    heartbeat,
-    note_connectivity,
-    register_worker,
-    release_jobs,
-    requeue_jobs,
-    stop_dead_local_workers,
-    stop_worker,
-    trust_host_key,
-)
-from app.jobqueue.output import NotOwner, StoredChunk, append_output, append_task_event
+from app.jobqueue.contact import note_connectivity, trust_host_key
+from app.jobqueue.output import NotOwner, append_output, append_task_event
+from app.jobqueue.registry import heartbeat, register_worker, stop_dead_local_workers, stop_worker
+from app.jobqueue.transitions import cancel_requests, finish_job, release_jobs, requeue_jobs
 from app.logs import for_job, jobs_in_context, now_working_on
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
@@ -65,22 +57,6 @@ KEEP_WARM_S = 2.0
 KILL_RETRY_S = 15.0
 SUPERVISE_EVERY_S = 1.0
 CONNECTION_FAILURES = ("unreachable", "auth_failed", "host_key_mismatch")
-
-
-class JobNotifier(Protocol):
-    """Who wants to know, from a worker thread, that a job printed something or changed status."""
-
-    def output(self, job_id: str, chunks: Sequence[StoredChunk]) -> None: ...
-
-    def changed(self, job_id: str) -> None: ...
-
-
-class _NobodyListens:
-    def output(self, job_id: str, chunks: Sequence[StoredChunk]) -> None:
-        pass
-
-    def changed(self, job_id: str) -> None:
-        pass
 
 
 def job_spec(claimed: Claimed, target: Target) -> JobSpec:
@@ -164,13 +140,18 @@ class JobRecorder:
             return
         pool = self.pool
         try:
-            stored = pool.call_until_stored(
-                append_output, job_id, pool.worker_id, stream, text, end_offset, pool.settings.max_output_bytes
+            pool.call_until_stored(
+                append_output,
+                pool.events,
+                job_id,
+                pool.worker_id,
+                stream,
+                text,
+                end_offset,
+                pool.settings.max_output_bytes,
             )
         except NotOwner:
             log.warning("job %s is no longer ours; output dropped here", job_id, extra=for_job(job_id))
-            return
-        pool.notifier.output(job_id, stored)
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
         self.beat()
@@ -187,7 +168,7 @@ class JobRecorder:
                 self._store(job_id, stream, text.flush(), text.end_offset)
         pool = self.pool
         status = pool.call_until_stored(
-            finish_job, job_id, pool.worker_id, result.exit_code, result.failure_reason, result.error
+            finish_job, pool.events, job_id, pool.worker_id, result.exit_code, result.failure_reason, result.error
         )
         server_id = self.server_of_job.get(job_id)
         if server_id is not None:
@@ -198,7 +179,6 @@ class JobRecorder:
             pool.metrics.job_finished(status, failure_reason, self.started_at.get(job_id))
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code, extra=for_job(job_id))
         self.ended(job_id)
-        pool.notifier.changed(job_id)
         pool.wake()  # its server has room for another job
 
     def task(self, job_id: str, event: TaskEvent) -> None:
@@ -210,13 +190,11 @@ class JobRecorder:
         pool = self.pool
         data = json.dumps(masked, ensure_ascii=False)
         try:
-            stored = pool.call_until_stored(
-                append_task_event, job_id, pool.worker_id, data, pool.settings.max_output_bytes
+            pool.call_until_stored(
+                append_task_event, pool.events, job_id, pool.worker_id, data, pool.settings.max_output_bytes
             )
         except NotOwner:
             log.warning("job %s is no longer ours; task event dropped here", job_id)
-            return
-        pool.notifier.output(job_id, stored)
 
     def host_key_seen(self, server_id: str, host_key: str) -> None:
         self.pool.call_until_stored(trust_host_key, server_id, host_key)
@@ -299,7 +277,7 @@ class WorkerPool:
         settings: Settings,
         database: Database,
         vault: Vault,
-        notifier: JobNotifier | None = None,
+        events: JobEvents,
         metrics: ProcessMetrics | None = None,
     ) -> None:
         self.settings = settings
@@ -307,7 +285,7 @@ class WorkerPool:
         self.vault = vault
         self.metrics = metrics or ProcessMetrics()
         self.config = runner_config(settings, self.metrics.run_ended)
-        self.notifier: JobNotifier = notifier or _NobodyListens()
+        self.events = events
         self.worker_id = ""
         self._stop = threading.Event()
         # Queued work wakes one waiting thread, a warm run's first (it takes jobs without Ansible's start-up):
@@ -426,8 +404,6 @@ class WorkerPool:
                 gate.open()
                 self._wait_for_work(IDLE_WAIT_S)
                 continue
-            for item in claimed:
-                self.notifier.changed(item.job.id)
             try:
                 with jobs_in_context([item.job.id for item in claimed]):
                     self._run(claimed, slot, gate)
@@ -439,6 +415,7 @@ class WorkerPool:
     def _claim(self, fill: int = 1, commands_only: bool = False, limit: int | None = None) -> list[Claimed]:
         return self.database.call(
             claim_jobs,
+            self.events,
             self.worker_id,
             limit or self.settings.batch_size,
             self.settings.server_concurrency,
@@ -601,25 +578,18 @@ class WorkerPool:
             finally:
                 slot.starting = False  # only now: until its claim is done, the queued jobs are left to it
             register(batch, True)
-            for item in batch:
-                self.notifier.changed(item.job.id)
             return specs_of(batch)
 
         def requeue(job_ids: list[str]) -> None:
             try:
-                self.database.call(requeue_jobs, self.worker_id, job_ids)
+                self.database.call(requeue_jobs, self.events, self.worker_id, job_ids)
             except Exception as exc:  # they stay running: a later claim re-attaches to them
                 log.warning("could not queue %d jobs again: %s", len(job_ids), exc)
-                return
-            for job_id in job_ids:
-                self.notifier.changed(job_id)
 
         def next_round() -> list[JobSpec]:
             # Later rounds take command and script jobs only: a playbook job has an Ansible run of its own.
             while batch := self._claim_next_round(slot):
                 register(batch, False)
-                for item in batch:
-                    self.notifier.changed(item.job.id)
                 specs = specs_of(batch)
                 if specs:
                     return specs

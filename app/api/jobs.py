@@ -21,7 +21,7 @@ from app.api.context import runtime
 from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
-from app.jobqueue import lifecycle, reads, submit
+from app.jobqueue import reads, submit, transitions
 from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.logs import for_job
 from app.models import Job
@@ -249,7 +249,7 @@ async def job_stderr(job_id: str) -> Response:
 async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
     """200 with status canceled for a queued job; 202 while a running job is being stopped."""
     rt = runtime()
-    outcome = await rt.database.run(lifecycle.cancel_job, job_id)
+    outcome = await rt.database.run(transitions.cancel_job, rt.events, job_id)
     rt.poke_workers()  # a worker of this process may run it (others hear of it through the database)
     job = outcome.job
     data = JobCanceled(

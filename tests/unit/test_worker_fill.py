@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
+from app.jobqueue.announce import NO_EVENTS
 from app.secrets import Vault
 from app.settings import Settings
 from app.worker import FILL_WAIT_S, WorkerPool, _Slot
@@ -14,7 +15,7 @@ from app.worker import FILL_WAIT_S, WorkerPool, _Slot
 
 def pool_of(tmp_path: Path, cores: int, **states: dict[str, Any]) -> tuple[WorkerPool, _Slot]:
     settings = Settings(data_dir=tmp_path / "data", batch_size=32)
-    pool = WorkerPool(settings, cast(Any, None), Vault.from_settings(settings))
+    pool = WorkerPool(settings, cast(Any, None), Vault.from_settings(settings), NO_EVENTS)
     pool._cores = cores
     for name, state in states.items():
         slot = _Slot(name)
