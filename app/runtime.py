@@ -23,7 +23,7 @@ from app.secrets import Vault
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
 from app.sse.listen import PostgresListener
-from app.worker import WorkerPool
+from app.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
