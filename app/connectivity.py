@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.db import Database
-from app.jobqueue.lifecycle import note_connectivity, trust_host_key
+from app.jobqueue.contact import note_connectivity, trust_host_key
 from app.models import Server
+from app.reach import target_for
 from app.runner.checks import CheckResult, check_targets
+from app.runner.config import runner_config
 from app.runner.spec import RunObserver
 from app.settings import Settings
-from app.targets import target_for
 from app.vault import Vault
-from app.worker import runner_config
 
 
 def check_servers(

@@ -4,23 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.apikeys import LiveKeys
 from app.db import Database
+from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers
+from app.jobqueue.output import StoredChunk
 from app.jobqueue.totals import ListingTotals
 from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
 from app.playbooks import open_directory
+from app.runner.config import runner_config
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
 from app.sse.listen import PostgresListener
 from app.vault import Vault
-from app.worker import WorkerPool, runner_config
+from app.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
+
+
+class InProcess:
+    """The in-process transport of job events: this process's streams (on the event loop: None without the
+    API), and its workers, which a cancel concerns."""
+
+    def __init__(self, notifier: ThreadSafeNotifier | None, poke_workers: Callable[[], None]) -> None:
+        self._notifier = notifier
+        self._poke_workers = poke_workers
+
+    def output(self, job_id: str, chunks: Sequence[StoredChunk]) -> None:
+        # The chunks themselves: a stream of this process sends them without reading the database.
+        if self._notifier is not None:
+            self._notifier.output(job_id, chunks)
+
+    def changed(self, job_ids: Sequence[str]) -> None:
+        if self._notifier is not None:
+            for job_id in job_ids:
+                self._notifier.changed(job_id)
+
+    def cancel_requested(self, job_id: str) -> None:
+        self.changed([job_id])
+        self._poke_workers()
 
 
 @dataclass
@@ -35,6 +63,10 @@ class Runtime:
     metrics_server: MetricsServer | None = None
     listing_totals: ListingTotals = field(default_factory=ListingTotals)
     live_keys: LiveKeys = field(default_factory=LiveKeys)
+    # Told by the queue's write functions that a job changed (app/jobqueue/announce.py); set at start.
+    events: JobEvents = NO_EVENTS
+    # Names this process in its NOTIFY payloads: its own listener drops them (it heard of them first-hand).
+    origin: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""
@@ -57,11 +89,14 @@ class Runtime:
         self._start(None)
 
     def _start(self, notifier: ThreadSafeNotifier | None) -> None:
+        in_process = InProcess(notifier, self.poke_workers)
+        self.events = FanOut(in_process, NotifyOthers(self.origin)) if self.database.is_postgresql else in_process
         if self.settings.workers > 0:
-            self.workers = WorkerPool(self.settings, self.database, self.vault, notifier, self.metrics)
+            self.workers = WorkerPool(self.settings, self.database, self.vault, self.events, self.metrics)
         else:
             self.metrics.watch_workers(lambda: 0, lambda: 0, lambda: 0)
         if self.database.is_postgresql:
+            # What other processes changed.
 
             def on_output(job_id: str, seq: int) -> None:
                 if notifier is not None:
@@ -73,7 +108,7 @@ class Runtime:
                 if self.workers is not None:
                     self.workers.poke()  # maybe a cancel for a job of ours
 
-            self.listener = PostgresListener(self.database.url, on_output, on_status)
+            self.listener = PostgresListener(self.database.url, self.origin, on_output, on_status)
             self.listener.start()
         if self.workers is not None:
             self.workers.start()

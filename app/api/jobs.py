@@ -22,7 +22,7 @@ from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
 from app.jobkinds import JobKind
-from app.jobqueue import jobshape, lifecycle, reads, submit
+from app.jobqueue import jobshape, reads, submit, transitions
 from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.jobqueue.selection import GroupMembers, OneServer, Selection, ServerList
 from app.logs import for_job
@@ -208,8 +208,7 @@ async def job_stderr(job_id: str) -> Response:
 async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
     """200 with status canceled for a queued job; 202 while a running job is being stopped."""
     rt = runtime()
-    outcome = await rt.database.run(lifecycle.cancel_job, job_id)
-    rt.poke_workers()  # a worker of this process may run it (others hear of it through the database)
+    outcome = await rt.database.run(transitions.cancel_job, rt.events, job_id)
     job = outcome.job
     data = JobCanceled(
         id=job.id,

@@ -12,7 +12,8 @@ import peewee as pw
 from app.clock import utcnow
 from app.db import is_postgresql
 from app.db import rows as db_rows
-from app.jobqueue.announce import announce_status
+from app.jobkinds import runs_alone
+from app.jobqueue.announce import JobEvents
 from app.models import Credential, Job, Server, Worker
 
 # Any constant works; every process that claims from this database uses the same one.
@@ -66,8 +67,6 @@ def _interrupt_playbook_jobs(job_ids: list[str]) -> None:
         error="the worker running this playbook stopped (a playbook run cannot be re-attached)",
         finished_at=now,
     ).where(Job.id.in_(job_ids) & (Job.status == "running")).execute()
-    for job_id in job_ids:
-        announce_status(job_id)
 
 
 def _one_kind_of_run(candidates: list[tuple[str, str]]) -> list[str]:
@@ -76,9 +75,9 @@ def _one_kind_of_run(candidates: list[tuple[str, str]]) -> list[str]:
     if not candidates:
         return []
     first_id, first_kind = candidates[0]
-    if first_kind == "playbook":
+    if runs_alone(first_kind):
         return [first_id]
-    return [job_id for job_id, kind in candidates if kind != "playbook"]
+    return [job_id for job_id, kind in candidates if not runs_alone(kind)]
 
 
 def _next_queued(limit: int, per_server: int) -> list[tuple[str, str]]:
@@ -113,6 +112,7 @@ def _next_queued(limit: int, per_server: int) -> list[tuple[str, str]]:
 
 
 def claim_jobs(
+    events: JobEvents,
     worker_id: str,
     limit: int,
     per_server: int,
@@ -126,32 +126,32 @@ def claim_jobs(
     ``fill`` queued jobs are left to that run rather than start Ansible for them: its next round takes them
     without Ansible's start-up, and one Ansible process holds them instead of several. Jobs of dead workers are
     always taken. ``commands_only``: no playbook job (for a run that is under way: a playbook job needs an Ansible run
-    of its own)."""
+    of its own). Every job it changed is announced once the claim has committed."""
     with _claim_transaction(Job._meta.database):
         orphans = _orphans(_dead_worker_ids(dead_after), limit)
-        lost_playbooks = [job_id for job_id, kind in orphans if kind == "playbook"]
+        lost_playbooks = [job_id for job_id, kind in orphans if runs_alone(kind)]
         if lost_playbooks:
             _interrupt_playbook_jobs(lost_playbooks)
-        orphan_ids = [job_id for job_id, kind in orphans if kind != "playbook"]
+        orphan_ids = [job_id for job_id, kind in orphans if not runs_alone(kind)]
         if orphan_ids:
             Job.update(worker=worker_id, attempt=Job.attempt + 1).where(Job.id.in_(orphan_ids)).execute()
         room = limit - len(orphan_ids)
         # A run is either re-attached and new command jobs, or one new playbook job.
         candidates = _next_queued(room, per_server) if room > 0 else []
         if orphan_ids or commands_only:
-            candidates = [(job_id, kind) for job_id, kind in candidates if kind != "playbook"]
+            candidates = [(job_id, kind) for job_id, kind in candidates if not runs_alone(kind)]
         queued_ids = _one_kind_of_run(candidates)
-        playbook = bool(candidates) and candidates[0][1] == "playbook"
+        alone = bool(candidates) and runs_alone(candidates[0][1])
         held_back = 0 < len(queued_ids) < fill
-        if held_back and not playbook:
+        if held_back and not alone:
             queued_ids = []
         if queued_ids:
             Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(
                 Job.id.in_(queued_ids) & (Job.status == "queued")
             ).execute()
-            for job_id in queued_ids:
-                announce_status(job_id)
     ids = orphan_ids + queued_ids
+    # Re-attached jobs too: their streams learn of their new worker's output from the start.
+    events.changed(lost_playbooks + ids)
     if not ids:
         return []
     query = Job.select(Job, Server, Credential).join(Server).join(Credential, pw.JOIN.LEFT_OUTER)

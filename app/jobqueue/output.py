@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from app.clock import utcnow
 from app.db import rows
-from app.jobqueue.announce import announce_output
+from app.jobqueue.announce import JobEvents
 from app.models import TASK_STREAM, Job, JobChunk
 
 
@@ -36,9 +36,11 @@ class StoredChunk:
     data: str
 
 
-def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offset: int, cap: int) -> list[StoredChunk]:
-    """Store one chunk (two when it closes the kept head); returns what was stored. ``end_offset``: bytes of
-    this stream received so far, from which a re-attached poll resumes."""
+def append_output(
+    events: JobEvents, job_id: str, worker_id: str, stream: str, text: str, end_offset: int, cap: int
+) -> list[StoredChunk]:
+    """Store one chunk (two when it closes the kept head), then announce it; returns what was stored.
+    ``end_offset``: bytes of this stream received so far, from which a re-attached poll resumes."""
     with Job._meta.database.atomic():
         job = Job.select().where(Job.id == job_id).get()
         if job.worker_id != worker_id or job.status != "running":
@@ -83,8 +85,8 @@ def append_output(job_id: str, worker_id: str, stream: str, text: str, end_offse
                 Job.head_last_seq: head_last_seq,
             }
         ).where(Job.id == job_id).execute()
-        if inserted:
-            announce_output(job_id, seq)
+    if inserted:
+        events.output(job_id, inserted)
     return inserted
 
 
@@ -108,7 +110,7 @@ def _trim_tail(job_id: str, head_last_seq: int, stored: int, omitted: dict[str, 
     return int(stored)
 
 
-def append_task_event(job_id: str, worker_id: str, data: str, cap: int) -> list[StoredChunk]:
+def append_task_event(events: JobEvents, job_id: str, worker_id: str, data: str, cap: int) -> list[StoredChunk]:
     """Store one task event (JSON text) after the job's output so far, numbered with it: a stream resumed
     after any id gets the rest of both. It counts toward the cap and is never split."""
     with Job._meta.database.atomic():
@@ -132,5 +134,6 @@ def append_task_event(job_id: str, worker_id: str, data: str, cap: int) -> list[
             stdout_omitted=omitted["stdout"],
             stderr_omitted=omitted["stderr"],
         ).where(Job.id == job_id).execute()
-        announce_output(job_id, seq)
-    return [StoredChunk(seq, TASK_STREAM, data)]
+    chunks = [StoredChunk(seq, TASK_STREAM, data)]
+    events.output(job_id, chunks)
+    return chunks

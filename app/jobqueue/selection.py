@@ -1,7 +1,7 @@
 """Which servers a submission names: one server, a list of servers, or a group (with its nested groups).
 
 Every kind of job (commands, scripts, playbooks) resolves its servers here, so that the rules are the same. (How
-to reach a server once it is chosen is another matter: app/targets.py.)
+to reach a server once it is chosen is another matter: app/reach.py.)
 """
 
 from __future__ import annotations

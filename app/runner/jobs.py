@@ -16,7 +16,7 @@ from app.runner.engine import run_playbook
 from app.runner.failures import become_refused, classify_unreachable, describe
 from app.runner.polls import PollAnswer, PollFormatError, parse_poll
 from app.runner.run_dir import HostVars, RunDirectory, job_alias
-from app.runner.spec import JobListener, JobResult, JobSpec, RunnerConfig, Stream, Target
+from app.runner.spec import JobListener, JobResult, JobSpec, RoundSource, RunnerConfig, Stream, Target
 
 log = logging.getLogger(__name__)
 
@@ -226,13 +226,11 @@ class _Rounds:
         self,
         run_dir: RunDirectory,
         config: RunnerConfig,
-        next_batch: Callable[[], list[JobSpec]] | None,
-        join_first: Callable[[int], list[JobSpec]] | None = None,
+        source: RoundSource | None,
         max_batch: int = 0,
     ) -> None:
         self.run_dir = run_dir
-        self.next_batch = next_batch
-        self.join_first = join_first
+        self.source = source
         self.max_batch = max_batch
         self.shared = run_vars(secrets.token_hex(8), config)
         self.dir = run_dir.path / "rounds"
@@ -248,9 +246,9 @@ class _Rounds:
         if self.pending:
             specs, self.pending = self.pending, []
             return specs
-        if self.next_batch is None or self.written >= ROUNDS_PER_RUN:
+        if self.source is None or self.written >= ROUNDS_PER_RUN:
             return []
-        return self.next_batch()
+        return self.source.next_round()
 
     def _master_up(self, target: Target) -> bool:
         return (self.run_dir.config.control_dir / target.credential_digest).exists()
@@ -296,9 +294,9 @@ class _Rounds:
     def joining_first(self) -> list[JobSpec]:
         """Jobs that join round 1 as Ansible is ready: those queued while it started (never waited for)."""
         room = self.max_batch - len(self.first)
-        if self.join_first is None or room <= 0:
+        if self.source is None or room <= 0:
             return []
-        return self.join_first(room)
+        return self.source.join_first(room)
 
     def ready_first(self, joining: list[JobSpec]) -> None:
         now = self._one_per_new_connection(self.first + joining) if joining else self.first
@@ -332,17 +330,15 @@ def run_jobs(
     specs: list[JobSpec],
     listener: JobListener,
     should_stop: Callable[[], bool],
-    next_batch: Callable[[], list[JobSpec]] | None = None,
+    source: RoundSource | None = None,
     max_batch: int = 0,
-    join_first: Callable[[int], list[JobSpec]] | None = None,
-    requeue: Callable[[list[str]], None] | None = None,
 ) -> list[str]:
-    """Run the jobs, with those ``join_first`` hands over (up to the room it is given) once Ansible has started,
-    then, in the same Ansible run, those ``next_batch`` hands over each time a round has ended (until it returns
-    none); returns the ids of jobs left unfinished because the run was stopped (still detached on their
-    targets). Jobs the stopped run never started are handed to ``requeue``."""
+    """Run the jobs, with those ``source`` lets join round 1 (up to ``max_batch`` in all) once Ansible has started,
+    then, in the same Ansible run, its next rounds (until it has none); returns the ids of jobs left unfinished
+    because the run was stopped (still detached on their targets). Jobs the stopped run never started are given
+    back to ``source``. Without a source, the run is one round of ``specs``."""
     with RunDirectory(config) as run_dir:
-        rounds = _Rounds(run_dir, config, next_batch, join_first, max_batch)
+        rounds = _Rounds(run_dir, config, source, max_batch)
         events = _BatchEvents(listener, rounds, should_stop)
         events.track(specs)
         inventory = rounds.write(specs)  # round 1: the run starts with it
@@ -361,8 +357,8 @@ def run_jobs(
         # Jobs held back while their connection was being opened never reached their target: queued again, they
         # run later; the others go on there, to be re-attached.
         never_started = {spec.job_id for spec in rounds.pending}
-        if never_started and requeue is not None:
-            requeue(sorted(never_started))
+        if never_started and source is not None:
+            source.give_back(sorted(never_started))
             left = [t for t in left if t.spec.job_id not in never_started]
         return [t.spec.job_id for t in left]
     for tracker in left:

@@ -87,6 +87,23 @@ class JobListener(Protocol):
         """Any event of the run arrived: it is alive."""
 
 
+class RoundSource(Protocol):
+    """Where a run of command jobs gets more jobs while its Ansible is up (called on the runner's thread, from
+    Ansible's event handler: a round begins when the previous one's jobs have all ended)."""
+
+    def join_first(self, room: int) -> list[JobSpec]:
+        """Jobs queued while Ansible started, up to ``room``: they join round 1 at once (nothing is waited for)."""
+        ...
+
+    def next_round(self) -> list[JobSpec]:
+        """Jobs for the next round, perhaps after a short wait; none ends the run."""
+        ...
+
+    def give_back(self, job_ids: list[str]) -> None:
+        """Jobs handed to this run that it never started, because it was stopped: they are queued again."""
+        ...
+
+
 @dataclass(frozen=True)
 class PlaybookSpec:
     job_id: str

@@ -1,5 +1,6 @@
 """LISTEN for job changes announced by other processes through PostgreSQL (app/jobqueue/announce.py): they
-wake streams, and carry cancels to the worker that runs the job."""
+wake streams, and carry cancels to the worker that runs the job. This process's own are dropped: its streams and
+workers heard of them first-hand."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 import psycopg2
 import psycopg2.extensions
 
-from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL
+from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL, heard
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,11 @@ class PostgresListener:
     """One thread, one dedicated connection; reconnects by itself. Streams poll the database as a fallback,
     so a notification lost while reconnecting only delays an event."""
 
-    def __init__(self, url: str, on_output: Callable[[str, int], None], on_status: Callable[[str], None]) -> None:
+    def __init__(
+        self, url: str, origin: str, on_output: Callable[[str, int], None], on_status: Callable[[str], None]
+    ) -> None:
         self._url = url
+        self._origin = origin
         self._on_output = on_output
         self._on_status = on_status
         self._stop = threading.Event()
@@ -66,9 +70,10 @@ class PostgresListener:
             connection.close()
 
     def _dispatch(self, channel: str, payload: str) -> None:
-        if channel == STATUS_CHANNEL:
-            self._on_status(payload)
+        news = heard(channel, payload)
+        if news is None or news.origin == self._origin:
             return
-        job_id, _, seq = payload.partition(":")
-        if seq.isdigit():
-            self._on_output(job_id, int(seq))
+        if news.seq is None:
+            self._on_status(news.job_id)
+        else:
+            self._on_output(news.job_id, news.seq)

@@ -12,7 +12,8 @@ from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
 from app.jobqueue.claim import claim_jobs
-from app.jobqueue.lifecycle import register_worker, requeue_jobs
+from app.jobqueue.registry import register_worker
+from app.jobqueue.transitions import requeue_jobs
 from app.runtime import Runtime
 from tests.helpers import create_server, ok_data, password_server
 
@@ -34,7 +35,9 @@ async def test_a_run_about_to_take_work_keeps_a_few_jobs_for_itself(app: Quart, 
     worker = runtime.database.call(register_worker, 1, 8)
 
     def claim(fill: int, per_server: int = 2) -> list[str]:
-        return [c.job.id for c in runtime.database.call(claim_jobs, worker, 8, per_server, DEAD_AFTER, fill)]
+        return [
+            c.job.id for c in runtime.database.call(claim_jobs, runtime.events, worker, 8, per_server, DEAD_AFTER, fill)
+        ]
 
     # Two of the three may run (2 per server): fewer than the 3 wanted, all held back.
     assert claim(3) == []
@@ -52,7 +55,7 @@ async def test_a_full_batch_is_taken_at_once(app: Quart, client: Client) -> None
     server = await create_server(client, password_server())
     jobs = await queue(client, server["id"], 4)
     worker = runtime.database.call(register_worker, 1, 8)
-    claimed = runtime.database.call(claim_jobs, worker, 8, 8, DEAD_AFTER, 4)
+    claimed = runtime.database.call(claim_jobs, runtime.events, worker, 8, 8, DEAD_AFTER, 4)
     assert [c.job.id for c in claimed] == jobs
 
 
@@ -62,12 +65,12 @@ async def test_jobs_a_stopped_run_never_started_are_queued_again(app: Quart, cli
     jobs = await queue(client, server["id"], 2)
     worker = runtime.database.call(register_worker, 1, 8)
     other = runtime.database.call(register_worker, 1, 8)
-    assert [c.job.id for c in runtime.database.call(claim_jobs, worker, 8, 8, DEAD_AFTER)] == jobs
+    assert [c.job.id for c in runtime.database.call(claim_jobs, runtime.events, worker, 8, 8, DEAD_AFTER)] == jobs
 
     # Only this worker's own running jobs go back, as queued, and are claimed afresh.
-    assert runtime.database.call(requeue_jobs, other, jobs) == 0
-    assert runtime.database.call(requeue_jobs, worker, jobs[1:]) == 1
+    assert runtime.database.call(requeue_jobs, runtime.events, other, jobs) == 0
+    assert runtime.database.call(requeue_jobs, runtime.events, worker, jobs[1:]) == 1
     states = [await ok_data(await client.get(f"/api/v1/jobs/{job_id}")) for job_id in jobs]
     assert [(s["status"], s["started_at"] is None) for s in states] == [("running", False), ("queued", True)]
-    claimed = runtime.database.call(claim_jobs, other, 8, 8, DEAD_AFTER)
+    claimed = runtime.database.call(claim_jobs, runtime.events, other, 8, 8, DEAD_AFTER)
     assert [(c.job.id, c.reattach) for c in claimed] == [(jobs[1], False)]

@@ -10,9 +10,9 @@ from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
 from app.jobqueue.claim import claim_jobs
-from app.jobqueue.lifecycle import register_worker
 from app.jobqueue.output import NotOwner, append_output
 from app.jobqueue.reads import get_job, job_output
+from app.jobqueue.registry import register_worker
 from app.runtime import Runtime
 from tests.helpers import create_server, ok_data, password_server
 
@@ -23,7 +23,7 @@ async def running_job(client: Client, runtime: Runtime) -> tuple[str, str]:
     server = await create_server(client, password_server())
     job = await ok_data(await client.post("/api/v1/jobs", json={"server_id": server["id"], "command": "x"}), 201)
     worker_id = runtime.database.call(register_worker, 1, 1)
-    claimed = runtime.database.call(claim_jobs, worker_id, 1, 8, timedelta(seconds=15))
+    claimed = runtime.database.call(claim_jobs, runtime.events, worker_id, 1, 8, timedelta(seconds=15))
     assert [c.job.id for c in claimed] == [job["id"]]
     return job["id"], worker_id
 
@@ -36,7 +36,7 @@ async def test_output_beyond_the_cap_keeps_head_and_tail(app: Quart, client: Cli
     def append(stream: str, text: str) -> None:
         nonlocal offset
         offset += len(text.encode())
-        runtime.database.call(append_output, job_id, worker_id, stream, text, offset, CAP)
+        runtime.database.call(append_output, runtime.events, job_id, worker_id, stream, text, offset, CAP)
 
     append("stdout", "H" * 1500)
     append("stderr", "é" * 400)  # 800 bytes: crosses the head's 2048 bytes in the middle of nothing but é
@@ -63,5 +63,5 @@ async def test_only_the_owner_of_a_running_job_stores_its_output(app: Quart, cli
     job_id, _ = await running_job(client, runtime)
     stranger = runtime.database.call(register_worker, 1, 1)
     with pytest.raises(NotOwner):
-        runtime.database.call(append_output, job_id, stranger, "stdout", "x", 1, CAP)
+        runtime.database.call(append_output, runtime.events, job_id, stranger, "stdout", "x", 1, CAP)
     assert runtime.database.call(get_job, job_id).stored_bytes == 0

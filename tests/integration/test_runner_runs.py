@@ -6,13 +6,14 @@ from __future__ import annotations
 import pwd
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from app.runner.config import PLAYBOOKS_DIR
 from app.runner.jobs import run_jobs
 from app.runner.spec import JobResult, JobSpec, RunnerConfig, Stream, Target
-from app.worker import PLAYBOOKS_DIR
 from tests.harness.sshd import SshTarget
 
 pytestmark = pytest.mark.slow
@@ -34,6 +35,21 @@ class RecordingListener:
 
     def progress(self) -> None:
         pass
+
+
+class Rounds:
+    """A RoundSource: no job joins the first round, ``next_round`` hands the next ones over, and what the run
+    gives back is kept."""
+
+    def __init__(self, next_round: Callable[[], list[JobSpec]]) -> None:
+        self.next_round = next_round
+        self.given_back: list[str] = []
+
+    def join_first(self, room: int) -> list[JobSpec]:
+        return []
+
+    def give_back(self, job_ids: list[str]) -> None:
+        self.given_back.extend(job_ids)
 
 
 def config_in(tmp_path: Path) -> RunnerConfig:
@@ -101,7 +117,7 @@ def test_one_run_takes_the_rounds_handed_over_until_there_are_none(sshd: SshTarg
         assert first.job_id in listener.results  # a round is asked for only once the previous one has ended
         return handed.pop(0) if handed else []
 
-    left = run_jobs(config_in(tmp_path), [first], listener, threading.Event().is_set, next_round, 4)
+    left = run_jobs(config_in(tmp_path), [first], listener, threading.Event().is_set, Rounds(next_round), 4)
 
     assert (left, asked) == ([], 3)  # rounds 2 and 3, then none: the run ended
     results = {job_id: (r.exit_code, r.failure_reason) for job_id, r in listener.results.items()}
@@ -130,12 +146,12 @@ def test_a_stopped_run_queues_again_the_jobs_it_held_back_for_a_new_connection(s
             stop.set()
 
     listener = StopAfterFirst()
-    requeued: list[str] = []
-    left = run_jobs(config_in(tmp_path), specs, listener, stop.is_set, lambda: [], 8, None, requeued.extend)
+    rounds = Rounds(lambda: [])
+    left = run_jobs(config_in(tmp_path), specs, listener, stop.is_set, rounds, 8)
 
     assert (left, list(listener.results)) == ([], [specs[0].job_id])
     assert listener.results[specs[0].job_id].exit_code == 0
-    assert sorted(requeued) == sorted(spec.job_id for spec in specs[1:])
+    assert sorted(rounds.given_back) == sorted(spec.job_id for spec in specs[1:])
     jobs_dir = Path(pwd.getpwnam(sshd.user.name).pw_dir) / ".newremora" / "jobs"
     assert not any(
         (jobs_dir / spec.job_id).exists() or (jobs_dir / f"{spec.job_id}.done").exists() for spec in specs[1:]

@@ -138,10 +138,10 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
 
+    from app.runner.config import PLAYBOOKS_DIR
     from app.runner.jobs import ROUNDS_PER_RUN, _Rounds, job_vars, run_vars
     from app.runner.run_dir import RunDirectory
     from app.runner.spec import RunnerConfig
-    from app.worker import PLAYBOOKS_DIR
 
     rounds_played = yaml.safe_load((PLAYBOOKS_DIR / "run_jobs.yml").read_text())
     imported = [entry["vars"]["nr_round"] for entry in rounds_played if "import_playbook" in entry]
@@ -156,7 +156,7 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
         JobSpec("j2", "script", "echo {{ x }}", "/bin/bash", 9, by_password),
     ]
     with RunDirectory(config) as run_dir:
-        rounds = _Rounds(run_dir, config, next_batch=None)
+        rounds = _Rounds(run_dir, config, source=None)
         rounds.write(specs[:1])
         inventory_path = rounds.write(specs)  # round 2 replaces round 1
         inventory = InventoryManager(loader=DataLoader(), sources=[str(inventory_path)])
@@ -171,14 +171,27 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
             assert set(run_vars("t", config)) == set(rounds.shared)
 
 
+class NoMoreJobs:
+    """A RoundSource with nothing to hand over."""
+
+    def join_first(self, room: int) -> list[JobSpec]:
+        return []
+
+    def next_round(self) -> list[JobSpec]:
+        return []
+
+    def give_back(self, job_ids: list[str]) -> None:
+        pass
+
+
 def test_a_round_opens_each_new_connection_with_one_job_and_the_others_follow_over_it(tmp_path: Path) -> None:
     """Jobs of a server and credential whose ssh master is not up would each open a connection of their own:
     one job opens it, the others run in the next round; where a master is up, all go at once, and a credential
     whose opening round is over (its connection up or failed) never holds jobs back again."""
+    from app.runner.config import PLAYBOOKS_DIR
     from app.runner.jobs import _Rounds
     from app.runner.run_dir import RunDirectory
     from app.runner.spec import RunnerConfig
-    from app.worker import PLAYBOOKS_DIR
 
     config = RunnerConfig(runs_dir=tmp_path, control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
     config.control_dir.mkdir()
@@ -190,7 +203,7 @@ def test_a_round_opens_each_new_connection_with_one_job_and_the_others_follow_ov
         JobSpec(f"{t.server_id}{i}", "command", "true", None, 7, t) for i in range(3) for t in (cold_a, cold_b, warm)
     ]
     with RunDirectory(config) as run_dir:
-        rounds = _Rounds(run_dir, config, next_batch=lambda: [])
+        rounds = _Rounds(run_dir, config, source=NoMoreJobs())
         rounds.write(specs[:3])  # round 1 as the run starts: one job each
         rounds.ready_first(specs[3:])  # the jobs queued meanwhile join it, as far as connections allow
         assert sorted(spec.job_id for spec in rounds.first) == ["a0", "b0", "warm0", "warm1", "warm2"]
