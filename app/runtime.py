@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 from app.apikeys import LiveKeys
 from app.db import Database
-from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers
-from app.jobqueue.output import StoredChunk
+from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers, StoredChunk
 from app.jobqueue.totals import ListingTotals
 from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics

@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Final, NamedTuple, Protocol
 
 import peewee as pw
 
 from app.db import is_postgresql
 from app.models import Job
 
-if TYPE_CHECKING:
-    from app.jobqueue.output import StoredChunk
-
 log = logging.getLogger(__name__)
 
 OUTPUT_CHANNEL: Final = "newremora_output"
 STATUS_CHANNEL: Final = "newremora_status"
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A piece of a job's output as stored (its place in the job's sequence) and announced."""
+
+    seq: int
+    stream: str
+    data: str
 
 
 class JobEvents(Protocol):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from app.clock import utcnow
 from app.db import rows
-from app.jobqueue.announce import JobEvents
+from app.jobqueue.announce import JobEvents, StoredChunk
 from app.models import TASK_STREAM, Job, JobChunk
 
 
@@ -27,13 +25,6 @@ def keep_last_bytes(text: str, limit: int) -> str:
 
 class NotOwner(Exception):
     """The job is no longer this worker's (it was re-attached elsewhere)."""
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    seq: int
-    stream: str
-    data: str
 
 
 def append_output(

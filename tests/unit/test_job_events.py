@@ -8,8 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL, FanOut, Heard, NotifyOthers, heard
-from app.jobqueue.output import StoredChunk
+from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL, FanOut, Heard, NotifyOthers, StoredChunk, heard
 from app.runtime import InProcess
 from app.sse.broker import ThreadSafeNotifier
 
