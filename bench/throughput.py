@@ -111,9 +111,13 @@ def through_newremora(base_url: str, pid: int, servers: list[str], jobs: int) ->
         deadline = time.monotonic() + 60
         while ansible_below(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
+        # A run is counted once ansible-runner has waited for its process: only then is that process's CPU in the
+        # service's account (an ended process no longer shows as Ansible in /proc, but until it is waited for its
+        # CPU is nobody's: read before, the total once missed the runs' ~10 CPU-s).
+        runs = ansible_runs(http, pid)
         cpu = service_cpu(pid) - cpu_before
         print(f"of which the service process itself: {service_cpu(pid, children=False) - own_before:.1f} CPU-s")
-        print(f"Ansible runs that carried them: {ansible_runs(http, pid)}")
+        print(f"Ansible runs that carried them: {runs}")
         results = [http.get(f"/api/v1/jobs/{job_id}").json()["data"] for job_id in ids]
     finished = [result["status"] for result in results]
     errors = {str(result["error"])[:300] for result in results if result["status"] != "completed"}
