@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from app.clock import utcnow
 from app.errors import NotFound
 from app.models import ApiKey
 
-KEY_PREFIX = "nr_"
-LAST_USED_PRECISION_S = 60
+KEY_PREFIX: Final = "nr_"
+LAST_USED_PRECISION_S: Final = 60
 
 
 def _hash(key: str) -> str:
@@ -61,7 +62,7 @@ def revoke_key(id_or_prefix: str) -> ApiKey:
 # How long a key revoked (or created) by another process (the ``newremora token`` CLI, another API node) may
 # still be taken as it was: each process reads the live keys at most once per this many seconds. Changes made
 # through this process count at once.
-LIVE_KEYS_TTL_S = 1.0
+LIVE_KEYS_TTL_S: Final = 1.0
 
 _generation = 0  # bumped by every create and revoke in this process, after its write is committed
 _generation_lock = threading.Lock()

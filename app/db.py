@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import peewee as pw
@@ -29,7 +29,7 @@ database_proxy = pw.DatabaseProxy()
 
 # WAL lets readers run beside the one writer; synchronous=FULL makes every acknowledged write durable
 # across a power cut, which the queue relies on (a 201 means the job exists).
-SQLITE_PRAGMAS = {
+SQLITE_PRAGMAS: Final = {
     "journal_mode": "wal",
     "synchronous": "full",
     "foreign_keys": 1,
@@ -37,7 +37,7 @@ SQLITE_PRAGMAS = {
 }
 
 # Errors that mean "the database cannot be reached or used right now", as opposed to bad data.
-UNAVAILABLE_ERRORS = (pw.OperationalError, pw.InterfaceError)
+UNAVAILABLE_ERRORS: Final = (pw.OperationalError, pw.InterfaceError)
 
 
 def _unicode_lower(value: str | None) -> str | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Final
 
-MAX_KEY_FILE_BYTES = 64 * 1024
+MAX_KEY_FILE_BYTES: Final = 64 * 1024
 
 
 class KeyFileRefused(Exception):

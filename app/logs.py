@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from app.clock import rfc3339
 
@@ -22,7 +22,7 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 job_ids_var: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("job_ids", default=())
 
 # Structured fields a record may carry (``log.info(..., extra={...})``), in the order a JSON line shows them.
-FIELDS = ("request_id", "job_id", "job_ids", "method", "path", "status", "duration_ms", "worker_id")
+FIELDS: Final = ("request_id", "job_id", "job_ids", "method", "path", "status", "duration_ms", "worker_id")
 
 
 @contextmanager

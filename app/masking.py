@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-MASK = "********"
+from typing import Final
+
+MASK: Final = "********"
 
 
 class SecretMasker:

@@ -8,6 +8,7 @@ import logging
 import re
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Final
 
 import peewee as pw
 
@@ -17,9 +18,9 @@ from app.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-MIGRATION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
+MIGRATION_FILE: Final = re.compile(r"^(\d{4})_\w+\.py$")
 # Any constant works; it only has to be the same in every process that migrates this database.
-ADVISORY_LOCK_KEY = 0x4E52_4D47
+ADVISORY_LOCK_KEY: Final = 0x4E52_4D47
 
 
 @dataclass(frozen=True)

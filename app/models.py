@@ -5,15 +5,17 @@ Every change here needs a migration in ``migrations/``; a test compares both sch
 
 from __future__ import annotations
 
+from typing import Final
+
 import peewee as pw
 
 from app.clock import utcnow
 from app.db import database_proxy
 from app.fields import IdField, UtcDateTimeField, new_id
 
-FINISHED_STATUSES = ("completed", "failed", "canceled")
+FINISHED_STATUSES: Final = ("completed", "failed", "canceled")
 # JobChunk.stream of a playbook job's task events: numbered with the output, but not output.
-TASK_STREAM = "task"
+TASK_STREAM: Final = "task"
 
 
 class BaseModel(pw.Model):

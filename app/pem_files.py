@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from app.errors import InvalidInput, PayloadTooLarge
 from app.keys import parse_private_key
@@ -10,7 +11,7 @@ from app.models import PemFile
 from app.vault import Vault
 
 # The client's file name is only echoed back as a label; anything that looks like a path is refused.
-PLAIN_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$")
+PLAIN_FILENAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,254}$")
 
 
 def check_filename(filename: str | None) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from app.errors import ConfigurationError, InvalidInput, NotFound
 
-PLAYBOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.ya?ml$")
+PLAYBOOK_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.ya?ml$")
 
 
 def check_playbook_name(name: str) -> str:

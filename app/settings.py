@@ -7,11 +7,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from app.errors import ConfigurationError
 
-PREFIX = "NEWREMORA_"
+PREFIX: Final = "NEWREMORA_"
 
 
 class Secret:

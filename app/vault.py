@@ -7,13 +7,14 @@ import hmac
 import os
 import stat
 from pathlib import Path
+from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.errors import ConfigurationError
 from app.settings import Settings
 
-KEY_FILE_NAME = "secret.key"
+KEY_FILE_NAME: Final = "secret.key"
 
 
 class Vault:

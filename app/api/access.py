@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from quart import Quart, current_app, request
 from quart_rate_limiter import RateLimit, RateLimiter
@@ -14,9 +14,14 @@ from app.apikeys import touch_key
 from app.errors import Unauthorized
 from app.settings import Settings
 
-API_PREFIX = "/api/v1/"
+API_PREFIX: Final = "/api/v1/"
 # Endpoints that create jobs share one hourly budget per client.
-SUBMISSION_ENDPOINTS = ("jobs.create_job", "jobs.create_script_job", "jobs.create_playbook_job", "jobs.duplicate_job")
+SUBMISSION_ENDPOINTS: Final = (
+    "jobs.create_job",
+    "jobs.create_script_job",
+    "jobs.create_playbook_job",
+    "jobs.duplicate_job",
+)
 
 
 class PerClientRateLimiter(RateLimiter):

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from quart import Quart, Request, Response, current_app, g, request
 
@@ -16,8 +16,8 @@ from app.runtime import Runtime
 
 log = logging.getLogger("newremora.access")
 
-SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-RUNTIME_KEY = "newremora.runtime"
+SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RUNTIME_KEY: Final = "newremora.runtime"
 
 
 class ApiRequest(Request):

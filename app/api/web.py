@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from quart import Blueprint, Response, send_from_directory
 
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+WEB_DIR: Final = Path(__file__).resolve().parents[1] / "web"
 
 # The page's own files only: no inline script or style, nothing from elsewhere. Should some text ever be
 # mistaken for markup, the browser still runs none of it.
-CONTENT_SECURITY_POLICY = (
+CONTENT_SECURITY_POLICY: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -15,8 +15,8 @@ from app.client.sse import Event, parse_events
 
 # Reading waits long enough for a connectivity test through Ansible on a loaded machine; a stream gets a
 # keep-alive at least every 15 s, so 60 s of silence means the connection is gone.
-REQUEST_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+REQUEST_TIMEOUT: Final = httpx.Timeout(120.0, connect=10.0)
+STREAM_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 
 
 def looks_like_id(text: str) -> bool:

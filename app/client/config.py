@@ -10,15 +10,16 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 from urllib.parse import urlsplit
 
 from app.client.errors import ClientError
 from app.settings import Secret
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-URL_VARIABLE = "NEWREMORA_URL"
-TOKEN_VARIABLE = "NEWREMORA_TOKEN"  # noqa: S105 (the name of the variable, not a key)
-TOKEN_FILE_VARIABLE = "NEWREMORA_TOKEN_FILE"  # noqa: S105
+DEFAULT_URL: Final = "http://127.0.0.1:8080"
+URL_VARIABLE: Final = "NEWREMORA_URL"
+TOKEN_VARIABLE: Final = "NEWREMORA_TOKEN"  # noqa: S105 (the name of the variable, not a key)
+TOKEN_FILE_VARIABLE: Final = "NEWREMORA_TOKEN_FILE"  # noqa: S105
 
 
 def default_token_file(environ: Mapping[str, str]) -> Path:

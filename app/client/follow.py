@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from app.client.api import Api
 from app.client.config import ClientConfig
@@ -25,10 +25,10 @@ from app.client.outcome import EXIT_CLIENT, EXIT_LEFT, Outcome, outcome_of
 from app.client.progress import StatusLine
 from app.client.sse import Event
 
-RETRY_DELAY = 2.0  # what the service asks for in its `retry:` field
-GIVE_UP_AFTER = 60.0  # seconds of failed reconnects before the client stops following
-TICK = 0.1  # status line refresh, and how soon a signal is acted upon
-CANCEL_TIMEOUT = 15.0  # a cancel on the way out must not hold the terminal for long
+RETRY_DELAY: Final = 2.0  # what the service asks for in its `retry:` field
+GIVE_UP_AFTER: Final = 60.0  # seconds of failed reconnects before the client stops following
+TICK: Final = 0.1  # status line refresh, and how soon a signal is acted upon
+CANCEL_TIMEOUT: Final = 15.0  # a cancel on the way out must not hold the terminal for long
 
 
 @dataclass(frozen=True)

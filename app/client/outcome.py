@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-EXIT_TIMEOUT = 124  # the job ran out of its timeout, as coreutils `timeout` reports it
-EXIT_CLIENT = 125  # the client could not submit or follow the job (service unreachable, refused, lost)
-EXIT_LEFT = 130  # the user pressed Ctrl-C twice and left the job being canceled (128 + SIGINT)
-EXIT_CANCELED = 143  # the job was canceled, by this client or anyone (128 + SIGTERM, what it was sent)
-EXIT_NOT_RUN = 255  # the job could not run on its server or was lost there, as ssh reports its own errors
+EXIT_TIMEOUT: Final = 124  # the job ran out of its timeout, as coreutils `timeout` reports it
+EXIT_CLIENT: Final = 125  # the client could not submit or follow the job (service unreachable, refused, lost)
+EXIT_LEFT: Final = 130  # the user pressed Ctrl-C twice and left the job being canceled (128 + SIGINT)
+EXIT_CANCELED: Final = 143  # the job was canceled, by this client or anyone (128 + SIGTERM, what it was sent)
+EXIT_NOT_RUN: Final = 255  # the job could not run on its server or was lost there, as ssh reports its own errors
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import TextIO
+from typing import Final, TextIO
 
-FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-CLEAR_LINE = "\r\x1b[K"
+FRAMES: Final = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+CLEAR_LINE: Final = "\r\x1b[K"
 
 
 def wants_progress(stream: TextIO) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from app.clock import utcnow
 from app.credentials import find_credential
@@ -33,11 +33,11 @@ from app.validators import (
 )
 from app.vault import Vault
 
-MAX_HOSTS = 10_000
-TRUE_WORDS = ("true", "yes", "on", "1")
-FALSE_WORDS = ("false", "no", "off", "0")
+MAX_HOSTS: Final = 10_000
+TRUE_WORDS: Final = ("true", "yes", "on", "1")
+FALSE_WORDS: Final = ("false", "no", "off", "0")
 # Inventory variable -> the setting it gives (older ansible_ssh_* spellings are still common).
-UNDERSTOOD = {
+UNDERSTOOD: Final = {
     "ansible_host": "hostname",
     "ansible_ssh_host": "hostname",
     "ansible_port": "port",
@@ -59,7 +59,7 @@ UNDERSTOOD = {
     # NewRemora's own: the name (or id) of a stored credential.
     "newremora_credential": "credential",
 }
-WHY_REFUSED = {
+WHY_REFUSED: Final = {
     "ansible_ssh_common_args": "ssh options can run commands on this machine (ProxyCommand, LocalCommand)",
     "ansible_ssh_extra_args": "ssh options can run commands on this machine (ProxyCommand, LocalCommand)",
     "ansible_ssh_args": "ssh options can run commands on this machine (ProxyCommand, LocalCommand)",

@@ -17,15 +17,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from app.errors import InvalidInput
 
-PARSE_TIMEOUT_S = 60
-MEMORY_LIMIT_BYTES = 1024**3
-CPU_LIMIT_S = 30
-PLUGINS = {"ini": "ini", "yaml": "yaml", "auto": "yaml,ini"}
-PLACEHOLDER_PATH = "<inventory>"
+PARSE_TIMEOUT_S: Final = 60
+MEMORY_LIMIT_BYTES: Final = 1024**3
+CPU_LIMIT_S: Final = 30
+PLUGINS: Final = {"ini": "ini", "yaml": "yaml", "auto": "yaml,ini"}
+PLACEHOLDER_PATH: Final = "<inventory>"
 
 InventoryFormat = Literal["auto", "ini", "yaml"]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from app.errors import NotFound
 from app.models import FINISHED_STATUSES, Job, Server
 from app.servers import parse_id
 
-STATUSES = ("queued", "running", "completed", "failed", "canceled")
+STATUSES: Final = ("queued", "running", "completed", "failed", "canceled")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 import peewee as pw
 
@@ -17,7 +18,7 @@ from app.jobqueue.announce import JobEvents
 from app.models import Credential, Job, Server, Worker
 
 # Any constant works; every process that claims from this database uses the same one.
-CLAIM_LOCK_KEY = 0x4E52_434C
+CLAIM_LOCK_KEY: Final = 0x4E52_434C
 
 
 @dataclass(frozen=True)

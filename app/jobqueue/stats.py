@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import peewee as pw
 
@@ -12,7 +12,7 @@ from app.clock import utcnow
 from app.db import is_postgresql, rows
 from app.models import Job, Server, Worker
 
-LIVE_WITHIN = timedelta(seconds=15)
+LIVE_WITHIN: Final = timedelta(seconds=15)
 
 
 def job_counts() -> dict[str, int]:

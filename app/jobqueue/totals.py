@@ -14,10 +14,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Final
 
-DEFAULT_TTL_S = 2.0
-DEFAULT_LARGE = 1000
-DEFAULT_MAX_FILTERS = 256
+DEFAULT_TTL_S: Final = 2.0
+DEFAULT_LARGE: Final = 1000
+DEFAULT_MAX_FILTERS: Final = 256
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -13,7 +14,7 @@ from app.db import Database
 from app.errors import DatabaseUnavailable
 from app.jobqueue import stats
 
-SCOPE = "whole deployment, from the database"
+SCOPE: Final = "whole deployment, from the database"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,11 +24,11 @@ from app.clock import utcnow
 
 log = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
+VERSION: Final = "0.1.0"
 # Jobs last from under a second (echo) to hours (backups); runs as long as the longest job in them.
-JOB_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
-RUN_BUCKETS = (0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 1800, 3600, 4 * 3600)
-FINAL_STATUSES = ("completed", "failed", "canceled")
+JOB_BUCKETS: Final = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+RUN_BUCKETS: Final = (0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 1800, 3600, 4 * 3600)
+FINAL_STATUSES: Final = ("completed", "failed", "canceled")
 
 
 class ProcessMetrics:

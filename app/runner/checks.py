@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from app.runner.engine import run_playbook
 from app.runner.failures import classify_unreachable, describe
 from app.runner.run_dir import RunDirectory, server_alias
 from app.runner.spec import RunnerConfig, Target
 
-TEST_COMMAND = "echo 'test'"
+TEST_COMMAND: Final = "echo 'test'"
 
 
 @dataclass(frozen=True)

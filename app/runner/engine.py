@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import ansible_runner
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[dict[str, Any]], None]
 
 # Big enough for one poll answer (two streams of chunk_bytes, base64, returned twice by `raw`).
-MAX_EVENT_RES = 8_000_000
+MAX_EVENT_RES: Final = 8_000_000
 
 
 @dataclass(frozen=True)

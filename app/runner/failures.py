@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-AUTH_MARKERS = ("permission denied", "authentication failed", "incorrect password", "invalid/incorrect password")
+from typing import Final
+
+AUTH_MARKERS: Final = ("permission denied", "authentication failed", "incorrect password", "invalid/incorrect password")
 # What Ansible reports when sudo refuses (a failed task, not an unreachable host).
-BECOME_MARKERS = ("incorrect sudo password", "missing sudo password", "sudo: a password is required")
-HOST_KEY_MARKERS = (
+BECOME_MARKERS: Final = ("incorrect sudo password", "missing sudo password", "sudo: a password is required")
+HOST_KEY_MARKERS: Final = (
     "remote host identification has changed",
     "host key verification failed",
     # What Ansible says instead when a password login meets a host key that does not match.

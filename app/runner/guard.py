@@ -18,9 +18,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Final
 
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG: Final = 1
+PR_SET_CHILD_SUBREAPER: Final = 36
 
 
 def descendants(root: int) -> list[int]:

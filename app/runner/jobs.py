@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from app.runner.engine import run_playbook
 from app.runner.failures import become_refused, classify_unreachable, describe
@@ -21,12 +21,12 @@ from app.runner.spec import JobListener, JobResult, JobSpec, RoundSource, Runner
 log = logging.getLogger(__name__)
 
 # As many as playbooks/run_jobs.yml imports rounds; the name its take plays begin with.
-ROUNDS_PER_RUN = 32
-TAKE_PLAY = re.compile(r"NewRemora take round (\d+)")
+ROUNDS_PER_RUN: Final = 32
+TAKE_PLAY: Final = re.compile(r"NewRemora take round (\d+)")
 # The task of playbooks/job_round.yml that starts and polls a job.
-JOB_TASK = "job"
+JOB_TASK: Final = "job"
 # How long a run waits for its next round before it ends by itself (the service answers within a few seconds).
-ROUND_WAIT_S = 120
+ROUND_WAIT_S: Final = 120
 
 
 def _b64(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from app.runner.engine import RunOutcome, run_playbook
 from app.runner.extravars import write_extra_vars
@@ -21,9 +21,9 @@ from app.runner.spec import JobResult, PlaybookListener, PlaybookSpec, RunnerCon
 log = logging.getLogger(__name__)
 
 # How often a running playbook is asked whether it must stop (a cancel, or the service stopping).
-STOP_CHECK_S = 0.5
+STOP_CHECK_S: Final = 0.5
 # A task's own output in its event; the whole of it stays in the job's stdout only if the play displays it.
-MAX_FIELD_CHARS = 64 * 1024
+MAX_FIELD_CHARS: Final = 64 * 1024
 RESULT_EVENTS: dict[str, TaskStatus] = {
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
@@ -42,7 +42,7 @@ def _text(value: Any) -> str:
 
 
 # Names Ansible gives a meaning of its own in host patterns.
-RESERVED_HOST_NAMES = frozenset({"all", "ungrouped", "localhost"})
+RESERVED_HOST_NAMES: Final = frozenset({"all", "ungrouped", "localhost"})
 
 
 def host_alias(server_name: str, job_id: str) -> str:

@@ -11,16 +11,17 @@ import tempfile
 from functools import cache
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 import jinja2
 
 from app.runner.spec import RunnerConfig, Target
 
-INVENTORY_TEMPLATE = Path(__file__).resolve().parents[2] / "inventory_templates" / "hosts.yml.j2"
+INVENTORY_TEMPLATE: Final = Path(__file__).resolve().parents[2] / "inventory_templates" / "hosts.yml.j2"
 # Variable names are ours, never a user's; anything else would be a bug worth stopping for.
-IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+IDENTIFIER: Final = re.compile(r"[a-z_][a-z0-9_]*")
 # Host aliases are ours (job_<id>) or a server's name (validated, and quoted in the template).
-HOST_ALIAS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+HOST_ALIAS: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 
 HostVars = dict[str, str | int | bool]
 

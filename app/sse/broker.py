@@ -13,11 +13,11 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 log = logging.getLogger(__name__)
 
-CACHE_BYTES_PER_JOB = 1024 * 1024
+CACHE_BYTES_PER_JOB: Final = 1024 * 1024
 
 
 class ChunkLike(Protocol):

@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 from app.clock import rfc3339
 from app.db import Database
@@ -16,8 +16,8 @@ from app.models import TASK_STREAM
 from app.sse import wire
 from app.sse.broker import Broker, ChunkLike
 
-RETRY_MS = 2000
-BATCH = 500
+RETRY_MS: Final = 2000
+BATCH: Final = 500
 
 
 def _time(value: Any) -> str | None:
