@@ -128,7 +128,19 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import Database
     from app.inventories.cli import import_file
+    from app.keycheck import verify_key
+    from app.migrate import require_current_schema
+    from app.vault import Vault
+
+    # It stores secrets: with a key that is not the deployment's, it stops here rather than store unreadable ones.
+    database = Database(settings.effective_database_url, threads=1)
+    try:
+        database.call(require_current_schema, database.peewee)
+        database.call(verify_key, Vault.from_settings(settings))
+    finally:
+        database.close()
 
     return import_file(settings, args.file, args.format, args.dry_run)
 

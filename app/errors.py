@@ -6,6 +6,8 @@ these classes to status codes, in one place.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class NewRemoraError(Exception):
     """Internal error"""
@@ -29,6 +31,19 @@ class NotFound(NewRemoraError):
 
 class Conflict(NewRemoraError):
     """The request conflicts with the current state of the resource"""
+
+
+class SecretUnreadable(Conflict):
+    """A stored secret cannot be decrypted with this process's key: NEWREMORA_SECRET_KEY (or the key file) is not
+    the key that encrypted it"""
+
+    # A job (or connectivity check) that needs such a secret ends with this failure_reason: the key, not the job,
+    # is wrong.
+    failure_reason: ClassVar[str] = "secret_unreadable"
+
+
+class KeyMismatch(ConfigurationError):
+    """This process's key is not the deployment's: set NEWREMORA_SECRET_KEY to the key its other processes use"""
 
 
 class PayloadTooLarge(NewRemoraError):

@@ -199,6 +199,15 @@ class ApiKey(BaseModel):
     revoked_at = UtcDateTimeField(null=True)
 
 
+class KeyCheck(BaseModel):
+    """One row: the Fernet encryption of a fixed marker with the deployment's key (app/keycheck.py). A process
+    whose key cannot decrypt it refuses to start, before it can store a secret nobody else can read."""
+
+    id = pw.IntegerField(primary_key=True)
+    token = pw.TextField()
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     Credential,
     Server,
@@ -210,4 +219,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Job,
     JobChunk,
     ApiKey,
+    KeyCheck,
 )

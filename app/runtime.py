@@ -12,6 +12,7 @@ from app.apikeys import LiveKeys
 from app.db import Database
 from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers, StoredChunk
 from app.jobqueue.totals import ListingTotals
+from app.keycheck import KeyCheckOutcome, verify_key
 from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
@@ -122,7 +123,8 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        """SQLite (the embedded default) is migrated at start; PostgreSQL by `newremora migrate`."""
+        """SQLite (the embedded default) is migrated at start; PostgreSQL by `newremora migrate`. Refuses a key
+        that is not the deployment's (app/keycheck.py)."""
         vault = Vault.from_settings(settings)
         runner_config(settings)  # refuse a control socket directory that ssh could not use
         open_directory(settings.playbook_dir)  # a configured playbook directory must exist
@@ -134,6 +136,10 @@ class Runtime:
                     if applied:
                         log.info("applied migrations: %s", ", ".join(applied))
                 require_current_schema(database.peewee)
+                # Before anything is encrypted or decrypted: a process with another key stops here, with one line.
+                checked = verify_key(vault)
+                if checked is not KeyCheckOutcome.VERIFIED:
+                    log.info("key check value %s", checked.value)
         except BaseException:
             database.close()
             raise

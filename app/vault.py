@@ -11,21 +11,26 @@ from typing import Final
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from app.errors import ConfigurationError
+from app.errors import ConfigurationError, KeyMismatch, SecretUnreadable
 from app.settings import Settings
 
 KEY_FILE_NAME: Final = "secret.key"
+# What the key check value encrypts (app/keycheck.py): any fixed text; only its decryption matters.
+KEY_CHECK_MARKER: Final = "newremora key check v1"
 
 
 class Vault:
     """Encrypts secrets before they reach the database and decrypts them for a run, nowhere else."""
 
-    def __init__(self, keys: list[bytes]) -> None:
+    def __init__(self, keys: list[bytes], source: str = "NEWREMORA_SECRET_KEY") -> None:
         if not keys:
             raise ConfigurationError("no secret key given")
+        # Where the key came from, for the message of a process whose key is not the deployment's.
+        self.source = source
         # A separate key for digests, derived from the encryption key, so the two uses never mix.
         self._digest_key = hashlib.sha256(b"newremora digest\0" + keys[0]).digest()
         try:
+            self._primary = Fernet(keys[0])
             self._fernet = MultiFernet([Fernet(key) for key in keys])
         except ValueError as exc:
             raise ConfigurationError(
@@ -38,7 +43,8 @@ class Vault:
         if settings.secret_key is not None:
             keys = [k.strip().encode() for k in settings.secret_key.reveal().split(",") if k.strip()]
             return cls(keys)
-        return cls([load_or_create_key_file(settings.data_dir / KEY_FILE_NAME)])
+        path = settings.data_dir / KEY_FILE_NAME
+        return cls([load_or_create_key_file(path)], source=f"the key file {path}")
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -47,9 +53,31 @@ class Vault:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise ConfigurationError(
-                "a stored secret cannot be decrypted: NEWREMORA_SECRET_KEY (or the key file) changed"
-            ) from exc
+            # Never a bare InvalidToken: callers fail the one job or request, not the thread that asked.
+            raise SecretUnreadable() from exc
+
+    def key_check(self) -> str:
+        """A new key check value: the marker, encrypted with the primary key."""
+        return self.encrypt(KEY_CHECK_MARKER)
+
+    def verify_key_check(self, token: str) -> str | None:
+        """Raises KeyMismatch unless one of the keys decrypts the stored check value. Returns the value
+        re-encrypted with the primary key when only an older key decrypted it (a rotation), else None."""
+        try:
+            if self._primary.decrypt(token.encode()).decode() == KEY_CHECK_MARKER:
+                return None
+        except InvalidToken:
+            pass
+        try:
+            if self._fernet.decrypt(token.encode()).decode() == KEY_CHECK_MARKER:
+                return self.key_check()
+        except InvalidToken:
+            pass
+        raise KeyMismatch(
+            f"{self.source} cannot decrypt this deployment's key check value: this process's key is not the one "
+            "that encrypts its secrets; set NEWREMORA_SECRET_KEY to the deployment's key (the one its other "
+            "processes use; during a rotation: new,old)"
+        )
 
     def digest(self, *parts: str | int | None) -> str:
         """A keyed digest: equal parts give equal digests, and nobody without the key can test a guess."""

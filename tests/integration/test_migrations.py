@@ -23,6 +23,7 @@ ALL_MIGRATIONS = [
     "0004_inventories",
     "0005_playbook_jobs",
     "0006_job_listing_index",
+    "0007_key_check",
 ]
 
 
@@ -81,6 +82,7 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "group",
         "group_child",
         "server_group",
+        "key_check",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent

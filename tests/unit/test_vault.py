@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from app.errors import ConfigurationError
+from app.errors import ConfigurationError, KeyMismatch, SecretUnreadable
 from app.settings import Secret, Settings
 from app.vault import Vault, load_or_create_key_file
 
@@ -27,8 +27,19 @@ def test_rotation_decrypts_with_old_keys_and_encrypts_with_the_first() -> None:
     rotated = Vault.from_settings(Settings(secret_key=Secret(f"{new.decode()},{old.decode()}")))
     assert rotated.decrypt(token) == "s"
     assert Vault([new]).decrypt(rotated.encrypt("t")) == "t"
-    with pytest.raises(ConfigurationError, match="cannot be decrypted"):
+    with pytest.raises(SecretUnreadable, match="cannot be decrypted"):
         Vault([new]).decrypt(token)
+
+
+def test_the_key_check_value_accepts_any_configured_key_and_is_rotated_to_the_first() -> None:
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    check = Vault([old]).key_check()
+    assert Vault([old]).verify_key_check(check) is None  # the primary key decrypts it: nothing to rewrite
+    rotated = Vault([new, old]).verify_key_check(check)
+    assert rotated is not None and Vault([new]).verify_key_check(rotated) is None
+    with pytest.raises(KeyMismatch, match="NEWREMORA_SECRET_KEY cannot decrypt") as caught:
+        Vault([new]).verify_key_check(check)
+    assert old.decode() not in str(caught.value) and new.decode() not in str(caught.value)
 
 
 def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
