@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from app.errors import SecretUnreadable
 from app.keys import unlocked_private_key
 from app.models import Credential, Job, Server
 from app.runner.spec import Target
@@ -17,6 +18,10 @@ DEFAULT_BECOME_USER: Final = "root"
 SECRET_FIELDS: Final = ("password_enc", "passphrase_enc", "become_password_enc", "private_key_enc")
 # Lines of a private key this long are masked one by one (shorter ones, like its BEGIN line, are not secret).
 MASKED_KEY_LINE: Final = 16
+_UNREADABLE: Final = (
+    "cannot be decrypted with this process's key (NEWREMORA_SECRET_KEY or its key file is not the key that "
+    "encrypted it; give every process the deployment's key)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,18 @@ class _Plain:
     def get(self, holder: str, field: str) -> str | None:
         key = (holder, field)
         if key not in self._decrypted:
-            self._decrypted[key] = self.vault.decrypt_optional(getattr(self.holders[holder], field, None))
+            try:
+                self._decrypted[key] = self.vault.decrypt_optional(getattr(self.holders[holder], field, None))
+            except SecretUnreadable as exc:
+                raise SecretUnreadable(f"{self._whose(holder, field)} {_UNREADABLE}") from exc
         return self._decrypted[key]
+
+    def _whose(self, holder: str, field: str) -> str:
+        """Which secret, by its holder's name and the field (never its value)."""
+        what = field.removesuffix("_enc").replace("_", " ")
+        if holder == "job":
+            return f"the job's {what}"
+        return f"{holder} {getattr(self.holders[holder], 'name', '?')!r}: its {what}"
 
     def own_or_credential(self, field: str) -> str | None:
         """A server's own secret wins over its credential's (as a host variable wins over a group's in Ansible)."""

@@ -9,8 +9,9 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
+from app.errors import NewRemoraError
 from app.jobkinds import runs_alone
-from app.logs import jobs_in_context
+from app.logs import for_job, jobs_in_context
 from app.models import Job
 from app.reach import target_for
 from app.runner.cancel import kill_jobs
@@ -40,7 +41,12 @@ class Cancels:
             if now - self._killing.get(job.id, -KILL_RETRY_S) < KILL_RETRY_S:
                 continue
             self._killing[job.id] = now
-            target = target_for(job.server, self.vault, job)
+            try:
+                target = target_for(job.server, self.vault, job)
+            except NewRemoraError as exc:
+                # Said, and retried, like a failed kill; the other cancels go on (they are carried in one loop).
+                log.warning("cancel of job %s: %s (will retry)", job.id, exc.message, extra=for_job(job.id))
+                continue
             threading.Thread(target=self._kill, args=(job.id, target), name="kill", daemon=True).start()
 
     def requested(self, job_id: str) -> bool:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.errors import NewRemoraError
+from app.errors import NewRemoraError, SecretUnreadable
 from app.jobkinds import runs_alone
 from app.jobqueue.claim import Claimed
 from app.logs import now_working_on
@@ -23,6 +23,16 @@ from app.workers.slots import Gate, Slot
 from app.workers.specs import job_spec, playbook_spec
 
 log = logging.getLogger(__name__)
+
+
+def unready(exc: Exception, job_id: str) -> JobResult:
+    """The end of a job that could not be given a spec: no thread dies of it."""
+    if isinstance(exc, SecretUnreadable):
+        return JobResult(None, exc.failure_reason, exc.message)
+    if isinstance(exc, NewRemoraError):
+        return JobResult(None, "internal", exc.message)
+    log.error("job %s could not be prepared", job_id, exc_info=exc)
+    return JobResult(None, "internal", f"the job could not be prepared ({type(exc).__name__})")
 
 
 @dataclass(frozen=True)
@@ -70,11 +80,12 @@ class SlotRun:
             self.recorder.watch(item)
             try:
                 reached = reach(item.server, self.context.vault, item.job)
-            except NewRemoraError as exc:
-                self.recorder.finished(item.job.id, JobResult(None, "internal", str(exc)))
+                spec = job_spec(item, reached.target)
+            except Exception as exc:
+                self.recorder.finished(item.job.id, unready(exc, item.job.id))
                 continue
             self.recorder.mask(item.job.id, reached.masks)
-            specs.append(job_spec(item, reached.target))
+            specs.append(spec)
         return specs
 
     def _run_alone(self, claimed: Claimed) -> None:
@@ -83,8 +94,9 @@ class SlotRun:
             reached = reach(claimed.server, context.vault, claimed.job)
             self.recorder.mask(job_id, reached.masks)
             spec = playbook_spec(claimed, reached.target, context.playbook_dir)
-        except NewRemoraError as exc:
-            self.recorder.finished(job_id, JobResult(None, "internal", f"{claimed.job.playbook}: {exc.message}"))
+        except Exception as exc:
+            result = unready(exc, job_id)
+            self.recorder.finished(job_id, replace(result, error=f"{claimed.job.playbook}: {result.error}"))
             return
         try:
             run_playbook_job(
