@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Final, Literal
 
 from quart import Blueprint
@@ -11,11 +12,13 @@ from quart_schema import validate_response
 from app.api.context import runtime
 from app.clock import utcnow
 from app.errors import DatabaseUnavailable
-from app.schemas.health import Health
+from app.schemas.health import Health, WorkerThreads
 
 blueprint = Blueprint("health", __name__)
 
 PING_TIMEOUT_S: Final = 3.0
+# A replaced worker thread makes the process `degraded` this long: long enough for a scrape or a person to see.
+DEGRADED_FOR: Final = timedelta(minutes=10)
 
 
 @blueprint.get("/health")
@@ -29,10 +32,28 @@ async def health() -> tuple[Health, int]:
         database_ok = False
     # The queue lives in the database: it answers exactly when the database does.
     state: Literal["connected", "disconnected"] = "connected" if database_ok else "disconnected"
+    workers = _workers()
+    replaced_at = workers.last_replaced_at if workers is not None else None
+    recent = replaced_at is not None and utcnow() - replaced_at < DEGRADED_FOR
     report = Health(
-        status="healthy" if database_ok else "unhealthy",
+        status="unhealthy" if not database_ok else "degraded" if recent else "healthy",
         timestamp=utcnow(),
         database=state,
         queue=state,
+        workers=workers,
     )
     return report, 200 if database_ok else 503
+
+
+def _workers() -> WorkerThreads | None:
+    pool = runtime().workers
+    if pool is None:
+        return None
+    report = pool.threads_report()
+    last = report.last
+    return WorkerThreads(
+        threads=report.threads,
+        threads_replaced=report.replaced,
+        last_replaced_at=last.at if last else None,
+        last_replaced_reason=f"{last.thread} {last.reason}" if last else None,
+    )

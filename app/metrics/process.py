@@ -29,6 +29,8 @@ VERSION: Final = "0.1.0"
 JOB_BUCKETS: Final = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
 RUN_BUCKETS: Final = (0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 1800, 3600, 4 * 3600)
 FINAL_STATUSES: Final = ("completed", "failed", "canceled")
+# Why the worker pool replaced a thread (app/workers/pool.py): it ended, or its run showed no sign of life.
+THREAD_REPLACED_REASONS: Final = ("died", "stalled")
 
 
 class ProcessMetrics:
@@ -91,6 +93,15 @@ class ProcessMetrics:
             "Jobs in the Ansible runs of this process's worker threads now.",
             registry=self.registry,
         )
+        self.worker_threads_replaced = Counter(
+            "newremora_worker_threads_replaced",
+            "Worker threads of this process replaced by its supervisor, by reason: died (ended by an error) or "
+            "stalled (no sign of life for NEWREMORA_STALL_TIMEOUT); their jobs were handed back to be re-attached.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in THREAD_REPLACED_REASONS:
+            self.worker_threads_replaced.labels(reason)
         for status in FINAL_STATUSES:
             self.job_duration.labels(status)
         for stream in ("stdout", "stderr"):
@@ -111,6 +122,9 @@ class ProcessMetrics:
         self.jobs_finished.labels(status, failure_reason or "none").inc()
         if started_at is not None:
             self.job_duration.labels(status).observe(max(0.0, (utcnow() - started_at).total_seconds()))
+
+    def thread_replaced(self, reason: str) -> None:
+        self.worker_threads_replaced.labels(reason).inc()
 
     def output_received(self, stream: str, size: int) -> None:
         self.output_bytes.labels(stream).inc(size)

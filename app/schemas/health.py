@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.schemas.common import Timestamp
 
 
+class WorkerThreads(BaseModel):
+    """This process's worker threads (null in a process without workers: `serve --no-workers`)."""
+
+    threads: int
+    threads_replaced: int = Field(description="threads the supervisor replaced since start (died or stalled)")
+    last_replaced_at: Timestamp | None
+    last_replaced_reason: str | None = Field(description="e.g. 'worker-0 died (RuntimeError)'")
+
+
 class Health(BaseModel):
-    status: Literal["healthy", "unhealthy"]
+    status: Literal["healthy", "degraded", "unhealthy"] = Field(
+        description="degraded (still 200): a worker thread was replaced in the last 10 minutes"
+    )
     timestamp: Timestamp
     database: Literal["connected", "disconnected"]
     queue: Literal["connected", "disconnected"]
+    workers: WorkerThreads | None

@@ -8,9 +8,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
+from app.clock import utcnow
 from app.db import Database
 from app.errors import DatabaseUnavailable, NewRemoraError
 from app.jobkinds import runs_alone
@@ -40,6 +42,23 @@ IDLE_POLL_S: Final = 0.5
 # A waiting thread's own timeout (the supervisor's wake-ups come first), under the shortest stall timeout.
 IDLE_WAIT_S: Final = 5.0
 SUPERVISE_EVERY_S: Final = 1.0
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The last worker thread the supervisor replaced, for /health."""
+
+    at: datetime
+    thread: str
+    # "died" (with the exception's type when the pool saw it) or "stalled"
+    reason: str
+
+
+@dataclass(frozen=True)
+class ThreadsReport:
+    threads: int
+    replaced: int
+    last: Replaced | None
 
 
 class WorkerPool:
@@ -76,6 +95,10 @@ class WorkerPool:
         self._start_gate = threading.BoundedSemaphore(self._cores)
         self._fill_lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
+        # Threads replaced since start, and why the pool saw a thread end (its exception's type, by thread name).
+        self._replaced = 0
+        self._last_replaced: Replaced | None = None
+        self._died_of: dict[str, str] = {}
         self.metrics.watch_workers(
             lambda: self.settings.workers,
             lambda: sum(1 for slot in list(self._slots) if slot.jobs),
@@ -192,9 +215,16 @@ class WorkerPool:
             try:
                 with jobs_in_context([item.job.id for item in claimed]):
                     SlotRun(self._context, slot, gate).run(claimed)
-            finally:
+            except Exception as exc:
+                # The thread ends with its jobs still on its slot: the supervisor hands them back to be
+                # re-attached, replaces the thread and counts it (/health, /metrics). Clearing them here left
+                # them `running` for good.
+                self._died_of[slot.name] = type(exc).__name__
+                log.exception("%s: its run failed", slot.name)
                 gate.open()
-                slot.idle()
+                return
+            gate.open()
+            slot.idle()
 
     def _batch_fill(self, slot: Slot) -> int:
         others = [other.snapshot() for other in self._slots if other is not slot]
@@ -244,15 +274,25 @@ class WorkerPool:
             if time.monotonic() >= next_claim:
                 self.wake()  # one thread looks at the queue, whoever queued what
                 next_claim = time.monotonic() + IDLE_POLL_S
+            # Each duty apart: one that fails (the database, a cancel) must not hold back the others.
             try:
                 if time.monotonic() >= next_heartbeat:
                     self.database.call(heartbeat, self.worker_id)
                     next_heartbeat = time.monotonic() + HEARTBEAT_S
+            except Exception as exc:
+                log.warning("supervisor: heartbeat: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+            try:
                 if any(slot.jobs for slot in self._slots):  # nothing of ours runs: nothing to cancel
                     self.cancels.carry(self.database.call(cancel_requests, self.worker_id))
+            except Exception as exc:
+                log.warning("supervisor: cancels: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+            try:
                 self._replace_stalled_slots()
             except Exception as exc:
                 log.warning("supervisor: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+
+    def threads_report(self) -> ThreadsReport:
+        return ThreadsReport(self.settings.workers, self._replaced, self._last_replaced)
 
     def _replace_stalled_slots(self) -> None:
         """A thread that died, or whose run has shown no sign of life for the stall timeout, is retired: its
@@ -261,14 +301,16 @@ class WorkerPool:
         for slot in list(self._slots):
             if slot.retired or (slot.alive() and time.monotonic() - slot.last_beat < stall_s):
                 continue
-            log.error(
-                "%s %s; its %d jobs are re-attached",
-                slot.name,
-                "died" if not slot.alive() else f"stalled for {stall_s} s",
-                len(slot.jobs),
-            )
-            slot.retired = True
+            died = not slot.alive()
             if slot.jobs:
+                # First: if the database refuses, the next round of supervision tries again.
                 self.database.call(release_jobs, self.worker_id, slot.jobs)
+            cause = self._died_of.pop(slot.name, None)
+            reason = ("died" + (f" ({cause})" if cause else "")) if died else f"stalled for {stall_s} s"
+            log.error("%s %s; its %d jobs are re-attached", slot.name, reason, len(slot.jobs))
+            slot.retired = True
+            self._replaced += 1
+            self._last_replaced = Replaced(utcnow(), slot.name, reason)
+            self.metrics.thread_replaced("died" if died else "stalled")
             self._slots.remove(slot)
             self._start_slot(f"{slot.name}+")

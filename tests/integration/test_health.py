@@ -13,8 +13,9 @@ async def test_health_is_the_reference_object_without_envelope(client: Client) -
     response = await client.get("/health")
     body = await json_of(response)
     assert response.status_code == 200
-    assert set(body) == {"status", "timestamp", "database", "queue"}
+    assert set(body) == {"status", "timestamp", "database", "queue", "workers"}
     assert (body["status"], body["database"], body["queue"]) == ("healthy", "connected", "connected")
+    assert body["workers"] is None  # no worker threads in this app
     assert RFC3339_UTC.match(body["timestamp"])
 
 

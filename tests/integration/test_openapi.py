@@ -26,7 +26,7 @@ SERVER_BODY = ("name", "hostname", "port", "user", "auth_type", "password", "pri
 
 # The routes of the API reference, in its order, with the fields its examples and parameter lists show.
 REFERENCE = (
-    Route("GET", "/health", response=("status", "timestamp", "database", "queue")),
+    Route("GET", "/health", response=("status", "timestamp", "database", "queue", "workers")),
     Route(
         "GET",
         "/api/v1/system/info",
