@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from app.runner.engine import run_playbook
-from app.runner.failures import classify_unreachable, describe
+from app.runner.failures import classify_unreachable, complete, describe, failed_task
 from app.runner.run_dir import RunDirectory, server_alias
 from app.runner.spec import RunnerConfig, Target
 
@@ -22,6 +22,15 @@ class CheckResult:
     output: str | None
     message: str
     failure_reason: str | None = None
+
+
+def failed_check(message: str) -> CheckResult:
+    """A failed test task: a password login meeting a changed host key fails the task, not the host, in
+    Ansible's eyes; it is the same host key mismatch a job on the server reports."""
+    known = failed_task(message, None)
+    if known is not None:
+        return CheckResult(False, None, None, known.error, known.reason)
+    return CheckResult(False, None, None, complete(message[:500], "the test command failed"), "internal")
 
 
 def check_targets(
@@ -51,8 +60,7 @@ def check_targets(
             reason = classify_unreachable(message)
             results[server_id] = CheckResult(False, None, None, describe(reason, message), reason)
         elif kind == "runner_on_failed":
-            message = str(res.get("stderr") or res.get("msg") or "the test command failed")[:500]
-            results[server_id] = CheckResult(False, None, None, message, "internal")
+            results[server_id] = failed_check(str(res.get("stderr") or res.get("msg") or ""))
 
     with RunDirectory(config) as run_dir:
         hosts = {server_alias(t.server_id): run_dir.connection_vars(t) for t in targets}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from app.runner.engine import run_playbook
-from app.runner.failures import become_refused, classify_unreachable, describe
+from app.runner.failures import DESCRIPTIONS, classify_unreachable, complete, describe, failed_task
 from app.runner.polls import PollAnswer, PollFormatError, parse_poll
 from app.runner.run_dir import HostVars, RunDirectory, job_alias
 from app.runner.spec import JobListener, JobResult, JobSpec, RoundSource, RunnerConfig, Stream, Target
@@ -71,6 +71,14 @@ def result_of(answer: PollAnswer, spec: JobSpec) -> JobResult:
     if code == 0:
         return JobResult(0, None, None)
     return JobResult(code, "nonzero_exit", f"exited with code {code}")
+
+
+def start_failure(message: str, target: Target) -> JobResult:
+    """The job's end when its task failed: the connection or sudo refused it, or the scripts could not start it."""
+    known = failed_task(message, target.become_user)
+    if known is not None:
+        return JobResult(None, known.reason, known.error)
+    return JobResult(None, "internal", f"the job failed to start: {complete(message[:1000], DESCRIPTIONS['internal'])}")
 
 
 def _message(res: dict[str, Any]) -> str:
@@ -170,16 +178,7 @@ class _BatchEvents:
         elif task == JOB_TASK and kind in ("runner_retry", "runner_on_ok"):
             self.on_poll(tracker, str(res.get("stdout", "")))
         elif kind == "runner_on_failed" and task == JOB_TASK:
-            message = _message(res)
-            reason = classify_unreachable(message)
-            if reason == "host_key_mismatch":
-                self.finish(tracker, JobResult(None, reason, describe(reason, message)))
-            elif become_refused(message):
-                user = tracker.spec.target.become_user
-                error = f"sudo refused to run the job as {user!r} (check the become password and sudoers)"
-                self.finish(tracker, JobResult(None, "auth_failed", error))
-            else:
-                self.finish(tracker, JobResult(None, "internal", f"the job failed to start: {message[:1000]}"))
+            self.finish(tracker, start_failure(_message(res), tracker.spec.target))
 
     def on_poll(self, tracker: _Tracker, stdout: str) -> None:
         try:
@@ -362,9 +361,7 @@ def run_jobs(
             left = [t for t in left if t.spec.job_id not in never_started]
         return [t.spec.job_id for t in left]
     for tracker in left:
-        detail = outcome.stdout_tail.strip().splitlines()[-1:] or [""]
-        events.finish(
-            tracker,
-            JobResult(None, "internal", f"the Ansible run ended ({outcome.status}) before the job did: {detail[0]}"),
-        )
+        detail = complete((outcome.stdout_tail.strip().splitlines() or [""])[-1], DESCRIPTIONS["internal"])
+        error = f"the Ansible run ended ({outcome.status}) before the job did: {detail}"
+        events.finish(tracker, JobResult(None, "internal", error))
     return []

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from app.runner.engine import RunOutcome, run_playbook
 from app.runner.extravars import write_extra_vars
-from app.runner.failures import classify_unreachable, describe
+from app.runner.failures import classify_unreachable, describe, failed_task
 from app.runner.run_dir import HOST_ALIAS, RunDirectory, job_alias
 from app.runner.spec import JobResult, PlaybookListener, PlaybookSpec, RunnerConfig, TaskEvent, TaskStatus
 
@@ -148,8 +148,9 @@ def playbook_result(events: _PlaybookEvents, outcome: RunOutcome, canceled: bool
         return JobResult(None, reason, f"{host} unreachable{where}: {describe(reason, message)}")
     if recap.get("failures") or (events.failed_task is not None and not recap):
         task = events.failed_task
-        if task is not None and classify_unreachable(task.msg) == "host_key_mismatch":
-            return JobResult(None, "host_key_mismatch", describe("host_key_mismatch", task.msg))
+        known = failed_task(f"{task.msg}\n{task.stderr}", spec.target.become_user) if task is not None else None
+        if known is not None:
+            return JobResult(None, known.reason, known.error)
         if task is None:
             return JobResult(outcome.rc, "task_failed", f"a task failed on {host}")
         detail = (task.msg or task.stderr or task.stdout).strip().splitlines()

@@ -5,12 +5,21 @@ from __future__ import annotations
 import pytest
 from quart.typing import TestClientProtocol as Client
 
+from tests.harness.fixtures import SshdFactory
 from tests.harness.net import free_port
 from tests.harness.sshd import SshTarget
 from tests.helpers import create_server, ok_data, password_server
-from tests.jobs_helpers import password_server_for
+from tests.jobs_helpers import key_server_for, password_server_for, submit, wait_finished
 
 pytestmark = pytest.mark.slow
+
+# What a job, a test and check-status all say of a server whose host key changed since it was trusted.
+MISMATCH = "the server's SSH host key changed since it was trusted; re-trust it if the change is expected"
+
+
+@pytest.fixture
+def worker_threads() -> int:
+    return 1
 
 
 async def test_connectivity_checks(client: Client, sshd: SshTarget) -> None:
@@ -56,3 +65,31 @@ async def test_connectivity_checks(client: Client, sshd: SshTarget) -> None:
 
     enhanced = await ok_data(await client.get("/api/v1/system/enhanced"))
     assert (enhanced["connected_servers"], enhanced["disconnected_servers"]) == (2, 2)
+
+
+async def test_a_changed_host_key_is_host_key_mismatch_in_checks_as_in_jobs(
+    client: Client, sshd_factory: SshdFactory
+) -> None:
+    server = sshd_factory()
+    password_login = await password_server_for(client, server.target, name="password-login")
+    key_login = await key_server_for(client, server.target, name="key-login")
+    for server_id in (password_login, key_login):
+        trusted = await ok_data(await client.post(f"/api/v1/servers/{server_id}/test"))
+        assert trusted["status"] == "connected"  # and its host key trusted on first use
+    server.restart_with_new_host_key()
+
+    job = await wait_finished(client, await submit(client, password_login, "true"))
+    assert (job["failure_reason"], job["error"]) == ("host_key_mismatch", MISMATCH)
+    for server_id in (password_login, key_login):
+        tested = await ok_data(await client.post(f"/api/v1/servers/{server_id}/test"))
+        assert (tested["status"], tested["failure_reason"], tested["message"]) == (
+            "disconnected",
+            "host_key_mismatch",
+            MISMATCH,
+        ), server_id
+        recorded = await ok_data(await client.get(f"/api/v1/servers/{server_id}"))
+        assert (recorded["last_status"], recorded["last_message"]) == ("disconnected", MISMATCH)
+
+    checked = await ok_data(await client.post("/api/v1/servers/check-status"))
+    shown = {item["server_id"]: (item["status"], item["message"]) for item in checked["servers"]}
+    assert shown == {server_id: ("disconnected", MISMATCH) for server_id in (password_login, key_login)}
