@@ -42,6 +42,34 @@ def check_server_name(value: str) -> str:
     return value
 
 
+NUL: Final = "\x00"
+
+
+def nul_fields(value: Any) -> list[str]:
+    """Where a request's raw value holds a NUL, as ``field``, ``field.key`` or ``field.0`` paths (a key with a NUL
+    shown as ``\\x00``, never raw). A walk with a stack, not recursion: any depth of JSON is walked safely."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                found.append(path)
+            continue
+        if isinstance(item, dict):
+            children = [(str(key), child) for key, child in item.items()]
+        elif isinstance(item, list | tuple):
+            children = [(str(index), child) for index, child in enumerate(item)]
+        else:
+            continue
+        for name, child in reversed(children):
+            if NUL in name:
+                found.append(path or "request body")  # a name cannot be stored with it either
+                name = name.replace(NUL, "\\x00")
+            stack.append((f"{path}.{name}" if path else name, child))
+    return found
+
+
 def check_secret_text(value: str) -> str:
     # A NUL or line break cannot be typed at an SSH password prompt; refusing them keeps sshpass honest.
     if any(ch in value for ch in "\x00\r\n"):

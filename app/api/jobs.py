@@ -188,17 +188,20 @@ async def _text(job_id: str, part: str) -> Response:
 
 @blueprint.get("/<job_id>/logs")
 async def job_logs(job_id: str) -> Response:
-    """stdout and stderr combined, in arrival order."""
+    """stdout and stderr combined, in arrival order, as UTF-8 text: a NUL printed comes back as the byte 0;
+    bytes that were not UTF-8 as U+FFFD."""
     return await _text(job_id, "output")
 
 
 @blueprint.get("/<job_id>/stdout")
 async def job_stdout(job_id: str) -> Response:
+    """stdout as UTF-8 text: a NUL printed comes back as the byte 0; bytes that were not UTF-8 as U+FFFD."""
     return await _text(job_id, "stdout")
 
 
 @blueprint.get("/<job_id>/stderr")
 async def job_stderr(job_id: str) -> Response:
+    """stderr as UTF-8 text: a NUL printed comes back as the byte 0; bytes that were not UTF-8 as U+FFFD."""
     return await _text(job_id, "stderr")
 
 

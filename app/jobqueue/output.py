@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from app.clock import utcnow
 from app.db import rows
 from app.jobqueue.announce import JobEvents, StoredChunk
 from app.models import TASK_STREAM, Job, JobChunk
+
+# PostgreSQL ``text`` cannot hold U+0000, which commands print (``find -print0``, binary output): a chunk is stored
+# with NUL as ESCAPE + "0" and ESCAPE itself as ESCAPE + "e", the same on both databases (docs/streaming.md,
+# "Bytes, NUL and invalid UTF-8"). No column type changes and no migration. ESCAPE lies beyond the Basic
+# Multilingual Plane, so ``ESCAPE in text`` is answered without a scan unless the text has such characters too
+# (emoji): most chunks cost one memchr for the NUL and are stored as they are.
+ESCAPE: Final = "\U0010ffff"
+_STORED_NUL: Final = ESCAPE + "0"
+_STORED_ESCAPE: Final = ESCAPE + "e"
+
+
+def to_stored(text: str) -> str:
+    """A chunk's text as the ``data`` column holds it (reversed by ``from_stored``)."""
+    if "\x00" not in text and ESCAPE not in text:
+        return text
+    return text.replace(ESCAPE, _STORED_ESCAPE).replace("\x00", _STORED_NUL)
+
+
+def from_stored(data: str) -> str:
+    """The text of a stored chunk. Every ESCAPE stored is followed by "0" or "e", so the pairs cannot overlap and
+    replacing NUL's pair first is exact. (Rows stored before the escape hold NUL as itself: SQLite kept it.)"""
+    if ESCAPE not in data:
+        return data
+    return data.replace(_STORED_NUL, "\x00").replace(_STORED_ESCAPE, ESCAPE)
 
 
 def utf8_size(text: str) -> int:
@@ -45,7 +71,8 @@ def append_output(
             nonlocal seq, stored
             seq += 1
             size = utf8_size(piece)
-            JobChunk.insert(job=job_id, seq=seq, stream=stream, data=piece, size=size, at=now).execute()
+            # The size is the output's own (the cap counts what was printed, not its stored form).
+            JobChunk.insert(job=job_id, seq=seq, stream=stream, data=to_stored(piece), size=size, at=now).execute()
             stored += size
             inserted.append(StoredChunk(seq, stream, piece))
             return seq
@@ -110,7 +137,8 @@ def append_task_event(events: JobEvents, job_id: str, worker_id: str, data: str,
             raise NotOwner(job_id)
         seq = job.last_seq + 1
         size = utf8_size(data)
-        JobChunk.insert(job=job_id, seq=seq, stream=TASK_STREAM, data=data, size=size, at=utcnow()).execute()
+        # JSON escapes NUL itself, but not ESCAPE (json.dumps(ensure_ascii=False)): stored like output.
+        JobChunk.insert(job=job_id, seq=seq, stream=TASK_STREAM, data=to_stored(data), size=size, at=utcnow()).execute()
         stored = job.stored_bytes + size
         head_last_seq = job.head_last_seq
         if head_last_seq is None and stored > cap // 2:

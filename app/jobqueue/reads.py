@@ -9,6 +9,7 @@ from typing import Any
 
 from app.db import rows
 from app.errors import NotFound
+from app.jobqueue.output import from_stored
 from app.models import FINISHED_STATUSES, TASK_STREAM, Job, JobChunk, Server
 from app.servers import parse_id
 
@@ -46,8 +47,9 @@ def job_output(job: Job) -> JobOutput:
         if boundary is not None and seq > boundary:
             _mark_omissions(parts, omitted)
             boundary = None
-        parts["output"].append(data)
-        parts[stream].append(data)
+        text = from_stored(data)
+        parts["output"].append(text)
+        parts[stream].append(text)
     if boundary is not None:
         _mark_omissions(parts, omitted)
     return JobOutput(*("".join(parts[name]) for name in ("output", "stdout", "stderr")))
@@ -66,7 +68,7 @@ def task_events(job: Job) -> list[dict[str, Any]]:
         .where((JobChunk.job == job.id) & (JobChunk.stream == TASK_STREAM))
         .order_by(JobChunk.seq)
     )
-    return [{"id": seq, **json.loads(data)} for seq, data in rows(query)]
+    return [{"id": seq, **json.loads(from_stored(data))} for seq, data in rows(query)]
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def chunks_after(job_id: str, seq: int, limit: int) -> list[Chunk]:
         .order_by(JobChunk.seq)
         .limit(limit)
     )
-    return [Chunk(*row) for row in rows(query)]
+    return [Chunk(seq, stream, from_stored(data)) for seq, stream, data in rows(query)]
 
 
 def state_and_chunks_after(job_id: str, seq: int, limit: int) -> tuple[JobState, list[Chunk]]:

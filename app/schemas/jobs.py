@@ -17,13 +17,8 @@ Priority = Annotated[int, Field(ge=1, le=10)]
 JobTimeout = Annotated[int, Field(ge=1)]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-JobText = Annotated[str, Field(max_length=MAX_JOB_TEXT), AfterValidator(_no_nul)]
+# A NUL is refused in every request field alike (RequestModel, app/schemas/common.py).
+JobText = Annotated[str, Field(max_length=MAX_JOB_TEXT)]
 
 # How many servers one submission may name in ``server_ids`` (docs/inventories.md, docs/decisions.md). Each playbook
 # job is an Ansible run of its own (docs/execution.md), so a playbook submission names fewer.
@@ -152,11 +147,18 @@ class JobOut(BaseModel):
     become_user: str | None
 
 
+# What an output field holds, for the OpenAPI document (docs/streaming.md, "Bytes, NUL and invalid UTF-8").
+OUTPUT_TEXT: Final = (
+    "The bytes printed, as UTF-8 text: a NUL byte is the character U+0000 (JSON \\u0000), the same on SQLite and "
+    "PostgreSQL; bytes that are not UTF-8 become U+FFFD. null with ?include_output=false."
+)
+
+
 class JobDetail(JobOut):
     # null when asked for without them (?include_output=false)
-    output: str | None
-    stdout: str | None
-    stderr: str | None
+    output: str | None = Field(description=f"stdout and stderr in arrival order. {OUTPUT_TEXT}")
+    stdout: str | None = Field(description=OUTPUT_TEXT)
+    stderr: str | None = Field(description=OUTPUT_TEXT)
 
 
 class JobDetailQuery(QueryModel):

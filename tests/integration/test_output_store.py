@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import peewee as pw
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
 from app.jobqueue.claim import claim_jobs
-from app.jobqueue.output import NotOwner, append_output
-from app.jobqueue.reads import get_job, job_output
+from app.jobqueue.output import ESCAPE, NotOwner, append_output
+from app.jobqueue.reads import chunks_after, get_job, job_output
 from app.jobqueue.registry import register_worker
 from app.runtime import Runtime
 from tests.helpers import create_server, ok_data, password_server
@@ -65,3 +66,29 @@ async def test_only_the_owner_of_a_running_job_stores_its_output(app: Quart, cli
     with pytest.raises(NotOwner):
         runtime.database.call(append_output, runtime.events, job_id, stranger, "stdout", "x", 1, CAP)
     assert runtime.database.call(get_job, job_id).stored_bytes == 0
+
+
+async def test_nul_and_the_escape_character_round_trip_on_both_databases(
+    app: Quart, client: Client, raw_db: pw.Database
+) -> None:
+    """PostgreSQL text cannot hold U+0000: stored escaped, read back as printed, counted as the bytes printed."""
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    job_id, worker_id = await running_job(client, runtime)
+    pieces = [("stdout", "a\x00b\n"), ("stderr", "\x00"), ("stdout", f"{ESCAPE}0 {ESCAPE}e {ESCAPE}\x00 é\n")]
+    offset = 0
+    for stream, text in pieces:
+        offset += len(text.encode())
+        runtime.database.call(append_output, runtime.events, job_id, worker_id, stream, text, offset, CAP)
+
+    job = runtime.database.call(get_job, job_id)
+    output = runtime.database.call(job_output, job)
+    assert output.output == "".join(text for _, text in pieces)
+    assert output.stdout == pieces[0][1] + pieces[2][1] and output.stderr == "\x00"
+    assert job.stored_bytes == offset  # the cap counts what was printed, not the stored form
+    assert [c.data for c in runtime.database.call(chunks_after, job_id, 0, 10)] == [text for _, text in pieces]
+    stored = [row[0] for row in raw_db.execute_sql("SELECT data FROM job_chunk ORDER BY seq").fetchall()]
+    assert not any("\x00" in data for data in stored)
+    detail = await ok_data(await client.get(f"/api/v1/jobs/{job_id}"))
+    assert (detail["stdout"], detail["stderr"]) == (output.stdout, "\x00")
+    response = await client.get(f"/api/v1/jobs/{job_id}/logs")
+    assert await response.get_data() == output.output.encode()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from app.validators import check_hostname, check_login_name, check_secret_text, check_server_name
+from app.validators import check_hostname, check_login_name, check_secret_text, check_server_name, nul_fields
 
 
 @pytest.mark.parametrize(
@@ -70,3 +72,12 @@ def test_secret_text_refuses_line_breaks_and_nul() -> None:
     for bad in ("a\nb", "a\rb", "a\x00b"):
         with pytest.raises(ValueError, match="line breaks"):
             check_secret_text(bad)
+
+
+def test_nul_fields_names_every_place_of_a_nul_at_any_depth() -> None:
+    deep: Any = "x\x00"
+    for _ in range(5000):  # deeper than Python's recursion limit: the walk does not recurse
+        deep = [deep]
+    raw = {"name": "ok", "tags": ["a", "b\x00"], "vars": {"k\x00": 1, "n": {"m": "\x00"}}, "deep": deep}
+    assert nul_fields(raw) == ["tags.1", "vars", "vars.n.m", "deep" + ".0" * 5000]
+    assert nul_fields({"name": "ok", "n": 1, "none": None}) == []
