@@ -187,6 +187,7 @@ async def check_status(query_args: CheckStatusQuery) -> Envelope[CheckStatus]:
             status="connected" if results[server.id].connected else "disconnected",
             response_time_ms=results[server.id].response_time_ms,
             message=results[server.id].message,
+            failure_reason=results[server.id].failure_reason,
         )
         for server in found
     ]

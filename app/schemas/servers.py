@@ -166,6 +166,12 @@ class ServerCheck(BaseModel):
     status: Literal["connected", "disconnected"]
     response_time_ms: int | None
     message: str
+    failure_reason: str | None = Field(
+        default=None,
+        description="Why the server is disconnected, as a job's failure_reason says it (unreachable, auth_failed, "
+        "host_key_mismatch, secret_unreadable, ...); null when connected.",
+        examples=["host_key_mismatch"],
+    )
 
 
 class CheckSummary(BaseModel):

@@ -54,8 +54,12 @@ async def test_connectivity_checks(client: Client, sshd: SshTarget) -> None:
     assert (refused_record["last_status"], refused_record["last_message"]) == ("disconnected", refused["message"])
 
     checked = await ok_data(await client.post("/api/v1/servers/check-status?active_only=true"))
-    statuses = {item["server_id"]: item["status"] for item in checked["servers"]}
-    assert statuses == {good: "connected", wrong: "disconnected", nothing_there: "disconnected"}
+    statuses = {item["server_id"]: (item["status"], item["failure_reason"]) for item in checked["servers"]}
+    assert statuses == {
+        good: ("connected", None),
+        wrong: ("disconnected", "auth_failed"),
+        nothing_there: ("disconnected", "unreachable"),
+    }
     summary = checked["summary"]
     assert (summary["total_checked"], summary["connected"], summary["disconnected"]) == (3, 1, 2)
     assert summary["check_duration_ms"] > 0
@@ -91,5 +95,9 @@ async def test_a_changed_host_key_is_host_key_mismatch_in_checks_as_in_jobs(
         assert (recorded["last_status"], recorded["last_message"]) == ("disconnected", MISMATCH)
 
     checked = await ok_data(await client.post("/api/v1/servers/check-status"))
-    shown = {item["server_id"]: (item["status"], item["message"]) for item in checked["servers"]}
-    assert shown == {server_id: ("disconnected", MISMATCH) for server_id in (password_login, key_login)}
+    shown = {
+        item["server_id"]: (item["status"], item["failure_reason"], item["message"]) for item in checked["servers"]
+    }
+    assert shown == {
+        server_id: ("disconnected", "host_key_mismatch", MISMATCH) for server_id in (password_login, key_login)
+    }
