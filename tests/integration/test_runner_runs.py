@@ -132,6 +132,46 @@ def test_one_run_takes_the_rounds_handed_over_until_there_are_none(sshd: SshTarg
     assert not canary.exists()
 
 
+def test_a_round_whose_jobs_all_failed_does_not_end_the_run(sshd: SshTarget, tmp_path: Path) -> None:
+    """Ansible ends a playbook once every host of a play failed or was unreachable: a round whose jobs all
+    failed (a refused login, then a refused sudo) must not take the later rounds with it."""
+    refused_login = Target("s1", sshd.host, sshd.port, sshd.user.name, password="not-the-password")
+    refused_sudo = Target(
+        "s2",
+        sshd.host,
+        sshd.port,
+        sshd.user.name,
+        password=sshd.user.password,
+        become_user="root",
+        become_password="not-the-password",
+    )
+    fine = Target("s3", sshd.host, sshd.port, sshd.user.name, password=sshd.user.password)
+    first = JobSpec(str(uuid.uuid4()), "command", "echo one", None, 30, refused_login)
+    second = JobSpec(str(uuid.uuid4()), "script", "echo two", "/bin/sh", 30, refused_sudo)
+    third = JobSpec(str(uuid.uuid4()), "command", "echo three", None, 30, fine)
+    handed = [[second], [third]]
+    listener = RecordingListener()
+
+    left = run_jobs(
+        config_in(tmp_path),
+        [first],
+        listener,
+        threading.Event().is_set,
+        Rounds(lambda: handed.pop(0) if handed else []),
+        4,
+    )
+
+    assert left == []
+    results = {job_id: (r.exit_code, r.failure_reason) for job_id, r in listener.results.items()}
+    assert results == {
+        first.job_id: (None, "auth_failed"),
+        second.job_id: (None, "auth_failed"),
+        third.job_id: (0, None),
+    }
+    assert listener.results[second.job_id].error == "sudo refused to run the job as 'root'"
+    assert listener.received["stdout"] == b"three\n"
+
+
 def test_a_stopped_run_queues_again_the_jobs_it_held_back_for_a_new_connection(sshd: SshTarget, tmp_path: Path) -> None:
     """Three jobs on a server and credential with no ssh master yet: one opens the connection, the other two wait
     for the next round. Stopped as the first ends, the run takes no new round and hands the two back, never
