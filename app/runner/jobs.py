@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import secrets
 import shlex
@@ -27,6 +28,15 @@ TAKE_PLAY: Final = re.compile(r"NewRemora take round (\d+)")
 JOB_TASK: Final = "job"
 # How long a run waits for its next round before it ends by itself (the service answers within a few seconds).
 ROUND_WAIT_S: Final = 120
+# How long a job waits for the job of its round that opens their shared ssh connection before it opens its own
+# (that job's first answer ends the wait sooner: it connected or failed to).
+AFTER_WAIT_S: Final = 30
+# What a job's nr_after says when it waits for no other job.
+NO_WAIT: Final = "-"
+# The events of a job's task that come after its connection was tried (runner_on_start comes before).
+ANSWERS: Final = frozenset(
+    {"runner_on_ok", "runner_retry", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped"}
+)
 
 
 def _b64(text: str) -> str:
@@ -48,9 +58,11 @@ def run_vars(token: str, config: RunnerConfig) -> HostVars:
     }
 
 
-def job_vars(spec: JobSpec) -> HostVars:
+def job_vars(spec: JobSpec, after: str = NO_WAIT) -> HostVars:
+    """The job's own variables; ``after``: the job of its round that opens its new ssh connection."""
     return {
         "nr_job_id": spec.job_id,
+        "nr_after": after,
         "nr_kind": spec.kind,
         "nr_shell_b64": _b64(spec.shell) if spec.shell else "-",
         "nr_payload_b64": _b64(spec.payload),
@@ -125,9 +137,8 @@ class _BatchEvents:
             self.track(joining)
             self.rounds.ready_first(joining)
             return
-        waiting = {spec.job_id for spec in self.rounds.pending}
         for tracker in self.trackers.values():
-            if not tracker.finished and tracker.spec.job_id not in waiting:
+            if not tracker.finished:
                 self.finish(tracker, JobResult(None, "internal", "the Ansible round ended before the job did"))
         specs = [] if self.should_stop() else self.rounds.next_specs()  # a stopping run takes no new round
         if specs:
@@ -160,9 +171,14 @@ class _BatchEvents:
                 self.on_round_start(int(take.group(1)))
             return
         tracker = self.trackers.get(str(data.get("host", "")))
-        if tracker is None or tracker.finished:
+        if tracker is None:
             return
         kind = event.get("event")
+        if kind in ANSWERS and tracker.spec.job_id in self.rounds.openers:
+            self.rounds.openers.discard(tracker.spec.job_id)
+            self.rounds.tried(tracker.spec.job_id)
+        if tracker.finished:
+            return
         task = data.get("task")
         res = data.get("res") or {}
         if kind in ("runner_on_ok", "runner_retry", "runner_on_failed"):
@@ -236,15 +252,14 @@ class _Rounds:
         self.dir.mkdir(mode=0o700)
         self.written = 0
         self.first: list[JobSpec] = []
-        # Claimed jobs kept for the next round while their server's ssh connection is being opened, and the
-        # credentials whose connection a written round opens (or failed to: their other jobs then all go).
-        self.pending: list[JobSpec] = []
+        # The credentials whose connection a written round opens (or failed to: their jobs no longer wait in
+        # later rounds, and an unreachable server's jobs fail together), and, for every job that waits for a job
+        # of its round to open its new connection, that job's id.
         self.opened: set[str] = set()
+        self.after: dict[str, str] = {}
+        self.openers: set[str] = set()
 
     def next_specs(self) -> list[JobSpec]:
-        if self.pending:
-            specs, self.pending = self.pending, []
-            return specs
         if self.source is None or self.written >= ROUNDS_PER_RUN:
             return []
         return self.source.next_round()
@@ -252,24 +267,24 @@ class _Rounds:
     def _master_up(self, target: Target) -> bool:
         return (self.run_dir.config.control_dir / target.credential_digest).exists()
 
-    def _one_per_new_connection(self, specs: list[JobSpec]) -> list[JobSpec]:
-        """The jobs to run in the round being written; the others are kept for the next one. Several jobs on a
-        server and credential whose ssh master is not up yet would each open a connection of their own
+    def _openers(self, specs: list[JobSpec]) -> dict[str, str]:
+        """For each job that shares a new ssh connection with an earlier job of its round, that job's id. Several
+        jobs on a server and credential whose ssh master is not up yet would each open a connection of their own
         (ControlMaster=auto: ~3 CPU-seconds and ~3 s for a first round of 32 jobs on 4 servers, against 0.8 s
-        warm): one opens it, and the others follow a round later, over it."""
-        if self.written >= ROUNDS_PER_RUN:
-            return specs  # the last round: nothing may be left for later
-        now: list[JobSpec] = []
-        opening: set[str] = set()
+        warm): one opens it, and the others wait, on the controller, until it is up (the nr_round lookup), then
+        run over it in the same round. They never wait for the round's other jobs (a round ends with its
+        longest job)."""
+        after: dict[str, str] = {}
+        opening: dict[str, str] = {}
         for spec in specs:
             digest = spec.target.credential_digest
-            if digest not in self.opened and not self._master_up(spec.target):
-                if digest in opening:
-                    self.pending.append(spec)
-                    continue
-                opening.add(digest)
-            now.append(spec)
-        return now
+            if digest in self.opened or self._master_up(spec.target):
+                continue
+            if digest in opening:
+                after[spec.job_id] = opening[digest]
+            else:
+                opening[digest] = spec.job_id
+        return after
 
     def _opening(self, specs: list[JobSpec]) -> None:
         self.opened.update(spec.target.credential_digest for spec in specs)
@@ -277,16 +292,23 @@ class _Rounds:
     def write(self, specs: list[JobSpec]) -> Path:
         """The run's inventory for the next round: its jobs in group ``nr_round_N``."""
         self.written += 1
-        now = self._one_per_new_connection(specs)
         if self.written == 1:
-            self.first = now
-        else:
-            self._opening(now)
-        return self._write_round(now)
+            self.first = specs
+            return self._write_round(specs)
+        path = self._write_round(specs)
+        self._opening(specs)
+        return path
 
     def _write_round(self, specs: list[JobSpec]) -> Path:
+        after = self._openers(specs)
+        self.after.update(after)
+        self.openers.update(after.values())
         hosts = {
-            job_alias(spec.job_id): {**self.run_dir.connection_vars(spec.target), **job_vars(spec)} for spec in specs
+            job_alias(spec.job_id): {
+                **self.run_dir.connection_vars(spec.target),
+                **job_vars(spec, after.get(spec.job_id, NO_WAIT)),
+            }
+            for spec in specs
         }
         return self.run_dir.write_inventory(hosts, group=f"nr_round_{self.written}", run_vars=self.shared)
 
@@ -298,12 +320,33 @@ class _Rounds:
         return self.source.join_first(room)
 
     def ready_first(self, joining: list[JobSpec]) -> None:
-        now = self._one_per_new_connection(self.first + joining) if joining else self.first
-        self._opening(now)
-        if len(now) > len(self.first):
-            self.first = now
-            self._write_round(now)
+        if joining:
+            self.first = self.first + joining
+            self._write_round(self.first)
+        self._opening(self.first)
         self._mark("1.ready")
+
+    def tried(self, opener: str) -> None:
+        """The job that opens a new connection answered (it connected, or failed to): the jobs that wait for it
+        go on (over it, or on their own). Never raises: called from the event handler."""
+        try:
+            self._mark(f"tried_{opener}")
+        except OSError as exc:  # they go on after AFTER_WAIT_S
+            log.warning("could not tell the jobs waiting for job %s's connection: %s", opener, exc)
+
+    def never_went(self, job_id: str) -> bool:
+        """Whether a job that waited for its connection's opener never went on (and never will: the run is over),
+        so never reached its target. Marks it for the nr_round lookup, which then refuses to start it."""
+        if job_id not in self.after:
+            return False
+        try:
+            os.close(os.open(self.dir / f"went_{job_id}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            return False  # it went on: it may have started
+        except OSError as exc:
+            log.warning("job %s: could not tell whether it started: %s", job_id, exc)
+            return False
+        return True
 
     def write_next(self, specs: list[JobSpec]) -> None:
         self.write(specs)
@@ -349,13 +392,19 @@ def run_jobs(
             max(len(specs), max_batch),
             events,
             should_stop,
-            extra_env={"NR_ROUNDS_DIR": str(rounds.dir), "NR_ROUND_WAIT_S": str(ROUND_WAIT_S)},
+            extra_env={
+                "NR_ROUNDS_DIR": str(rounds.dir),
+                "NR_ROUND_WAIT_S": str(ROUND_WAIT_S),
+                "NR_AFTER_WAIT_S": str(AFTER_WAIT_S),
+            },
         )
-    left = [t for t in events.trackers.values() if not t.finished]
-    if left and should_stop():
-        # Jobs held back while their connection was being opened never reached their target: queued again, they
-        # run later; the others go on there, to be re-attached.
-        never_started = {spec.job_id for spec in rounds.pending}
+        left = [t for t in events.trackers.values() if not t.finished]
+        stopped = bool(left) and should_stop()
+        # Jobs that still waited for their connection's opener never reached their target (asked before the run's
+        # directory goes): queued again, they run later; the others go on there, to be re-attached.
+        give_back = stopped and source is not None
+        never_started = {t.spec.job_id for t in left if give_back and rounds.never_went(t.spec.job_id)}
+    if stopped:
         if never_started and source is not None:
             source.give_back(sorted(never_started))
             left = [t for t in left if t.spec.job_id not in never_started]

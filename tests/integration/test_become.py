@@ -128,11 +128,11 @@ async def test_become_runs_as_the_become_user_and_cancel_reaches_it(
 
 
 async def refusals(client: Client, server_id: str, become: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A command job and a script job run with ``become``, as the API shows them once they ended. One after the
-    other: a job held back for a round after a refused one would meet another fault (reported on issue 16)."""
-    command = await wait_finished(client, await submit(client, server_id, "id -un", **become))
-    script = await wait_finished(client, await submit_script(client, server_id, "id -un", **become))
-    return {"command": command, "script": script}
+    """A command job and a script job run with ``become``, submitted back to back, as the API shows them once
+    they ended (the second shares the first's new connection: a refused first job must not keep it from running)."""
+    command = await submit(client, server_id, "id -un", **become)
+    script = await submit_script(client, server_id, "id -un", **become)
+    return {"command": await wait_finished(client, command), "script": await wait_finished(client, script)}
 
 
 def assert_refused(job: dict[str, Any], become_user: str, case: str = "") -> None:

@@ -3,7 +3,9 @@ that take several rounds of jobs."""
 
 from __future__ import annotations
 
+import contextlib
 import pwd
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from app.runner.config import PLAYBOOKS_DIR
 from app.runner.jobs import run_jobs
 from app.runner.spec import JobResult, JobSpec, RunnerConfig, Stream, Target
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -132,27 +135,95 @@ def test_one_run_takes_the_rounds_handed_over_until_there_are_none(sshd: SshTarg
     assert not canary.exists()
 
 
-def test_a_stopped_run_queues_again_the_jobs_it_held_back_for_a_new_connection(sshd: SshTarget, tmp_path: Path) -> None:
-    """Three jobs on a server and credential with no ssh master yet: one opens the connection, the other two wait
-    for the next round. Stopped as the first ends, the run takes no new round and hands the two back, never
-    started on the target (nothing of them there), instead of leaving them to a re-attach that would find nothing."""
-    target = Target("s", sshd.host, sshd.port, sshd.user.name, password=sshd.user.password, credential_digest="new")
-    specs = [JobSpec(str(uuid.uuid4()), "command", f"echo {n}", None, 30, target) for n in range(3)]
-    stop = threading.Event()
+def test_jobs_waiting_for_a_new_connection_never_wait_for_a_long_job_of_their_round(
+    sshd: SshTarget, tmp_path: Path
+) -> None:
+    """A long job on one server, and six on another whose connection is new (one opens it, the others wait for
+    it): the six all end while the long job still runs, in the same round, instead of the five that followed
+    the opener waiting for the next round, behind the long job (issue 16, item 2)."""
+    server_a, server_b = (
+        Target(name, sshd.host, sshd.port, sshd.user.name, password=sshd.user.password, credential_digest=name)
+        for name in ("a", "b")
+    )
+    long_job = JobSpec(str(uuid.uuid4()), "command", "sleep 15", None, 60, server_a)
+    echoes = [JobSpec(str(uuid.uuid4()), "command", f"echo {n}", None, 30, server_b) for n in range(6)]
+    listener = RecordingListener()
 
-    class StopAfterFirst(RecordingListener):
-        def finished(self, job_id: str, result: JobResult) -> None:
-            super().finished(job_id, result)
+    left = run_jobs(config_in(tmp_path), [long_job, *echoes], listener, threading.Event().is_set, Rounds(list), 8)
+
+    assert left == []
+    # The order in which the jobs ended: the six first, while the long job still ran.
+    assert list(listener.results)[6:] == [long_job.job_id]
+    assert {(r.exit_code, r.failure_reason) for r in listener.results.values()} == {(0, None)}
+    assert sorted(listener.received["stdout"].split()) == [str(n).encode() for n in range(6)]
+
+
+def test_a_round_whose_jobs_all_failed_does_not_end_the_run(sshd: SshTarget, tmp_path: Path) -> None:
+    """Ansible ends a playbook once every host of a play failed or was unreachable: a round whose jobs all
+    failed (a refused login, then a refused sudo) must not take the later rounds with it."""
+    refused_login = Target("s1", sshd.host, sshd.port, sshd.user.name, password="not-the-password")
+    refused_sudo = Target(
+        "s2",
+        sshd.host,
+        sshd.port,
+        sshd.user.name,
+        password=sshd.user.password,
+        become_user="root",
+        become_password="not-the-password",
+    )
+    fine = Target("s3", sshd.host, sshd.port, sshd.user.name, password=sshd.user.password)
+    first = JobSpec(str(uuid.uuid4()), "command", "echo one", None, 30, refused_login)
+    second = JobSpec(str(uuid.uuid4()), "script", "echo two", "/bin/sh", 30, refused_sudo)
+    third = JobSpec(str(uuid.uuid4()), "command", "echo three", None, 30, fine)
+    handed = [[second], [third]]
+    listener = RecordingListener()
+
+    left = run_jobs(
+        config_in(tmp_path),
+        [first],
+        listener,
+        threading.Event().is_set,
+        Rounds(lambda: handed.pop(0) if handed else []),
+        4,
+    )
+
+    assert left == []
+    results = {job_id: (r.exit_code, r.failure_reason) for job_id, r in listener.results.items()}
+    assert results == {
+        first.job_id: (None, "auth_failed"),
+        second.job_id: (None, "auth_failed"),
+        third.job_id: (0, None),
+    }
+    assert listener.results[second.job_id].error == "sudo refused to run the job as 'root'"
+    assert listener.received["stdout"] == b"three\n"
+
+
+def test_a_stopped_run_queues_again_the_jobs_that_wait_for_a_new_connection(tmp_path: Path) -> None:
+    """Three jobs on a server and credential with no ssh master yet: one opens the connection, the other two wait
+    for it. The server accepts the connection and says nothing; stopped meanwhile, the run hands the two back,
+    never sent (they never connected), instead of leaving them to a re-attach that would find nothing."""
+    accepted: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        threading.Thread(target=lambda: accepted.append(silent.accept()[0]), daemon=True).start()
+        target = Target("s", "127.0.0.1", port, "nobody", password="pw", credential_digest="new")
+        specs = [JobSpec(str(uuid.uuid4()), "command", f"echo {n}", None, 30, target) for n in range(3)]
+        stop = threading.Event()
+
+        def stop_once_connected() -> None:
+            wait_until(lambda: accepted, 60, "the opener's connection")
             stop.set()
 
-    listener = StopAfterFirst()
-    rounds = Rounds(lambda: [])
-    left = run_jobs(config_in(tmp_path), specs, listener, stop.is_set, rounds, 8)
+        threading.Thread(target=stop_once_connected, daemon=True).start()
+        rounds = Rounds(lambda: [])
+        left = run_jobs(config_in(tmp_path), specs, RecordingListener(), stop.is_set, rounds, 8)
 
-    assert (left, list(listener.results)) == ([], [specs[0].job_id])
-    assert listener.results[specs[0].job_id].exit_code == 0
-    assert sorted(rounds.given_back) == sorted(spec.job_id for spec in specs[1:])
-    jobs_dir = Path(pwd.getpwnam(sshd.user.name).pw_dir) / ".newremora" / "jobs"
-    assert not any(
-        (jobs_dir / spec.job_id).exists() or (jobs_dir / f"{spec.job_id}.done").exists() for spec in specs[1:]
-    )
+        assert left == [specs[0].job_id]  # it may have started: re-attached later
+        assert sorted(rounds.given_back) == sorted(spec.job_id for spec in specs[1:])
+        silent.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:  # what else connected waits to be accepted
+                accepted.append(silent.accept()[0])
+        assert len(accepted) == 1  # the two waited: they never connected
+        for connection in accepted:
+            connection.close()

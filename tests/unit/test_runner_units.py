@@ -184,12 +184,18 @@ class NoMoreJobs:
         pass
 
 
-def test_a_round_opens_each_new_connection_with_one_job_and_the_others_follow_over_it(tmp_path: Path) -> None:
+def test_a_round_opens_each_new_connection_with_one_job_and_the_others_wait_for_it_in_the_same_round(
+    tmp_path: Path,
+) -> None:
     """Jobs of a server and credential whose ssh master is not up would each open a connection of their own:
-    one job opens it, the others run in the next round; where a master is up, all go at once, and a credential
-    whose opening round is over (its connection up or failed) never holds jobs back again."""
+    one job opens it, the others run in the same round, told to wait for that job (nr_after), never for the next
+    round; where a master is up, none waits, and a credential whose opening round is over (its connection up or
+    failed) never makes jobs wait again."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
     from app.runner.config import PLAYBOOKS_DIR
-    from app.runner.jobs import _Rounds
+    from app.runner.jobs import NO_WAIT, _Rounds
     from app.runner.run_dir import RunDirectory
     from app.runner.spec import RunnerConfig
 
@@ -202,12 +208,34 @@ def test_a_round_opens_each_new_connection_with_one_job_and_the_others_follow_ov
     specs = [
         JobSpec(f"{t.server_id}{i}", "command", "true", None, 7, t) for i in range(3) for t in (cold_a, cold_b, warm)
     ]
+
+    def waits_for(inventory_path: Path, group: str) -> dict[str, str]:
+        inventory = InventoryManager(loader=DataLoader(), sources=[str(inventory_path)])
+        return {host.name[4:]: host.get_vars()["nr_after"] for host in inventory.get_hosts(group)}
+
     with RunDirectory(config) as run_dir:
         rounds = _Rounds(run_dir, config, source=NoMoreJobs())
-        rounds.write(specs[:3])  # round 1 as the run starts: one job each
-        rounds.ready_first(specs[3:])  # the jobs queued meanwhile join it, as far as connections allow
-        assert sorted(spec.job_id for spec in rounds.first) == ["a0", "b0", "warm0", "warm1", "warm2"]
-        assert sorted(spec.job_id for spec in rounds.pending) == ["a1", "a2", "b1", "b2"]
-        later = rounds.next_specs()  # round 2: the held jobs, whether or not their connection came up
-        rounds.write(later)
-        assert (sorted(spec.job_id for spec in later), rounds.pending) == (["a1", "a2", "b1", "b2"], [])
+        inventory = rounds.write(specs[:3])  # round 1 as the run starts: one job each
+        rounds.ready_first(specs[3:])  # the jobs queued meanwhile join it, all of them
+        assert sorted(spec.job_id for spec in rounds.first) == sorted(spec.job_id for spec in specs)
+        assert waits_for(inventory, "nr_round_1") == {
+            "a0": NO_WAIT,
+            "b0": NO_WAIT,
+            "warm0": NO_WAIT,
+            "a1": "a0",
+            "b1": "b0",
+            "warm1": NO_WAIT,
+            "a2": "a0",
+            "b2": "b0",
+            "warm2": NO_WAIT,
+        }
+        assert rounds.openers == {"a0", "b0"}
+        # Round 2: the credentials were opened (or failed to be) in round 1: nobody waits.
+        later = [JobSpec(f"a{i}", "command", "true", None, 7, cold_a) for i in (7, 8)]
+        assert set(waits_for(rounds.write(later), "nr_round_2").values()) == {NO_WAIT}
+
+        # A run that stops: a job that still waits never went on, and may never (the nr_round lookup refuses it);
+        # one that went on (the lookup marked it), or that waited for nothing, may have started.
+        (rounds.dir / "went_b1").touch()
+        assert [job for job in ("a1", "b1", "a0", "warm1") if rounds.never_went(job)] == ["a1"]
+        assert (rounds.dir / "went_a1").exists()
