@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,13 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+def heartbeat_age(http: httpx.Client) -> float:
+    """Seconds since the service's worker last stored its heartbeat."""
+    workers = http.get("/api/v1/system/enhanced").json()["data"]["worker_status"]["workers"]
+    last = datetime.fromisoformat(workers[0]["heartbeat_at"].replace("Z", "+00:00"))
+    return (datetime.now(UTC) - last).total_seconds()
+
+
 def health(base_url: str) -> tuple[int, dict[str, Any]]:
     response = httpx.get(f"{base_url}/health", timeout=10)
     return response.status_code, response.json()
@@ -148,6 +156,10 @@ def test_a_full_disk_is_reported_once_and_loses_nothing(
         listed = http.get("/api/v1/jobs").json()
         assert [item["id"] for item in listed["data"]["jobs"]] == [job_id]  # the refused submission created nothing
 
+        # Keep it full while the worker's heartbeats are refused (tried every 0.5 s once one fails): a line for
+        # each try would show in the log.
+        wait_until(lambda: heartbeat_age(http), 30, "refused heartbeats", 0.2, done=lambda age: age > 4)
+
         filler.unlink()
         _, body = wait_until(
             lambda: health(service.base_url), 30, "/health to recover", 0.1, done=lambda answer: answer[0] == 200
@@ -167,5 +179,8 @@ def test_a_full_disk_is_reported_once_and_loses_nothing(
     log = service.log()
     assert log.count(UNWRITABLE_LINE) == 1, log
     assert log.count(WRITABLE_LINE) == 1, log
+    # No other line about it: not one per refused request, heartbeat, claim or retry.
+    about_it = [line for line in log.splitlines() if "unwritable" in line.lower() or "no space" in line.lower()]
+    assert len(about_it) == 1, about_it
     assert "cannot rollback" not in log, log
     assert "left running" not in log, log
