@@ -7,8 +7,14 @@ database work runs in a small pool of threads, each call inside its own pooled c
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
+import logging
+import os
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,9 +26,10 @@ import peewee as pw
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from app.clock import rfc3339
-from app.errors import ConfigurationError, DatabaseUnavailable
+from app.errors import ConfigurationError, DatabaseUnavailable, DatabaseUnwritable
 from app.fields import UtcDateTimeField
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 database_proxy = pw.DatabaseProxy()
@@ -38,6 +45,13 @@ SQLITE_PRAGMAS: Final = {
 
 # Errors that mean "the database cannot be reached or used right now", as opposed to bad data.
 UNAVAILABLE_ERRORS: Final = (pw.OperationalError, pw.InterfaceError)
+
+# Below this much free space on the SQLite database's filesystem it is reported unwritable: a write needs room for
+# its pages in the WAL, and a checkpoint room to grow the database file.
+LOW_SPACE_BYTES: Final = 1024 * 1024
+# /health reads the free space at most this often (a statvfs call): it stays as cheap as the benchmark needs.
+SPACE_CHECK_EVERY_S: Final = 1.0
+DISK_FULL: Final = "no space left on device"
 
 
 def _unicode_lower(value: str | None) -> str | None:
@@ -59,6 +73,16 @@ def _api_json(text: str | None) -> str | None:
     return None if text is None else json.dumps(json.loads(text, parse_constant=lambda _: None))
 
 
+class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
+    def rollback(self) -> None:
+        # After SQLITE_FULL (or an I/O error) SQLite has already rolled the transaction back: rolling back again
+        # fails with "cannot rollback - no transaction is active", which hid the disk-full error from the caller.
+        connection = self._state.conn
+        if connection is not None and not connection.in_transaction:
+            return
+        super().rollback()
+
+
 def connect_url(url: str, max_connections: int) -> Any:
     """A pooled Peewee database for ``sqlite:///PATH`` or ``postgresql://USER[:PW]@HOST[:PORT]/DB``.
 
@@ -69,7 +93,7 @@ def connect_url(url: str, max_connections: int) -> Any:
     if parts.scheme == "sqlite":
         path = Path(unquote(url.removeprefix("sqlite:///")))
         path.parent.mkdir(parents=True, exist_ok=True)
-        database = PooledSqliteDatabase(
+        database = _SqliteDatabase(
             str(path),
             pragmas=SQLITE_PRAGMAS,
             max_connections=max_connections,
@@ -113,6 +137,96 @@ def is_postgresql(database: pw.Database | pw.DatabaseProxy) -> bool:
     return isinstance(database, pw.PostgresqlDatabase)
 
 
+def _is_disk_full(error: BaseException | None) -> bool:
+    """Whether SQLite said the disk is full, anywhere in the error's chain (Peewee wraps sqlite3's errors, and a
+    failed rollback used to hide them)."""
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+            return True
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        wrapped = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+        error = wrapped or error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+def _free_bytes(path: Path) -> int:
+    """Free bytes where ``path`` lives, as a process of this user may use them (root may use the reserve)."""
+    stat = os.statvfs(path)
+    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail
+    return blocks * stat.f_frsize
+
+
+class Writability:
+    """Whether the SQLite database can be written, for /health and the log (one line per change of state).
+
+    Unwritable: less than LOW_SPACE_BYTES free on its filesystem, or a write refused because the disk is full and
+    no room freed since (free space grown by LOW_SPACE_BYTES over what was free then: a big write can fail with
+    more than the low mark free). Reads of free space are a statvfs call, at most once per SPACE_CHECK_EVERY_S
+    from /health. PostgreSQL (``directory`` None) is always writable here: its server's disk is its own.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._free_at_refusal: int | None = None
+        self._checked_at = float("-inf")
+        self.problem: str | None = None  # why it is unwritable; None while writable
+
+    def refused(self) -> None:
+        """A write failed because the disk is full."""
+        with self._lock:
+            free = self._read_free()
+            if self._free_at_refusal is None:
+                self._free_at_refusal = free
+            self._update(free)
+
+    def check(self) -> str | None:
+        """Why the database is unwritable now (None: writable), read again at most once per SPACE_CHECK_EVERY_S."""
+        if self.directory is None:
+            return None
+        with self._lock:
+            if time.monotonic() - self._checked_at >= SPACE_CHECK_EVERY_S:
+                self._update(self._read_free())
+            return self.problem
+
+    def _read_free(self) -> int | None:
+        assert self.directory is not None
+        self._checked_at = time.monotonic()
+        try:
+            return _free_bytes(self.directory)
+        except OSError:
+            return None  # the directory is gone or unreadable: the writes themselves will say so
+
+    def _update(self, free: int | None) -> None:
+        refused_at = self._free_at_refusal
+        if free is None:
+            full = refused_at is not None
+        else:
+            full = free < LOW_SPACE_BYTES or (refused_at is not None and free < refused_at + LOW_SPACE_BYTES)
+        if not full:
+            self._free_at_refusal = None
+        problem = f"{DISK_FULL}: {_size(free)} free on the filesystem of {self.directory}" if full else None
+        if (problem is None) != (self.problem is None):
+            if problem:
+                log.error(
+                    "database unwritable: %s; writes are refused (503) and workers keep what they must "
+                    "store until space is freed",
+                    problem,
+                )
+            else:
+                log.warning("database writable again: %s free", _size(free))
+        self.problem = problem
+
+
+def _size(free: int | None) -> str:
+    if free is None:
+        return "unknown space"
+    return f"{free / 1024 / 1024:.1f} MiB" if free >= 1024 * 1024 else f"{free // 1024} KiB"
+
+
 class Database:
     """Owns the Peewee database of this process and the threads that use it."""
 
@@ -120,6 +234,7 @@ class Database:
         self.url = url
         self.peewee: Any = connect_url(url, max_connections=threads + 4)
         database_proxy.initialize(self.peewee)
+        self.writability = Writability(None if self.is_postgresql else Path(self.peewee.database).absolute().parent)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
     @property
@@ -137,7 +252,12 @@ class Database:
             with self.peewee.connection_context():
                 yield
         except UNAVAILABLE_ERRORS as exc:
+            if self.writability.directory is not None and _is_disk_full(exc):
+                self.writability.refused()
+                raise DatabaseUnwritable() from exc
             raise DatabaseUnavailable() from exc
+        if self.writability.problem is not None:
+            self.writability.check()  # a call went through: perhaps space is back (logged once, when it is)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.connection():

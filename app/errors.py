@@ -54,6 +54,11 @@ class DatabaseUnavailable(NewRemoraError):
     """Database unavailable"""
 
 
+class DatabaseUnwritable(DatabaseUnavailable):
+    """Database unwritable: no space left on device (the disk holding the database is full); retry once space is
+    freed"""
+
+
 class Unauthorized(NewRemoraError):
     """A valid API key is required: send Authorization: Bearer <key>"""
 

@@ -68,7 +68,8 @@ def register_error_handlers(app: Quart) -> None:
         status = STATUS_BY_ERROR.get(type(error))
         if status is None:
             status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(error, cls)), 500)
-        if status >= 500:
+        # A full disk is logged once per change of state (app/db.py, Writability), not once per refused request.
+        if status >= 500 and not isinstance(error, errors.DatabaseUnwritable):
             log.warning("%s: %s (cause: %s)", type(error).__name__, error.message, error.__cause__)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return error_response(status, error.message if status != 500 else "Internal server error", headers)

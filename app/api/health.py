@@ -30,19 +30,25 @@ async def health() -> tuple[Health, int]:
         database_ok = True
     except (DatabaseUnavailable, TimeoutError):
         database_ok = False
+    # Free space is read at most once a second, without a write: /health stays as cheap as a benchmark needs.
+    unwritable = runtime().database.writability.check() if database_ok else None
     # The queue lives in the database: it answers exactly when the database does.
-    state: Literal["connected", "disconnected"] = "connected" if database_ok else "disconnected"
+    state: Literal["connected", "disconnected", "unwritable"] = (
+        "disconnected" if not database_ok else "unwritable" if unwritable else "connected"
+    )
+    healthy = state == "connected"
     workers = _workers()
     replaced_at = workers.last_replaced_at if workers is not None else None
     recent = replaced_at is not None and utcnow() - replaced_at < DEGRADED_FOR
     report = Health(
-        status="unhealthy" if not database_ok else "degraded" if recent else "healthy",
+        status="unhealthy" if not healthy else "degraded" if recent else "healthy",
         timestamp=utcnow(),
         database=state,
         queue=state,
+        database_error=unwritable if unwritable else None if database_ok else "the database does not answer",
         workers=workers,
     )
-    return report, 200 if database_ok else 503
+    return report, 200 if healthy else 503
 
 
 def _workers() -> WorkerThreads | None:

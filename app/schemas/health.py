@@ -23,6 +23,14 @@ class Health(BaseModel):
         description="degraded (still 200): a worker thread was replaced in the last 10 minutes"
     )
     timestamp: Timestamp
-    database: Literal["connected", "disconnected"]
-    queue: Literal["connected", "disconnected"]
+    database: Literal["connected", "disconnected", "unwritable"] = Field(
+        description="unwritable (503): the SQLite database's disk is full; reads still answer, writes are 503 "
+        "until space is freed, and workers keep what they must store until then"
+    )
+    queue: Literal["connected", "disconnected", "unwritable"] = Field(description="the queue lives in the database")
+    database_error: str | None = Field(
+        default=None,
+        description="why the database is not usable, e.g. 'no space left on device: 0 KiB free on the filesystem "
+        "of /var/lib/newremora'",
+    )
     workers: WorkerThreads | None

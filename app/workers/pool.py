@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 from app.clock import utcnow
 from app.db import Database
-from app.errors import DatabaseUnavailable, NewRemoraError
+from app.errors import DatabaseUnavailable, DatabaseUnwritable, NewRemoraError
 from app.jobkinds import runs_alone
 from app.jobqueue.announce import JobEvents
 from app.jobqueue.claim import Claimed, claim_jobs
@@ -42,6 +42,13 @@ IDLE_POLL_S: Final = 0.5
 # A waiting thread's own timeout (the supervisor's wake-ups come first), under the shortest stall timeout.
 IDLE_WAIT_S: Final = 5.0
 SUPERVISE_EVERY_S: Final = 1.0
+
+
+def _warn(what: str, exc: Exception) -> None:
+    """A duty that failed and will be tried again. A full disk is logged once per change of state by the database
+    (app/db.py, Writability): here it would be a line for every try (heartbeats every 0.5 s, claims every 1 s)."""
+    level = logging.DEBUG if isinstance(exc, DatabaseUnwritable) else logging.WARNING
+    log.log(level, "%s: %s", what, exc, exc_info=not isinstance(exc, NewRemoraError))
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,7 @@ class WorkerPool:
                 slot.idle()
                 gate.open()
                 # A worker thread must outlive any one failure; the database may just be restarting.
-                log.warning("claiming failed: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+                _warn("claiming failed", exc)
                 self._stop.wait(1.0)
                 continue
             if not claimed:
@@ -256,12 +263,22 @@ class WorkerPool:
         while True:
             try:
                 return self.database.call(fn, *args)
-            except DatabaseUnavailable:
+            except DatabaseUnavailable as exc:
                 if self._stop.is_set():
                     raise
-                log.warning("database unavailable; retrying in %.1f s", delay)
+                # A full disk is logged once per change of state (app/db.py), not at every try.
+                if not isinstance(exc, DatabaseUnwritable):
+                    log.warning("database unavailable; retrying in %.1f s", delay)
+                # Waiting for the database is not a hung run: the supervisor must not retire this thread.
+                self._beat_current_slot()
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _beat_current_slot(self) -> None:
+        current = threading.current_thread()
+        for slot in list(self._slots):
+            if slot.thread is current:
+                slot.beat()
 
     def _supervise(self) -> None:
         next_heartbeat = next_claim = 0.0
@@ -280,12 +297,12 @@ class WorkerPool:
                     self.database.call(heartbeat, self.worker_id)
                     next_heartbeat = time.monotonic() + HEARTBEAT_S
             except Exception as exc:
-                log.warning("supervisor: heartbeat: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+                _warn("supervisor: heartbeat", exc)
             try:
                 if any(slot.jobs for slot in self._slots):  # nothing of ours runs: nothing to cancel
                     self.cancels.carry(self.database.call(cancel_requests, self.worker_id))
             except Exception as exc:
-                log.warning("supervisor: cancels: %s", exc, exc_info=not isinstance(exc, NewRemoraError))
+                _warn("supervisor: cancels", exc)
             try:
                 self._replace_stalled_slots()
             except Exception as exc:

@@ -13,8 +13,9 @@ async def test_health_is_the_reference_object_without_envelope(client: Client) -
     response = await client.get("/health")
     body = await json_of(response)
     assert response.status_code == 200
-    assert set(body) == {"status", "timestamp", "database", "queue", "workers"}
+    assert set(body) == {"status", "timestamp", "database", "queue", "database_error", "workers"}
     assert (body["status"], body["database"], body["queue"]) == ("healthy", "connected", "connected")
+    assert body["database_error"] is None
     assert body["workers"] is None  # no worker threads in this app
     assert RFC3339_UTC.match(body["timestamp"])
 
@@ -31,6 +32,7 @@ async def test_database_outage_gives_503_and_recovery_needs_no_restart(
         body = await json_of(down)
         assert down.status_code == 503
         assert (body["status"], body["database"]) == ("unhealthy", "disconnected")
+        assert body["database_error"] == "the database does not answer"
         assert await error_of(await client.get("/api/v1/servers"), 503) == "Database unavailable"
         refused = await client.post("/api/v1/servers", json=password_server("during"))
         assert await error_of(refused, 503) == "Database unavailable"
