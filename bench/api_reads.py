@@ -8,7 +8,7 @@ servers, commands and scripts, created over 90 days). The service runs with no j
 and no rate limits. Load: wrk, one thread, CLIENTS connections each sending its next request as soon as the
 previous answer arrived; the two routes alternate for ROUNDS rounds of SECONDS each, after a warm-up, so a
 change in the machine's load hits both. Printed per route: request rate, p50/p95 latency, the service's
-CPU-milliseconds per request, and wrk's own CPU; then the ratio of the two rates (issue #8: at least 0.5).
+CPU-milliseconds per request, and wrk's own CPU; then the ratio of the two rates (the target: at least 0.5).
 """
 
 from __future__ import annotations

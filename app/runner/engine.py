@@ -1,4 +1,4 @@
-"""One ansible-runner run: the settings that matter, in one place (see ../shared/FACTS.md)."""
+"""One ansible-runner run: the settings that matter, in one place (measured in docs/benchmarks.md)."""
 
 from __future__ import annotations
 

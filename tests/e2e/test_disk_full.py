@@ -1,5 +1,5 @@
 """A full disk under the SQLite database: /health says so, the log says so once, and nothing is lost once space
-is back (issue 16, item 6)."""
+is back."""
 
 from __future__ import annotations
 

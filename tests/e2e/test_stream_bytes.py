@@ -18,7 +18,7 @@ from tests.harness.sshd import SshTarget
 
 pytestmark = pytest.mark.slow
 
-# The command, slower: the stream is open before the first line, so it comes live.
+# The reported command, slower: the stream is open before the first line, so it comes live.
 NUL_THEN_MORE = "sleep 1; printf 'a\\000b\\n'; sleep 1; printf 'more\\000\\n'; printf 'e\\000' >&2"
 
 

@@ -80,13 +80,13 @@ async def test_every_field_of_every_request_refuses_a_nul(client: Client) -> Non
         if response.status_code != 400 or not error or not error.startswith(probe.field) or "NUL" not in error:
             problems.append(f"{probe.method.upper()} {probe.path} {probe.field}: {response.status_code} {error!r}")
     assert not problems, "\n".join(problems)
-    # The walk reached the fields of the issue: search, a credential's description, a command, a server's name.
+    # The walk reached the fields first reported: search, a credential's description, a command, a server's name.
     fields = {probe.field for probe in walked}
     assert {"search", "description", "command", "script", "name", "extra_vars", "content", "page"} <= fields
     assert len(walked) > 100, len(walked)
 
 
-async def test_the_issue_s_requests_are_400_and_store_nothing(client: Client) -> None:
+async def test_the_reported_requests_are_400_and_store_nothing(client: Client) -> None:
     message = await error_of(await client.get("/api/v1/jobs", query_string={"search": WITH_NUL}), 400)
     assert message == "search: must not contain NUL characters"
     body = {"name": "shared", "description": "x\u0000y", "password": "secret"}

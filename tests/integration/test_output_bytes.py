@@ -15,7 +15,7 @@ from tests.jobs_helpers import password_server_for, submit, wait_finished
 
 pytestmark = pytest.mark.slow
 
-# The command: a NUL, then more output a second later (it used to be lost on PostgreSQL, and the job
+# The reported command: a NUL, then more output a second later (it used to be lost on PostgreSQL, and the job
 # failed saying the service stopped).
 NUL_THEN_MORE = "printf 'a\\000b\\n'; sleep 1; echo more"
 # find -print0 (it used to end failed / internal with no output on PostgreSQL).

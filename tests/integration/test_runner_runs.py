@@ -140,7 +140,7 @@ def test_jobs_waiting_for_a_new_connection_never_wait_for_a_long_job_of_their_ro
 ) -> None:
     """A long job on one server, and six on another whose connection is new (one opens it, the others wait for
     it): the six all end while the long job still runs, in the same round, instead of the five that followed
-    the opener waiting for the next round, behind the long job (issue 16, item 2)."""
+    the opener waiting for the next round, behind the long job."""
     server_a, server_b = (
         Target(name, sshd.host, sshd.port, sshd.user.name, password=sshd.user.password, credential_digest=name)
         for name in ("a", "b")

@@ -1,4 +1,4 @@
-"""A write SQLite refuses because the disk is full is one clear error, not "cannot rollback" (issue 16, item 6).
+"""A write SQLite refuses because the disk is full is one clear error, not "cannot rollback".
 
 ``PRAGMA max_page_count`` makes SQLite answer SQLITE_FULL as a full disk does, without a filesystem to fill (the
 real one is tests/e2e/test_disk_full.py)."""
