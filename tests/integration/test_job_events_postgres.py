@@ -52,6 +52,8 @@ async def test_a_listener_hears_other_processes_and_drops_its_own(app: Quart) ->
         runtime.database.call(
             theirs.output, "job-theirs", [StoredChunk(1, "stdout", "a"), StoredChunk(2, "stderr", "b")]
         )
+        runtime.database.call(theirs.output, "job-theirs", [])  # nothing stored: nothing said
+        runtime.database.call(theirs.cancel_requested, "job-cancel")  # a status change to every listener
         runtime.database.call(theirs.changed, ["job-theirs"])
 
         # Notifications arrive in the order they were sent: once the last is heard, ours would have been too.
@@ -62,7 +64,8 @@ async def test_a_listener_hears_other_processes_and_drops_its_own(app: Quart) ->
         got = wait_until(last_heard, 30, "the other process's status notification")
         assert got is not None
         assert [entry for entry in got if not entry[0].startswith("probe-")] == [
-            ("job-theirs", 2),
+            ("job-theirs", 2),  # the newest chunk of the two
+            ("job-cancel", None),
             ("job-theirs", None),
         ]
     finally:

@@ -1,37 +1,17 @@
-"""The port through which the queue announces that a job changed (app/jobqueue/announce.py), its NOTIFY payloads
-as a listener reads them, and the in-process transport (app/runtime.py)."""
+"""The port through which the queue announces that a job changed (app/jobqueue/announce.py): what a listener
+does not take for a notification, and the in-process transport (app/runtime.py). The NOTIFY transport is tested
+on a real PostgreSQL: tests/integration/test_job_events_postgres.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, cast
 
-import pytest
-
-from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL, FanOut, Heard, NotifyOthers, StoredChunk, heard
+from app.jobqueue.announce import OUTPUT_CHANNEL, STATUS_CHANNEL, FanOut, StoredChunk, heard
 from app.runtime import InProcess
 from app.sse.broker import ThreadSafeNotifier
 
 CHUNKS = [StoredChunk(7, "stdout", "a"), StoredChunk(8, "stderr", "b")]
-
-
-def test_notifications_name_their_process_and_say_what_changed(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[tuple[str, list[str]]] = []
-    monkeypatch.setattr(
-        NotifyOthers, "_notify", staticmethod(lambda channel, payloads: sent.append((channel, payloads)))
-    )
-    others = NotifyOthers("node1")
-    others.output("job-a", CHUNKS)
-    others.output("job-a", [])  # nothing stored: nothing said
-    others.changed(["job-a", "job-b"])
-    others.changed([])
-    others.cancel_requested("job-c")
-    assert [heard(channel, payload) for channel, payloads in sent for payload in payloads] == [
-        Heard("node1", "job-a", 8),  # the newest chunk
-        Heard("node1", "job-a", None),
-        Heard("node1", "job-b", None),
-        Heard("node1", "job-c", None),
-    ]
 
 
 def test_what_is_not_a_notification_of_ours_is_ignored() -> None:
