@@ -204,6 +204,23 @@ def _descendants(pid: int) -> dict[int, int]:
     return found
 
 
+def _is_sshd(pid: int) -> bool:
+    """Whether a process runs the sshd binary (a connection's monitor or its session child), not a user command."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe") == SSHD_BIN
+    except OSError:
+        return False
+
+
+def _gone(pid: int, started: int) -> bool:
+    """Whether the process has exited (a zombie has: its sockets are closed) or the pid was reused."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return True
+    return fields[0] in ("Z", "X") or int(fields[19]) != started
+
+
 def _signal(pid: int, sig: signal.Signals, started: int | None = None) -> None:
     if started is not None and (stat := _proc_stat(pid)) is not None and stat[1] != started:
         return  # the pid now belongs to an unrelated process
@@ -263,6 +280,31 @@ class Sshd:
         """Simulate a reinstalled server: same address, different identity."""
         self.stop()
         self._generate_host_key()
+        self._launch()
+
+    def drop_connections(self) -> int:
+        """Cut every open connection, as a crash of the sshd serving it would, leaving the listener up: SIGKILL to
+        the sshd processes below the listener (each connection's monitor and its session child), not to the
+        commands they run. Returns how many processes were killed, once all of them have exited (their sockets
+        are closed: the clients see the connection end)."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise SshdStartError(f"sshd on 127.0.0.1:{self.port} is not running")
+        victims = {pid: started for pid, started in _descendants(self._proc.pid).items() if _is_sshd(pid)}
+        for pid, started in victims.items():
+            _signal(pid, signal.SIGKILL, started)
+        wait_until(
+            lambda: all(_gone(pid, started) for pid, started in victims.items()),
+            STOP_TIMEOUT,
+            f"the connections of sshd on 127.0.0.1:{self.port} to end",
+        )
+        return len(victims)
+
+    def start_again(self) -> None:
+        """Start a stopped sshd again as it was: the same port and the same host key, so that clients which trust
+        it connect again (a reboot of the server, not a reinstall: see restart_with_new_host_key). Fails with
+        SshdStartError if another process took the port meanwhile."""
+        if self._proc is not None and self._proc.poll() is None:
+            raise SshdStartError(f"sshd on 127.0.0.1:{self.port} is still running: stop() it first")
         self._launch()
 
     def stop(self) -> None:

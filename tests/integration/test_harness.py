@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 from tests.harness.fixtures import SshdFactory
 from tests.harness.postgres import PostgresCluster
+from tests.harness.processes import live_processes_mentioning
 from tests.harness.sshd import SshTarget
 
 TIMEOUT = 30
@@ -156,5 +160,58 @@ def test_restart_with_new_host_key(sshd_factory: SshdFactory, tmp_path: Path) ->
 
     new_known_hosts = _known_hosts(tmp_path / "new_known_hosts", after)
     again = _key_login(after, new_known_hosts, after.user.private_key_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == after.user.name
+
+
+def test_drop_connections_cuts_open_sessions_and_leaves_the_listener_up(
+    sshd_factory: SshdFactory, tmp_path: Path
+) -> None:
+    server = sshd_factory()
+    target = server.target
+    known_hosts = _known_hosts(tmp_path / "known_hosts", target)
+    marker = f"nr-held-{secrets.token_hex(4)}"
+    argv = _ssh_argv(
+        target, known_hosts, BatchMode="yes", IdentitiesOnly="yes", IdentityFile=str(target.user.private_key_path)
+    )
+    # The remote command: say it runs, then wait under a name of its own (to find it below).
+    argv[-1] = f"echo ready; exec -a {marker} sleep 30"
+    try:
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_clean_env()
+        ) as client:
+            try:
+                assert client.stdout is not None
+                assert client.stdout.readline() == "ready\n"  # the session is open
+                assert server.drop_connections() >= 1
+                assert client.wait(timeout=TIMEOUT) == 255  # the client saw its connection die
+            finally:
+                client.kill()  # only if a check above failed: it has exited otherwise
+        # Only sshd's own processes were killed: the command the session ran goes on.
+        assert [p for p in live_processes_mentioning(marker) if p.args.startswith(marker)]
+    finally:
+        for process in live_processes_mentioning(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+    again = _key_login(target, known_hosts, target.user.private_key_path)
+    assert again.returncode == 0, again.stderr  # the listener is still up
+    assert again.stdout.strip() == target.user.name
+
+
+def test_stop_then_start_again_keeps_port_and_host_key(sshd_factory: SshdFactory, tmp_path: Path) -> None:
+    server = sshd_factory()
+    before = server.target
+    known_hosts = _known_hosts(tmp_path / "known_hosts", before)
+    assert _key_login(before, known_hosts, before.user.private_key_path).returncode == 0
+
+    server.stop()
+    down = _key_login(before, known_hosts, before.user.private_key_path)
+    assert down.returncode == 255
+    assert "Connection refused" in down.stderr
+
+    server.start_again()
+    after = server.target
+    assert (after.port, after.host_public_key) == (before.port, before.host_public_key)
+    again = _key_login(after, known_hosts, after.user.private_key_path)  # the known_hosts entry still matches
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == after.user.name
