@@ -299,6 +299,19 @@ class Sshd:
         )
         return len(victims)
 
+    def pause_accepting(self) -> None:
+        """New connections wait, accepted by the kernel but not answered (no SSH banner), until resume_accepting():
+        a server slow to answer (SIGSTOP of the listener). Connections already open go on: their own processes
+        serve them. A client gives up after its ConnectTimeout."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise SshdStartError(f"sshd on 127.0.0.1:{self.port} is not running")
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def resume_accepting(self) -> None:
+        """The waiting connections are answered, in the order they came (those whose client gave up fail)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
+
     def start_again(self) -> None:
         """Start a stopped sshd again as it was: the same port and the same host key, so that clients which trust
         it connect again (a reboot of the server, not a reinstall: see restart_with_new_host_key). Fails with
@@ -315,6 +328,7 @@ class Sshd:
         # listener and keep talking with the old host key.
         victims = _descendants(proc.pid)
         proc.terminate()
+        proc.send_signal(signal.SIGCONT)  # a paused listener (pause_accepting) acts on its SIGTERM now
         for pid, started in victims.items():
             _signal(pid, signal.SIGTERM, started)
         try:

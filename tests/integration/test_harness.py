@@ -14,6 +14,7 @@ from tests.harness.fixtures import SshdFactory
 from tests.harness.postgres import PostgresCluster
 from tests.harness.processes import live_processes_mentioning
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 TIMEOUT = 30
 
@@ -215,3 +216,38 @@ def test_stop_then_start_again_keeps_port_and_host_key(sshd_factory: SshdFactory
     again = _key_login(after, known_hosts, after.user.private_key_path)  # the known_hosts entry still matches
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == after.user.name
+
+
+def _established_to(port: int) -> int:
+    """Connections to 127.0.0.1:``port`` in state ESTABLISHED, accepted or waiting in the listener's queue."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if local == f"0100007F:{port:04X}" and state == "01":
+            count += 1
+    return count
+
+
+def test_pause_accepting_holds_new_connections_until_resumed(sshd_factory: SshdFactory, tmp_path: Path) -> None:
+    server = sshd_factory()
+    target = server.target
+    known_hosts = _known_hosts(tmp_path / "known_hosts", target)
+    key = str(target.user.private_key_path)
+    server.pause_accepting()
+    try:
+        impatient = _ssh_argv(target, known_hosts, BatchMode="yes", IdentitiesOnly="yes", IdentityFile=key)
+        impatient[impatient.index("ConnectTimeout=10")] = "ConnectTimeout=1"
+        held = subprocess.run(impatient, capture_output=True, text=True, timeout=TIMEOUT, env=_clean_env())
+        assert held.returncode == 255
+        assert "banner exchange" in held.stderr  # connected, and never answered
+        argv = _ssh_argv(target, known_hosts, BatchMode="yes", IdentitiesOnly="yes", IdentityFile=key)
+        with subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_clean_env()
+        ) as waiting:
+            wait_until(lambda: _established_to(target.port) >= 1, TIMEOUT, "the login to wait in sshd's queue")
+            server.resume_accepting()
+            stdout, stderr = waiting.communicate(timeout=TIMEOUT)
+    finally:
+        server.resume_accepting()
+    assert waiting.returncode == 0, stderr
+    assert stdout.strip() == target.user.name
