@@ -133,9 +133,11 @@ class JobRecorder:
         outcome = port.store(lose_contact, port.events, job_id, port.worker_id, port.reconnect_grace_s, error)
         self._noted(job_id, connected=False, message=error)
         if outcome == "failed":
+            port.metrics.connection_lost("interrupted")
             port.metrics.job_finished("failed", "interrupted", self.started_at.get(job_id))
             log.info("job %s finished: failed (lost contact: %s)", job_id, error, extra=for_job(job_id))
         elif outcome == "reconnecting":
+            port.metrics.connection_lost("reconnecting")
             log.warning(
                 "job %s: lost contact with its server (%s); it will be re-attached",
                 job_id,
