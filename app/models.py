@@ -13,7 +13,6 @@ from app.clock import utcnow
 from app.db import database_proxy
 from app.fields import IdField, UtcDateTimeField, new_id
 
-FINISHED_STATUSES: Final = ("completed", "failed", "canceled")
 # JobChunk.stream of a playbook job's task events: numbered with the output, but not output.
 TASK_STREAM: Final = "task"
 
@@ -145,6 +144,10 @@ class Job(BaseModel):
     finished_at = UtcDateTimeField(null=True)
     cancel_requested_at = UtcDateTimeField(null=True)
     canceled_at = UtcDateTimeField(null=True)
+    # A running job whose target stopped answering: when contact was lost (null while in contact), and when a
+    # worker may next try to re-attach to it (it is handed back meanwhile: worker NULL).
+    contact_lost_at = UtcDateTimeField(null=True)
+    reattach_at = UtcDateTimeField(null=True)
     # What the controller has received so far: the offsets a re-attached poll resumes from.
     stdout_offset = pw.BigIntegerField(default=0)
     stderr_offset = pw.BigIntegerField(default=0)

@@ -12,13 +12,13 @@ import peewee as pw
 from app.clock import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.groups import set_server_groups
+from app.jobstates import CLAIMED
 from app.keys import parse_private_key
 from app.models import Credential, Job, PemFile, Server
 from app.schemas.servers import ServerCreate, ServerUpdate
 from app.vault import Vault
 
 PEM_URL_PREFIX: Final = "/pem-files/"
-ACTIVE_JOB_STATUSES: Final = ("queued", "running")
 
 
 def parse_id(raw: str, what: str) -> str:
@@ -223,9 +223,9 @@ def delete_server(server_id: str, force: bool) -> Deleted:
         job_count = jobs.count()
         if job_count and not force:
             raise Conflict(f"server has {job_count} job(s); delete with ?force=true to remove them with the server")
-        running = jobs.where(Job.status == "running").count()
+        running = jobs.where(Job.status.in_(CLAIMED)).count()
         if running:
-            raise Conflict(f"server has {running} running job(s); cancel them before deleting the server")
+            raise Conflict(f"server has {running} starting or running job(s); cancel them before deleting the server")
         # Chunks go with their jobs (ON DELETE CASCADE).
         Job.delete().where(Job.server == server).execute()
         server.delete_instance()

@@ -129,6 +129,12 @@ class Settings:
         Path,
         "Directory of the playbooks that POST /api/v1/jobs/playbook may run, by file name (unset: none).",
     )
+    reconnect_grace: int = _setting(
+        300,
+        _int_in(0, 7 * 24 * 3600),
+        "Seconds a running job's server may stay unreachable (the service reconnects and re-attaches meanwhile) "
+        "before the job ends failed / interrupted (0: at the first lost connection).",
+    )
     stall_timeout: int = _setting(
         120,
         _int_in(10, 3600),

@@ -9,9 +9,9 @@ from quart_schema import validate_response
 
 from app.api.context import runtime
 from app.jobqueue.batches import get_batch
+from app.jobstates import JobStatus
 from app.schemas.batches import BatchJob, BatchSummary
 from app.schemas.common import Envelope
-from app.schemas.jobs import JobStatus
 
 blueprint = Blueprint("batches", __name__)
 

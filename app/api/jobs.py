@@ -25,6 +25,7 @@ from app.jobkinds import JobKind
 from app.jobqueue import jobshape, reads, submit, transitions
 from app.jobqueue.listing import JobFilter, list_jobs_json
 from app.jobqueue.selection import GroupMembers, OneServer, Selection, ServerList
+from app.jobstates import JobStatus
 from app.logs import for_job
 from app.models import Job
 from app.playbooks import find_playbook, open_directory
@@ -40,7 +41,6 @@ from app.schemas.jobs import (
     JobList,
     JobListQuery,
     JobOut,
-    JobStatus,
     OriginalJob,
     PlaybookJobCreate,
     ScriptJobCreate,

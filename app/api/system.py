@@ -23,6 +23,7 @@ async def info() -> Envelope[SystemInfo]:
             total_servers=stats.server_count(),
             total_jobs=sum(counts.values()),
             running_jobs=counts["running"],
+            starting_jobs=counts["starting"],
             completed_jobs=counts["completed"],
             failed_jobs=counts["failed"],
             queued_jobs=counts["queued"],

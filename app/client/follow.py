@@ -224,7 +224,11 @@ def follow_job(
                     output_seen = True
                 elif item.name == "status":
                     data = item.json()
-                    state = "canceling" if data.get("cancel_requested_at") else str(data.get("status", state))
+                    state = str(data.get("status", state))
+                    if data.get("cancel_requested_at"):
+                        state = "canceling"
+                    elif data.get("contact_lost_at"):
+                        state = "running (lost contact with the server; reconnecting)"
                 elif item.name == "complete":
                     line.clear()
                     return outcome_of(job_id, item.json())

@@ -12,7 +12,7 @@ from app.client.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, URL_VARIABLE
 from app.client.outcome import EXIT_CLIENT, EXIT_LEFT
 
 CLIENT_COMMANDS: Final = ("servers", "run", "jobs", "logs", "cancel")
-JOB_STATUSES: Final = ("queued", "running", "completed", "failed", "canceled")
+JOB_STATUSES: Final = ("queued", "starting", "running", "completed", "failed", "canceled")
 
 
 def split_remote_command(argv: Sequence[str]) -> tuple[list[str], list[str] | None]:

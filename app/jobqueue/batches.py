@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Final
 
 from app.errors import NotFound
-from app.models import FINISHED_STATUSES, Job, Server
+from app.jobstates import ACTIVE, ENDED, JOB_STATUSES
+from app.models import Job, Server
 from app.servers import parse_id
 
-STATUSES: Final = ("queued", "running", "completed", "failed", "canceled")
+STATUSES: Final = JOB_STATUSES
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,9 @@ class Batch:
 
 
 def overall_status(counts: dict[str, int]) -> str:
-    """running while any job is queued or running; then failed if any failed, else canceled if any was
+    """running while any job is queued, starting or running; then failed if any failed, else canceled if any was
     canceled, else completed."""
-    if counts["queued"] or counts["running"]:
+    if any(counts[status] for status in ACTIVE):
         return "running"
     if counts["failed"]:
         return "failed"
@@ -42,10 +43,10 @@ def get_batch(batch_id: str) -> Batch:
     )
     if not jobs:
         raise NotFound("Batch not found")
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for job in jobs:
         counts[job.status] += 1
-    finished = all(job.status in FINISHED_STATUSES for job in jobs)
+    finished = all(job.status in ENDED for job in jobs)
     return Batch(
         batch_id=batch_id,
         status=overall_status(counts),

@@ -1,4 +1,6 @@
-"""Claiming work: queued jobs, and running jobs whose worker is gone (re-attached, never restarted)."""
+"""Claiming work: queued jobs, and claimed jobs whose worker is gone or that were handed back: a running job is
+re-attached (never started again); a starting job is started as if new (starting on the target is idempotent,
+so a job the lost worker did start is then re-attached, and one it did not is started, once)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from app.db import is_postgresql
 from app.db import rows as db_rows
 from app.jobkinds import runs_alone
 from app.jobqueue.announce import JobEvents
+from app.jobstates import CLAIMED
 from app.models import Credential, Job, Server, Worker
 
 # Any constant works; every process that claims from this database uses the same one.
@@ -45,18 +48,28 @@ def _dead_worker_ids(dead_after: timedelta) -> list[str]:
     return [row.id for row in dead]
 
 
-def _orphans(dead_worker_ids: list[str], limit: int) -> list[tuple[str, str]]:
-    orphaned = Job.worker.is_null(True)
+@dataclass(frozen=True)
+class _Orphan:
+    job_id: str
+    kind: str
+    started: bool  # seen started on its target (running): re-attached; else (starting) started again, once
+
+
+def _orphans(dead_worker_ids: list[str], limit: int) -> list[_Orphan]:
+    # A job handed back after its target stopped answering waits for its next try (reattach_at); one whose
+    # worker died is taken at once.
+    handed_back = Job.worker.is_null(True) & (Job.reattach_at.is_null(True) | (Job.reattach_at <= utcnow()))
+    orphaned = handed_back
     if dead_worker_ids:
         orphaned |= Job.worker.in_(dead_worker_ids)
     rows = (
-        Job.select(Job.id, Job.kind)
-        .where((Job.status == "running") & orphaned)
-        .order_by(Job.started_at)
+        Job.select(Job.id, Job.kind, Job.status)
+        .where(Job.status.in_(CLAIMED) & orphaned)
+        .order_by(Job.created_at)
         .limit(limit)
         .tuples()
     )
-    return [(str(job_id), str(kind)) for job_id, kind in db_rows(rows)]
+    return [_Orphan(str(job_id), str(kind), status == "running") for job_id, kind, status in db_rows(rows)]
 
 
 def _interrupt_playbook_jobs(job_ids: list[str]) -> None:
@@ -67,7 +80,7 @@ def _interrupt_playbook_jobs(job_ids: list[str]) -> None:
         failure_reason="interrupted",
         error="the worker running this playbook stopped (a playbook run cannot be re-attached)",
         finished_at=now,
-    ).where(Job.id.in_(job_ids) & (Job.status == "running")).execute()
+    ).where(Job.id.in_(job_ids) & Job.status.in_(CLAIMED)).execute()
 
 
 def _one_kind_of_run(candidates: list[tuple[str, str]]) -> list[str]:
@@ -95,7 +108,7 @@ def _next_queued(limit: int, per_server: int) -> list[tuple[str, str]]:
     ).where(Job.status == "queued")
     running = (
         Job.select(Job.server.alias("server_id"), pw.fn.COUNT(Job.id).alias("running"))
-        .where(Job.status == "running")
+        .where(Job.status.in_(CLAIMED))
         .group_by(Job.server)
     )
     ranked_q = ranked.alias("q")
@@ -130,12 +143,15 @@ def claim_jobs(
     of its own). Every job it changed is announced once the claim has committed."""
     with _claim_transaction(Job._meta.database):
         orphans = _orphans(_dead_worker_ids(dead_after), limit)
-        lost_playbooks = [job_id for job_id, kind in orphans if runs_alone(kind)]
+        lost_playbooks = [orphan.job_id for orphan in orphans if runs_alone(orphan.kind)]
         if lost_playbooks:
             _interrupt_playbook_jobs(lost_playbooks)
-        orphan_ids = [job_id for job_id, kind in orphans if not runs_alone(kind)]
+        orphan_ids = [orphan.job_id for orphan in orphans if not runs_alone(orphan.kind)]
+        started = {orphan.job_id for orphan in orphans if orphan.started}
         if orphan_ids:
-            Job.update(worker=worker_id, attempt=Job.attempt + 1).where(Job.id.in_(orphan_ids)).execute()
+            Job.update(worker=worker_id, attempt=Job.attempt + 1, reattach_at=None).where(
+                Job.id.in_(orphan_ids)
+            ).execute()
         room = limit - len(orphan_ids)
         # A run is either re-attached and new command jobs, or one new playbook job.
         candidates = _next_queued(room, per_server) if room > 0 else []
@@ -147,7 +163,13 @@ def claim_jobs(
         if held_back and not alone:
             queued_ids = []
         if queued_ids:
-            Job.update(status="running", worker=worker_id, started_at=utcnow(), attempt=1).where(
+            # A playbook job's Ansible run starts at once: it is running. A command or script job is starting
+            # until its target answers (it may wait for a connection, or for its run's Ansible to start).
+            if alone:
+                claimed_as: dict[str, object] = {"status": "running", "started_at": utcnow()}
+            else:
+                claimed_as = {"status": "starting"}
+            Job.update(worker=worker_id, attempt=1, **claimed_as).where(
                 Job.id.in_(queued_ids) & (Job.status == "queued")
             ).execute()
     ids = orphan_ids + queued_ids
@@ -157,4 +179,4 @@ def claim_jobs(
         return []
     query = Job.select(Job, Server, Credential).join(Server).join(Credential, pw.JOIN.LEFT_OUTER)
     jobs = {job.id: job for job in query.where(Job.id.in_(ids))}
-    return [Claimed(jobs[i], jobs[i].server, reattach=i in orphan_ids) for i in ids if i in jobs]
+    return [Claimed(jobs[i], jobs[i].server, reattach=i in started) for i in ids if i in jobs]

@@ -129,6 +129,7 @@ JOB_SHAPE: Final[dict[str, Shown]] = {
     "finished_at": time(Job.finished_at),
     "cancel_requested_at": time(Job.cancel_requested_at),
     "canceled_at": time(Job.canceled_at),
+    "contact_lost_at": time(Job.contact_lost_at),
     "output_bytes": column(Job.stored_bytes),
     "output_truncated": Shown(
         (Job.stdout_omitted, Job.stderr_omitted),

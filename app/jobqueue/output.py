@@ -7,6 +7,7 @@ from typing import Final
 from app.clock import utcnow
 from app.db import rows
 from app.jobqueue.announce import JobEvents, StoredChunk
+from app.jobstates import CLAIMED
 from app.models import TASK_STREAM, Job, JobChunk
 
 # PostgreSQL ``text`` cannot hold U+0000, which commands print (``find -print0``, binary output): a chunk is stored
@@ -60,7 +61,7 @@ def append_output(
     ``end_offset``: bytes of this stream received so far, from which a re-attached poll resumes."""
     with Job._meta.database.atomic():
         job = Job.select().where(Job.id == job_id).get()
-        if job.worker_id != worker_id or job.status != "running":
+        if job.worker_id != worker_id or job.status not in CLAIMED:
             raise NotOwner(job_id)
         stored, head_last_seq, seq = job.stored_bytes, job.head_last_seq, job.last_seq
         omitted = {"stdout": job.stdout_omitted, "stderr": job.stderr_omitted}
@@ -133,7 +134,7 @@ def append_task_event(events: JobEvents, job_id: str, worker_id: str, data: str,
     after any id gets the rest of both. It counts toward the cap and is never split."""
     with Job._meta.database.atomic():
         job = Job.select().where(Job.id == job_id).get()
-        if job.worker_id != worker_id or job.status != "running":
+        if job.worker_id != worker_id or job.status not in CLAIMED:
             raise NotOwner(job_id)
         seq = job.last_seq + 1
         size = utf8_size(data)

@@ -10,7 +10,8 @@ from typing import Any
 from app.db import rows
 from app.errors import NotFound
 from app.jobqueue.output import from_stored
-from app.models import FINISHED_STATUSES, TASK_STREAM, Job, JobChunk, Server
+from app.jobstates import ENDED
+from app.models import TASK_STREAM, Job, JobChunk, Server
 from app.servers import parse_id
 
 
@@ -80,10 +81,11 @@ class JobState:
     started_at: datetime | None
     finished_at: datetime | None
     cancel_requested_at: datetime | None
+    contact_lost_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
+        return self.status in ENDED
 
 
 @dataclass(frozen=True)
@@ -114,5 +116,6 @@ def state_and_chunks_after(job_id: str, seq: int, limit: int) -> tuple[JobState,
         started_at=job.started_at,
         finished_at=job.finished_at,
         cancel_requested_at=job.cancel_requested_at,
+        contact_lost_at=job.contact_lost_at,
     )
     return state, chunks_after(job_id, seq, limit)

@@ -10,13 +10,14 @@ import peewee as pw
 
 from app.clock import utcnow
 from app.db import is_postgresql, rows
+from app.jobstates import CLAIMED, JOB_STATUSES
 from app.models import Job, Server, Worker
 
 LIVE_WITHIN: Final = timedelta(seconds=15)
 
 
 def job_counts() -> dict[str, int]:
-    counts = {status: 0 for status in ("queued", "running", "completed", "failed", "canceled")}
+    counts: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
     # COUNT(*), not COUNT(id): the status index then answers alone (SQLite, 200k jobs: 45 ms instead of 290 ms).
     for status, count in rows(Job.select(Job.status, pw.fn.COUNT(pw.SQL("*"))).group_by(Job.status)):
         counts[str(status)] = int(count)
@@ -50,7 +51,7 @@ def average_job_duration() -> float:
         .where(Job.status.in_(("completed", "failed")) & Job.started_at.is_null(False) & Job.finished_at.is_null(False))
         .scalar()
     )
-    return round(float(value), 1) if value is not None else 0.0
+    return round(float(value), 3) if value is not None else 0.0
 
 
 def jobs_finished_since(moment: datetime) -> int:
@@ -77,7 +78,7 @@ def live_workers() -> list[LiveWorker]:
     running: dict[str, int] = dict(
         rows(
             Job.select(Job.worker, pw.fn.COUNT(Job.id))
-            .where((Job.status == "running") & Job.worker.is_null(False))
+            .where(Job.status.in_(CLAIMED) & Job.worker.is_null(False))
             .group_by(Job.worker)
         )
     )

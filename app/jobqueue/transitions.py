@@ -4,6 +4,8 @@ once its transaction has committed (app/jobqueue/announce.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
 
 import peewee as pw
 
@@ -11,6 +13,7 @@ from app.clock import utcnow
 from app.errors import Conflict
 from app.jobqueue.announce import JobEvents
 from app.jobqueue.reads import get_job
+from app.jobstates import CLAIMED
 from app.models import Credential, Job, Server
 
 
@@ -21,13 +24,21 @@ def finish_job(
     exit_code: int | None,
     failure_reason: str | None,
     error: str | None,
+    ran_for: float | None = None,
 ) -> str | None:
-    """Record the end of a running job; returns its final status (None if the job is not this worker's)."""
+    """Record the end of a claimed job; returns its final status (None if the job is not this worker's).
+    ``ran_for``: how long it ran, measured on its target, which dates its start exactly (the service only saw it
+    started at its first answer, or at its end for a short job). A job with an exit code ran."""
     with Job._meta.database.atomic():
         job = Job.get_or_none(Job.id == job_id)
-        if job is None or job.status != "running" or job.worker_id != worker_id:
+        if job is None or job.status not in CLAIMED or job.worker_id != worker_id:
             return None
         now = utcnow()
+        started_at: datetime | None
+        if ran_for is not None:
+            started_at = now - timedelta(seconds=ran_for)
+        else:
+            started_at = job.started_at or (now if exit_code is not None else None)
         if job.cancel_requested_at is not None or failure_reason == "canceled":
             status, failure_reason, error = "canceled", None, "canceled by request"
         elif failure_reason is None and exit_code == 0:
@@ -39,8 +50,11 @@ def finish_job(
             exit_code=exit_code,
             failure_reason=failure_reason,
             error=error,
+            started_at=started_at,
             finished_at=now,
             canceled_at=now if status == "canceled" else None,
+            contact_lost_at=None,
+            reattach_at=None,
             become_password_enc=None,  # a job's own sudo password is kept no longer than it is needed
         ).where(Job.id == job_id).execute()
     events.changed([job_id])
@@ -65,12 +79,12 @@ def cancel_job(events: JobEvents, job_id: str) -> CancelOutcome:
                 error="canceled by request",
                 become_password_enc=None,
             ).where((Job.id == job.id) & (Job.status == "queued")).execute()
-        elif job.status == "running":
+        elif job.status in CLAIMED:
             if job.cancel_requested_at is None:
                 Job.update(cancel_requested_at=now).where(Job.id == job.id).execute()
         else:
-            raise Conflict(f"job is already {job.status}; only queued or running jobs can be canceled")
-    if job.status == "running":
+            raise Conflict(f"job is already {job.status}; only queued, starting or running jobs can be canceled")
+    if job.status in CLAIMED:
         events.cancel_requested(job.id)
     else:
         events.changed([job.id])
@@ -79,30 +93,94 @@ def cancel_job(events: JobEvents, job_id: str) -> CancelOutcome:
 
 
 def cancel_requests(worker_id: str) -> list[Job]:
-    """Running jobs of this worker that somebody asked to cancel."""
+    """Claimed jobs of this worker that somebody asked to cancel."""
     return list(
         Job.select(Job, Server, Credential)
         .join(Server)
         .join(Credential, pw.JOIN.LEFT_OUTER)
-        .where((Job.worker == worker_id) & (Job.status == "running") & Job.cancel_requested_at.is_null(False))
+        .where((Job.worker == worker_id) & Job.status.in_(CLAIMED) & Job.cancel_requested_at.is_null(False))
     )
 
 
 def release_jobs(worker_id: str, job_ids: list[str]) -> int:
-    """Hand running jobs back (their worker thread stalled): the next claim re-attaches to them."""
+    """Hand claimed jobs back (their worker thread stalled): the next claim re-attaches to them (or starts them,
+    once, if they were still starting)."""
     return int(
         Job.update(worker=None)
-        .where(Job.id.in_(job_ids) & (Job.worker == worker_id) & (Job.status == "running"))
+        .where(Job.id.in_(job_ids) & (Job.worker == worker_id) & Job.status.in_(CLAIMED))
         .execute()
     )
 
 
 def requeue_jobs(events: JobEvents, worker_id: str, job_ids: list[str]) -> int:
-    """Queue again running jobs this worker claimed but never started (its run stopped first)."""
+    """Queue again jobs this worker claimed but never started (its run stopped first)."""
     requeued = int(
         Job.update(status="queued", worker=None, started_at=None)
-        .where(Job.id.in_(job_ids) & (Job.worker == worker_id) & (Job.status == "running"))
+        .where(Job.id.in_(job_ids) & (Job.worker == worker_id) & (Job.status == "starting"))
         .execute()
     )
     events.changed(job_ids)
     return requeued
+
+
+def mark_started(events: JobEvents, job_id: str, worker_id: str) -> bool:
+    """The job's target answered: it is running there (and in contact again, after a lost connection)."""
+    now = utcnow()
+    changed = int(
+        Job.update(
+            status="running",
+            started_at=pw.fn.COALESCE(Job.started_at, now),
+            contact_lost_at=None,
+            reattach_at=None,
+        )
+        .where(
+            (Job.id == job_id)
+            & (Job.worker == worker_id)
+            & Job.status.in_(CLAIMED)
+            & ((Job.status == "starting") | Job.contact_lost_at.is_null(False))
+        )
+        .execute()
+    )
+    if changed:
+        events.changed([job_id])
+    return bool(changed)
+
+
+# How long a handed-back job waits before a worker tries to re-attach to it: a quarter of the time since contact
+# was lost, between these bounds (a blip is retried at once, a long outage is not hammered).
+REATTACH_DELAY_MIN_S: Final = 1.0
+REATTACH_DELAY_MAX_S: Final = 15.0
+
+
+def lose_contact(events: JobEvents, job_id: str, worker_id: str, grace_s: int, error: str) -> str | None:
+    """A claimed job's target stopped answering (the job may well go on there). Within ``grace_s`` seconds of the
+    first loss the job is handed back, to be re-attached by a later claim; returns "reconnecting". Beyond, it ends
+    failed / interrupted; returns "failed". None if the job is not this worker's."""
+    with Job._meta.database.atomic():
+        job = Job.get_or_none(Job.id == job_id)
+        if job is None or job.status not in CLAIMED or job.worker_id != worker_id:
+            return None
+        now = utcnow()
+        lost_at = job.contact_lost_at or now
+        out_of_reach = (now - lost_at).total_seconds()
+        if out_of_reach >= grace_s:
+            Job.update(
+                status="failed",
+                failure_reason="interrupted",
+                error=(
+                    f"lost the connection to the server and could not reconnect for {out_of_reach:.0f} s "
+                    f"(NEWREMORA_RECONNECT_GRACE is {grace_s} s): {error}; the command may still be running there"
+                ),
+                finished_at=now,
+                reattach_at=None,
+                become_password_enc=None,
+            ).where(Job.id == job_id).execute()
+            outcome = "failed"
+        else:
+            delay = min(REATTACH_DELAY_MAX_S, max(REATTACH_DELAY_MIN_S, out_of_reach / 4))
+            Job.update(worker=None, contact_lost_at=lost_at, reattach_at=now + timedelta(seconds=delay)).where(
+                Job.id == job_id
+            ).execute()
+            outcome = "reconnecting"
+    events.changed([job_id])
+    return outcome

@@ -100,6 +100,15 @@ class ProcessMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.connections_lost = Counter(
+            "newremora_job_connections_lost",
+            "Connections to started jobs that this process's worker threads lost, by what followed: reconnecting "
+            "(the job was handed back to be re-attached) or interrupted (lost for NEWREMORA_RECONNECT_GRACE).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("reconnecting", "interrupted"):
+            self.connections_lost.labels(outcome)
         for reason in THREAD_REPLACED_REASONS:
             self.worker_threads_replaced.labels(reason)
         for status in FINAL_STATUSES:
@@ -122,6 +131,9 @@ class ProcessMetrics:
         self.jobs_finished.labels(status, failure_reason or "none").inc()
         if started_at is not None:
             self.job_duration.labels(status).observe(max(0.0, (utcnow() - started_at).total_seconds()))
+
+    def connection_lost(self, outcome: str) -> None:
+        self.connections_lost.labels(outcome).inc()
 
     def thread_replaced(self, reason: str) -> None:
         self.worker_threads_replaced.labels(reason).inc()

@@ -31,6 +31,19 @@ NOT_ALLOWED_TAIL: Final = r"' as {user}(:\S+)? on \S+\.\s*\Z"
 # Where ssh's own explanation ends an Ansible message, after a colon; it is sometimes empty (ssh died, or was cut
 # off, without a word).
 SILENT_SSH: Final = "the connection closed (ssh gave no reason)"
+# What ssh says when it never had a session on the server (so a job's command cannot have started over it); any
+# other unreachable (the connection closed mid-way, or without a word) may have cut off a running job.
+NEVER_CONNECTED_MARKERS: Final = (
+    "connection refused",
+    "timed out",
+    "no route to host",
+    "network is unreachable",
+    "could not resolve hostname",
+    "name or service not known",
+    "temporary failure in name resolution",
+    "kex_exchange_identification",
+    "banner exchange",
+)
 # What each reason means, for messages that say nothing of their own.
 DESCRIPTIONS: Final = {
     "host_key_mismatch": (
@@ -55,6 +68,14 @@ def classify_unreachable(message: str) -> str:
     if any(marker in lowered for marker in AUTH_MARKERS):
         return "auth_failed"
     return "unreachable"
+
+
+def never_connected(message: str) -> bool:
+    """Whether an unreachable host's message shows that ssh never had a session on it."""
+    if classify_unreachable(message) != "unreachable":
+        return True  # refused at login or for its host key
+    lowered = message.lower()
+    return any(marker in lowered for marker in NEVER_CONNECTED_MARKERS)
 
 
 def become_refused(message: str, become_user: str) -> bool:

@@ -9,12 +9,12 @@ import re
 import secrets
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from app.runner.engine import run_playbook
-from app.runner.failures import DESCRIPTIONS, classify_unreachable, complete, describe, failed_task
+from app.runner.failures import DESCRIPTIONS, classify_unreachable, complete, describe, failed_task, never_connected
 from app.runner.polls import PollAnswer, PollFormatError, parse_poll
 from app.runner.run_dir import HostVars, RunDirectory, job_alias
 from app.runner.spec import JobListener, JobResult, JobSpec, RoundSource, RunnerConfig, Stream, Target
@@ -75,14 +75,14 @@ def job_vars(spec: JobSpec, after: str = NO_WAIT) -> HostVars:
 
 
 def result_of(answer: PollAnswer, spec: JobSpec) -> JobResult:
-    code = answer.exit_code
+    code, ran_for = answer.exit_code, answer.ran_for
     if answer.reason == "timeout":
-        return JobResult(code, "timeout", f"timed out after {spec.timeout} s")
+        return JobResult(code, "timeout", f"timed out after {spec.timeout} s", ran_for)
     if answer.reason == "canceled":
         return JobResult(None, "canceled", "canceled before it started")
     if code == 0:
-        return JobResult(0, None, None)
-    return JobResult(code, "nonzero_exit", f"exited with code {code}")
+        return JobResult(0, None, None, ran_for)
+    return JobResult(code, "nonzero_exit", f"exited with code {code}", ran_for)
 
 
 def start_failure(message: str, target: Target) -> JobResult:
@@ -103,9 +103,16 @@ class _Tracker:
     spec: JobSpec
     offsets: dict[Stream, int] = field(default_factory=dict)
     finished: bool = False
+    # The target answered this claim's poll at least once: the job runs (or ran) there.
+    answered: bool = False
 
     def __post_init__(self) -> None:
         self.offsets = {"stdout": self.spec.stdout_offset, "stderr": self.spec.stderr_offset}
+
+    def may_have_started(self, message: str) -> bool:
+        """Whether the job may run on its target although its connection failed: it answered, it was running
+        (a re-attach), an earlier claim may have started it, or the connection closed after it was opened."""
+        return self.answered or self.spec.reattach or self.spec.attempt > 1 or not never_connected(message)
 
 
 class _BatchEvents:
@@ -187,10 +194,13 @@ class _BatchEvents:
             message = _message(res)
             reason = classify_unreachable(message)
             error = describe(reason, message)
-            if tracker.spec.reattach:
-                # The job may have gone on without us; what it did since is unknown.
-                reason, error = "interrupted", f"could not re-attach to the running job: {error}"
-            self.finish(tracker, JobResult(None, reason, error))
+            if tracker.may_have_started(message):
+                # The job may well go on there: the service re-attaches to it later (or gives up on it after the
+                # reconnect grace period).
+                tracker.finished = True
+                self.listener.lost_contact(tracker.spec.job_id, error)
+            else:
+                self.finish(tracker, JobResult(None, reason, error))
         elif task == JOB_TASK and kind in ("runner_retry", "runner_on_ok"):
             self.on_poll(tracker, str(res.get("stdout", "")))
         elif kind == "runner_on_failed" and task == JOB_TASK:
@@ -206,6 +216,10 @@ class _BatchEvents:
             self.finish(tracker, JobResult(None, "interrupted", "the job's state on the target is gone"))
             return
         job_id = tracker.spec.job_id
+        if not tracker.answered:
+            tracker.answered = True
+            if not answer.done:
+                self.listener.started(job_id)
         lost: list[str] = []
         for stream, offset, chunk in (
             ("stdout", answer.stdout_offset, answer.stdout),
@@ -227,9 +241,7 @@ class _BatchEvents:
             result = result_of(answer, tracker.spec)
             if lost:
                 note = f"the end of the output was lost when the service stopped ({', '.join(lost)})"
-                result = JobResult(
-                    result.exit_code, result.failure_reason, "; ".join(filter(None, [result.error, note]))
-                )
+                result = replace(result, error="; ".join(filter(None, [result.error, note])))
             self.finish(tracker, result)
 
 

@@ -20,6 +20,8 @@ class PollAnswer:
     exit_code: int | None = None
     reason: str | None = None
     gone: bool = False
+    # How long the job ran, by the target's clock (None: its bash cannot tell, or an older tombstone).
+    ran_for: float | None = None
 
     @property
     def done(self) -> bool:
@@ -38,11 +40,21 @@ def parse_poll(text: str) -> PollAnswer:
         out_offset, err_offset = (int(v) for v in fields["NRPOLL"].split())
         stdout = base64.b64decode(fields.get("NROUT", ""), validate=True)
         stderr = base64.b64decode(fields.get("NRERR", ""), validate=True)
-        exit_code = reason = None
+        exit_code = reason = ran_for = None
         if "NRDONE" in fields:
-            code, _, why = fields["NRDONE"].partition(" ")
+            code, why, *times = [*fields["NRDONE"].split(), "-"]
             exit_code = int(code)
-            reason = None if why.strip() in ("", "-") else why.strip()
+            reason = None if why == "-" else why
+            ran_for = _seconds_between(*times[:2]) if len(times) >= 2 else None
     except (KeyError, ValueError, binascii.Error) as exc:
         raise PollFormatError(f"unexpected poll answer: {text[:200]!r}") from exc
-    return PollAnswer(out_offset, err_offset, stdout, stderr, exit_code, reason)
+    return PollAnswer(out_offset, err_offset, stdout, stderr, exit_code, reason, ran_for=ran_for)
+
+
+def _seconds_between(began: str, ended: str) -> float | None:
+    """EPOCHREALTIME stamps (a comma for a decimal point in some locales); None when either is unknown."""
+    try:
+        seconds = float(ended.replace(",", ".")) - float(began.replace(",", "."))
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

@@ -53,6 +53,8 @@ class JobResult:
     # None, nonzero_exit, timeout, unreachable, auth_failed, host_key_mismatch, interrupted, internal, canceled
     failure_reason: str | None
     error: str | None
+    # How long the job ran on its target, measured there (None: unknown, or it never ran).
+    ran_for: float | None = None
 
 
 class RunObserver(Protocol):
@@ -78,6 +80,13 @@ class JobListener(Protocol):
     """Receives what a run learns, on the runner's thread, in order per job."""
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None: ...
+
+    def started(self, job_id: str) -> None:
+        """The job's target answered that the job runs (the first answer of its claim, unless that was its end)."""
+
+    def lost_contact(self, job_id: str, error: str) -> None:
+        """The connection to a job that may have started was lost: the run no longer polls it (the service hands it
+        back to be re-attached, or ends it)."""
 
     def finished(self, job_id: str, result: JobResult) -> None: ...
 

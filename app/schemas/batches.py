@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from app.jobstates import JobStatus
 from app.schemas.common import Timestamp
-from app.schemas.jobs import JobStatus
 
 
 class BatchJob(BaseModel):
@@ -21,7 +21,7 @@ class BatchJob(BaseModel):
 
 class BatchSummary(BaseModel):
     batch_id: str
-    # running while any job is queued or running; then completed if all completed, else failed/canceled.
+    # running while any job is queued, starting or running; then completed if all completed, else failed/canceled.
     status: Literal["running", "completed", "failed", "canceled"]
     total: int
     counts: dict[str, int]

@@ -6,12 +6,12 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from app.jobstates import JobStatus
 from app.schemas.common import GroupName, LoginName, Pagination, Password, QueryModel, RequestModel, Timestamp
 from app.validators import check_extra_vars
 
 # The job text travels base64-encoded in one argument of the remote shell, which Linux caps at 128 KiB.
 MAX_JOB_TEXT: Final = 64 * 1024
-JobStatus = Literal["queued", "running", "completed", "failed", "canceled"]
 ShellPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._/+-]{1,255}$", max_length=256)]
 Priority = Annotated[int, Field(ge=1, le=10)]
 JobTimeout = Annotated[int, Field(ge=1)]
@@ -127,7 +127,14 @@ class JobOut(BaseModel):
     shell: str | None
     playbook: str | None
     extra_vars: dict[str, Any] | None
-    status: JobStatus
+    status: JobStatus = Field(
+        description=(
+            "queued: waiting for a worker. starting: a worker took it and is starting it on its server (it has not "
+            "run yet; after a restart of the service it is started normally, once). running: seen started on its "
+            "server. Then completed (exit code 0), failed (see failure_reason) or canceled. A playbook job goes "
+            "from queued to running: its Ansible run starts at once."
+        )
+    )
     server_id: str
     server: JobServer
     priority: int
@@ -136,10 +143,20 @@ class JobOut(BaseModel):
     error: str | None
     failure_reason: str | None
     created_at: Timestamp
-    started_at: Timestamp | None
+    started_at: Timestamp | None = Field(
+        description="When the job was seen started on its server; null if it never started."
+    )
     finished_at: Timestamp | None
     cancel_requested_at: Timestamp | None
     canceled_at: Timestamp | None
+    contact_lost_at: Timestamp | None = Field(
+        description=(
+            "Set while the service has lost its connection to a running job's server: the job goes on there, and "
+            "the service reconnects and re-attaches to it (its output is collected from where it stopped). If the "
+            "server stays unreachable for NEWREMORA_RECONNECT_GRACE seconds after this time, the job ends failed, "
+            "failure_reason interrupted. null while in contact."
+        )
+    )
     output_bytes: int
     output_truncated: bool
     batch_id: str | None

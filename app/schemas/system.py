@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.schemas.common import Timestamp
 
@@ -11,6 +11,7 @@ class SystemInfo(BaseModel):
     total_servers: int
     total_jobs: int
     running_jobs: int
+    starting_jobs: int = Field(description="Jobs a worker took and is starting on their servers.")
     completed_jobs: int
     failed_jobs: int
     queued_jobs: int

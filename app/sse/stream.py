@@ -30,6 +30,7 @@ def status_data(state: reads.JobState) -> dict[str, Any]:
         "started_at": _time(state.started_at),
         "finished_at": _time(state.finished_at),
         "cancel_requested_at": _time(state.cancel_requested_at),
+        "contact_lost_at": _time(state.contact_lost_at),
     }
 
 

@@ -11,7 +11,7 @@ const REFRESH_MS = 10_000;
 // answers of /system/info and /system/enhanced; data-stat carries the field name.
 const CARDS = [
   { title: "Servers", main: "total_servers", parts: [["connected_servers", "connected"], ["disconnected_servers", "disconnected"], ["unchecked_servers", "unchecked"]] },
-  { title: "Jobs", main: "total_jobs", parts: [["running_jobs", "running"], ["queued_jobs", "queued"]] },
+  { title: "Jobs", main: "total_jobs", parts: [["running_jobs", "running"], ["starting_jobs", "starting"], ["queued_jobs", "queued"]] },
   { title: "Finished", main: "completed_jobs", mainLabel: "completed", parts: [["failed_jobs", "failed"], ["canceled_jobs", "canceled"]] },
   { title: "Success rate", main: "success_rate", format: (v, all) => (finishedJobs(all) ? `${v.toFixed(1)} %` : "–"), parts: [] },
   { title: "Average duration", main: "average_job_duration", format: (v, all) => (finishedJobs(all) ? duration(v) : "–"), parts: [["jobs_per_hour", "jobs in the last hour"]] },

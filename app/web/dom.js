@@ -82,3 +82,14 @@ export function jobSummary(job) {
 export function statusBadge(status, extraClass = "") {
   return el("span", { class: `status ${status} ${extraClass}`.trim() }, status);
 }
+
+/** The statuses of a job that has not ended (it can be canceled). */
+export const ACTIVE = ["queued", "starting", "running"];
+
+/** What a job's status badge says: its status, or what is happening to it while it runs. */
+export function statusText(job) {
+  if (!ACTIVE.includes(job.status)) return job.status;
+  if (job.cancel_requested_at) return "canceling";
+  if (job.contact_lost_at) return "reconnecting";
+  return job.status;
+}

@@ -5,7 +5,7 @@
 "use strict";
 
 import * as api from "./api.js";
-import { $, duration, el, fullTime, jobDuration, replaceChildren, showError } from "./dom.js";
+import { $, ACTIVE, duration, el, fullTime, jobDuration, replaceChildren, showError, statusText } from "./dom.js";
 
 const REOPEN_FIRST_MS = 1_000;
 const REOPEN_MAX_MS = 30_000;
@@ -19,10 +19,10 @@ function setConn(text) {
 
 function setStatus(job) {
   const badge = $("job-status");
-  const canceling = job.cancel_requested_at && job.status === "running";
-  badge.textContent = canceling ? "canceling" : job.status;
+  const active = ACTIVE.includes(job.status);
+  badge.textContent = statusText(job);
   badge.className = `status ${job.status}`;
-  const active = job.status === "queued" || job.status === "running";
+  badge.title = job.contact_lost_at ? `lost contact with the server at ${job.contact_lost_at}; reconnecting` : "";
   $("cancel-job").disabled = !active || Boolean(job.cancel_requested_at);
   $("duplicate-job").disabled = false;
   $("download-log").disabled = false;

@@ -3,7 +3,7 @@
 "use strict";
 
 import * as api from "./api.js";
-import { $, duration, el, jobDuration, jobSummary, replaceChildren, shortTime, showError, statusBadge } from "./dom.js";
+import { $, ACTIVE, duration, el, jobDuration, jobSummary, replaceChildren, shortTime, showError, statusBadge, statusText } from "./dom.js";
 import { poll } from "./poll.js";
 
 const REFRESH_MS = 3_000;
@@ -69,11 +69,10 @@ async function cancel(job, button) {
 }
 
 function row(job) {
-  const active = job.status === "queued" || job.status === "running";
-  const canceling = active && job.cancel_requested_at;
+  const active = ACTIVE.includes(job.status);
   const summary = jobSummary(job);
   return el("tr", { dataset: { job: job.id, status: job.status } },
-    el("td", {}, el("span", { class: `status ${job.status}` }, canceling ? "canceling" : job.status)),
+    el("td", {}, el("span", { class: `status ${job.status}` }, statusText(job))),
     el("td", { class: "mono ellipsis job-text", title: summary },
       el("a", { href: `#/jobs/${encodeURIComponent(job.id)}` }, summary)),
     el("td", {}, job.server.name),

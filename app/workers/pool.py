@@ -127,6 +127,7 @@ class WorkerPool:
             max_output_bytes=self.settings.max_output_bytes,
             metrics=self.metrics,
             wake=self.wake,  # a job ended: its server has room for another
+            reconnect_grace_s=self.settings.reconnect_grace,
         )
         self._context = RunContext(
             self.config, self.vault, self.settings.playbook_dir, self.settings.batch_size, self, self.cancels, recorder

@@ -8,14 +8,15 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, TypeVar
 
+from app.clock import utcnow
 from app.jobqueue.announce import JobEvents
 from app.jobqueue.claim import Claimed
 from app.jobqueue.contact import note_connectivity, trust_host_key
 from app.jobqueue.output import NotOwner, append_output, append_task_event
-from app.jobqueue.transitions import finish_job
+from app.jobqueue.transitions import finish_job, lose_contact, mark_started
 from app.logs import for_job
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
@@ -44,6 +45,8 @@ class RecorderPort:
     metrics: ProcessMetrics
     # A job ended: its server has room for another (one waiting thread claims).
     wake: Callable[[], None]
+    # How long a started job's target may stay unreachable before the job ends (NEWREMORA_RECONNECT_GRACE).
+    reconnect_grace_s: int
 
 
 class _StreamText:
@@ -110,23 +113,69 @@ class JobRecorder:
         text.end_offset = offset + len(data)
         self._store(job_id, stream, text.feed(data), text.end_offset)
 
-    def finished(self, job_id: str, result: JobResult) -> None:
+    def started(self, job_id: str) -> None:
         self.beat()
+        port = self.port
+        if port.store(mark_started, port.events, job_id, port.worker_id):
+            self.started_at[job_id] = self.started_at.get(job_id) or utcnow()
+
+    def _flush(self, job_id: str) -> None:
+        """Store what the decoder and the masker hold back, up to the offsets a later claim resumes from."""
         for stream in ("stdout", "stderr"):
             text = self.streams.pop((job_id, stream), None)
             if text is not None:
                 self._store(job_id, stream, text.flush(), text.end_offset)
+
+    def lost_contact(self, job_id: str, error: str) -> None:
+        self.beat()
+        self._flush(job_id)
         port = self.port
-        status = port.store(
-            finish_job, port.events, job_id, port.worker_id, result.exit_code, result.failure_reason, result.error
-        )
+        outcome = port.store(lose_contact, port.events, job_id, port.worker_id, port.reconnect_grace_s, error)
+        self._noted(job_id, connected=False, message=error)
+        if outcome == "failed":
+            port.metrics.connection_lost("interrupted")
+            port.metrics.job_finished("failed", "interrupted", self.started_at.get(job_id))
+            log.info("job %s finished: failed (lost contact: %s)", job_id, error, extra=for_job(job_id))
+        elif outcome == "reconnecting":
+            port.metrics.connection_lost("reconnecting")
+            log.warning(
+                "job %s: lost contact with its server (%s); it will be re-attached",
+                job_id,
+                error,
+                extra=for_job(job_id),
+            )
+        self.ended(job_id)
+        port.wake()
+
+    def _started_at(self, job_id: str, result: JobResult) -> datetime | None:
+        if result.ran_for is not None:
+            return utcnow() - timedelta(seconds=result.ran_for)
+        return self.started_at.get(job_id) or (utcnow() if result.exit_code is not None else None)
+
+    def _noted(self, job_id: str, connected: bool, message: str) -> None:
         server_id = self.server_of_job.get(job_id)
         if server_id is not None:
-            connected = result.failure_reason not in CONNECTION_FAILURES
-            port.store(note_connectivity, server_id, connected, result.error or "job ran")
+            self.port.store(note_connectivity, server_id, connected, message)
+
+    def finished(self, job_id: str, result: JobResult) -> None:
+        self.beat()
+        self._flush(job_id)
+        port = self.port
+        status = port.store(
+            finish_job,
+            port.events,
+            job_id,
+            port.worker_id,
+            result.exit_code,
+            result.failure_reason,
+            result.error,
+            result.ran_for,
+        )
+        connected = result.failure_reason not in CONNECTION_FAILURES
+        self._noted(job_id, connected, result.error or "job ran")
         if status is not None:
             failure_reason = result.failure_reason if status == "failed" else None
-            port.metrics.job_finished(status, failure_reason, self.started_at.get(job_id))
+            port.metrics.job_finished(status, failure_reason, self._started_at(job_id, result))
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code, extra=for_job(job_id))
         self.ended(job_id)
         port.wake()

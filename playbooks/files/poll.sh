@@ -5,7 +5,8 @@
 #   NRPOLL <stdout offset> <stderr offset>   where the chunks below start
 #   NROUT <base64 of new stdout bytes>
 #   NRERR <base64 of new stderr bytes>
-#   NRDONE <exit code> <reason>              once the job has exited and everything was sent
+#   NRDONE <exit code> <reason> <began> <ended>   once the job has exited and everything was sent (the times
+#                                            of its start and end on this host's clock, or - when unknown)
 # or NRGONE when nothing is known of the job.
 # Ansible does not re-template task arguments between retries, so what was sent in this run is kept here,
 # in a file named after the run's token; the offsets given on the command line are the controller's own.
@@ -23,19 +24,20 @@ newest_attempt() {
     [ -s "$dir/attempt" ] && read -r newest < "$dir/attempt"
 }
 
-forget() {  # exit_code reason stdout_size stderr_size
+forget() {  # exit_code reason stdout_size stderr_size began ended
     newest_attempt
     if [ "$newest" -le "$attempt" ]; then
         # One short write: the tombstone is read only once the directory is gone.
-        echo "$1 $2 $3 $4" > "$dir.done" && rm -rf -- "$dir"
+        echo "$1 $2 $3 $4 $5 $6" > "$dir.done" && rm -rf -- "$dir"
     fi
 }
 
 if [ ! -d "$dir" ]; then
     if [ -f "$dir.done" ]; then
-        read -r rc reason out_size err_size < "$dir.done"
+        read -r rc reason out_size err_size began ended < "$dir.done"
         # Collected before: the sizes tell the controller whether it holds everything.
-        printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE %s %s\n' "$out_size" "$err_size" "$rc" "$reason"
+        printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE %s %s %s %s\n' "$out_size" "$err_size" "$rc" "$reason" \
+            "${began:--}" "${ended:--}"
     else
         echo "NRGONE"
     fi
@@ -43,8 +45,8 @@ if [ ! -d "$dir" ]; then
 fi
 if [ -f "$dir/canceled" ] && [ ! -s "$dir/pgid" ]; then
     # Canceled before it started: it never ran.
-    printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE 143 canceled\n' "$out" "$err"
-    forget 143 canceled "$out" "$err"
+    printf 'NRPOLL %s %s\nNROUT \nNRERR \nNRDONE 143 canceled - -\n' "$out" "$err"
+    forget 143 canceled "$out" "$err" - -
     exit 0
 fi
 # The newest claim polling this job (an older one then leaves the directory alone).
@@ -52,9 +54,17 @@ newest_attempt
 if [ "$newest" -lt "$attempt" ]; then
     echo "$attempt" > "$dir/attempt"
 fi
-state="$dir/sent.$token"
-[ -s "$state" ] && read -r out err < "$state"
+# Per claim: a claim that lost its connection may not have received what the last poll sent; the next claim
+# resumes from the offsets the controller stored.
+state="$dir/sent.$token.$attempt"
 checks=$(( wait_ms / 50 ))
+if [ -s "$state" ]; then
+    read -r out err < "$state"
+elif [ "$checks" -gt 5 ]; then
+    # This claim's first poll answers within 250 ms: the controller then knows the job runs (it shows it
+    # running, and re-attaches rather than starts it after a crash). A short job has ended by then: one answer.
+    checks=5
+fi
 while :; do
     # Exit first, sizes second: once the exit file is written the sizes read after it are final.
     done=0
@@ -80,9 +90,10 @@ err=$(( err + err_len ))
 echo "$out $err" > "$state"
 if [ "$done" = 1 ] && [ "$out" -ge "$out_size" ] && [ "$err" -ge "$err_size" ]; then
     read -r rc < "$dir/exit"
-    reason=-
+    reason=- began=- ended=-
     [ -s "$dir/reason" ] && read -r reason < "$dir/reason"
-    echo "NRDONE $rc $reason"
-    forget "$rc" "$reason" "$out" "$err"
+    [ -s "$dir/times" ] && read -r began ended < "$dir/times"
+    echo "NRDONE $rc $reason $began $ended"
+    forget "$rc" "$reason" "$out" "$err" "$began" "$ended"
 fi
 exit 0

@@ -41,11 +41,14 @@ fi
 setsid bash -c '
     dir=$1 timeout_s=$2 grace_s=$3
     shift 3
+    # How long the job ran, measured here (one clock; bash 5 has EPOCHREALTIME, older ones leave it empty).
+    began=${EPOCHREALTIME:--}
     timeout --kill-after="$grace_s" "$timeout_s" "$@" < /dev/null > "$dir/stdout" 2> "$dir/stderr" &
     leader=$!
     echo "$leader" > "$dir/pgid"
     wait "$leader"
     rc=$?
+    echo "$began ${EPOCHREALTIME:--}" > "$dir/times"
     if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ "$SECONDS" -ge "$timeout_s" ]; then
         echo timeout > "$dir/reason"
     fi

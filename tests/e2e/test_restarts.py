@@ -19,6 +19,7 @@ from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 from tests.harness.wait import wait_until
+from tests.jobs_helpers import seconds_between
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +82,8 @@ def test_kill_minus_nine_then_restart_reattaches_and_runs_nothing_twice(
         first.kill_all()
 
     doomed_sshd.stop()  # this target is gone for good: its job cannot be re-attached
-    second = Service.start(tmp_path, env)  # same data dir: the same database
+    # Same data dir (the same database); the unreachable target is given up on 3 s after contact was lost.
+    second = Service.start(tmp_path, {**env, "NEWREMORA_RECONNECT_GRACE": "3"})
     services.append(second)
     # The killed service's Ansible processes (their own sessions, so the kill missed them) were ended at start.
     assert live_processes_mentioning(f"/var/runs/run-{first.process.pid}-") == []
@@ -94,6 +96,8 @@ def test_kill_minus_nine_then_restart_reattaches_and_runs_nothing_twice(
         assert wait_for(http, queued_after, finished)["stdout"] == "after-restart\n"
         interrupted = wait_for(http, lost, finished)
         assert (interrupted["status"], interrupted["failure_reason"]) == ("failed", "interrupted")
+        assert interrupted["error"].endswith("the command may still be running there"), interrupted["error"]
+        assert seconds_between(interrupted["contact_lost_at"], interrupted["finished_at"]) >= 3
     assert (sshd.user.home / ledger).read_text() == "run\n"  # the job ran exactly once
 
 

@@ -5,12 +5,16 @@ started go back to the queue."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
+from app.clock import rfc3339, utcnow
+from app.jobqueue import claim as claim_module
+from app.jobqueue import transitions
 from app.jobqueue.claim import claim_jobs
 from app.jobqueue.registry import register_worker
 from app.jobqueue.transitions import requeue_jobs
@@ -18,6 +22,7 @@ from app.runtime import Runtime
 from tests.helpers import create_server, ok_data, password_server
 
 DEAD_AFTER = timedelta(seconds=15)
+ALIVE = timedelta(days=1)
 
 
 async def queue(client: Client, server_id: str, count: int) -> list[str]:
@@ -71,6 +76,73 @@ async def test_jobs_a_stopped_run_never_started_are_queued_again(app: Quart, cli
     assert runtime.database.call(requeue_jobs, runtime.events, other, jobs) == 0
     assert runtime.database.call(requeue_jobs, runtime.events, worker, jobs[1:]) == 1
     states = [await ok_data(await client.get(f"/api/v1/jobs/{job_id}")) for job_id in jobs]
-    assert [(s["status"], s["started_at"] is None) for s in states] == [("running", False), ("queued", True)]
+    assert [(s["status"], s["started_at"] is None) for s in states] == [("starting", True), ("queued", True)]
     claimed = runtime.database.call(claim_jobs, runtime.events, other, 8, 8, DEAD_AFTER)
     assert [(c.job.id, c.reattach) for c in claimed] == [(jobs[1], False)]
+
+
+class MovedClock:
+    """The queue's clock, moved by hand: what a reattach delay and the grace period mean, without waiting."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_a_lost_connection_hands_the_job_back_until_the_grace_period_ends(
+    app: Quart, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed jobs whose worker is gone: a running one is re-attached, a starting one started again (it may not
+    have run). A job whose target stopped answering is handed back, claimed again only when its next try is due,
+    shows when contact was lost until the target answers, and ends failed / interrupted once the grace period
+    has passed without contact."""
+    clock = MovedClock()
+    monkeypatch.setattr(claim_module, "utcnow", clock)
+    monkeypatch.setattr(transitions, "utcnow", clock)
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    call, events = runtime.database.call, runtime.events
+    server = await create_server(client, password_server())
+    started, starting = await queue(client, server["id"], 2)
+    worker = call(register_worker, 1, 8)
+    call(claim_jobs, events, worker, 8, 8, DEAD_AFTER)
+    assert call(transitions.mark_started, events, started, worker)
+    states = {s["id"]: s for s in (await ok_data(await client.get("/api/v1/jobs")))["jobs"]}
+    assert (states[started]["status"], states[starting]["status"]) == ("running", "starting")
+    assert states[started]["started_at"] is not None and states[starting]["started_at"] is None
+
+    # The worker dies: the running job is re-attached, the starting one started as if new (starting is idempotent
+    # on the target).
+    successor = call(register_worker, 1, 8)
+    clock.now += DEAD_AFTER + timedelta(seconds=1)
+    reclaimed = call(claim_jobs, events, successor, 8, 8, DEAD_AFTER)
+    assert {c.job.id: c.reattach for c in reclaimed} == {started: True, starting: False}
+
+    # Contact lost: handed back, not claimed before its next try is due. (The successor stays alive however far
+    # the clock moves: it has no heartbeat here.)
+    lost_at = clock.now
+    assert call(transitions.lose_contact, events, started, successor, 60, "Shared connection closed.") == "reconnecting"
+    shown = await ok_data(await client.get(f"/api/v1/jobs/{started}"))
+    assert (shown["status"], shown["contact_lost_at"]) == ("running", rfc3339(lost_at))
+    assert call(claim_jobs, events, successor, 8, 8, ALIVE) == []
+    clock.now += timedelta(seconds=1)
+    assert [c.job.id for c in call(claim_jobs, events, successor, 8, 8, ALIVE)] == [started]
+
+    # The target answers: in contact again.
+    assert call(transitions.mark_started, events, started, successor)
+    assert (await ok_data(await client.get(f"/api/v1/jobs/{started}")))["contact_lost_at"] is None
+
+    # Lost again, and never found within the grace period: it ends, saying the command may still run.
+    clock.now += timedelta(seconds=5)
+    assert call(transitions.lose_contact, events, started, successor, 60, "Connection refused") == "reconnecting"
+    clock.now += timedelta(seconds=30)
+    [_again] = call(claim_jobs, events, successor, 8, 8, ALIVE)
+    assert call(transitions.lose_contact, events, started, successor, 60, "Connection refused") == "reconnecting"
+    clock.now += timedelta(seconds=31)
+    [_again] = call(claim_jobs, events, successor, 8, 8, ALIVE)
+    assert call(transitions.lose_contact, events, started, successor, 60, "Connection refused") == "failed"
+    ended = await ok_data(await client.get(f"/api/v1/jobs/{started}"))
+    assert (ended["status"], ended["failure_reason"], ended["exit_code"]) == ("failed", "interrupted", None)
+    assert "could not reconnect for 61 s" in ended["error"] and ended["error"].endswith("may still be running there")
+    assert ended["contact_lost_at"] is not None  # when contact was lost, for the record

@@ -105,7 +105,7 @@ async def test_groups_nest_and_jobs_go_to_every_active_server_of_a_group(client:
     assert submitted["count"] == 2 and [j["server"]["name"] for j in submitted["jobs"]] == ["web1", "web2"]
     summary = await ok_data(await client.get(f"/api/v1/batches/{submitted['batch_id']}"))
     assert summary["status"] == "running" and summary["total"] == 2
-    assert summary["counts"] == {"queued": 2, "running": 0, "completed": 0, "failed": 0, "canceled": 0}
+    assert summary["counts"] == {"queued": 2, "starting": 0, "running": 0, "completed": 0, "failed": 0, "canceled": 0}
     assert [(j["server_name"], j["exit_code"]) for j in summary["jobs"]] == [("web1", None), ("web2", None)]
     listed = await ok_data(await client.get(f"/api/v1/jobs?batch_id={submitted['batch_id']}"))
     assert sorted(j["id"] for j in listed["jobs"]) == sorted(j["id"] for j in submitted["jobs"])

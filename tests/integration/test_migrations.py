@@ -24,6 +24,7 @@ ALL_MIGRATIONS = [
     "0005_playbook_jobs",
     "0006_job_listing_index",
     "0007_key_check",
+    "0008_job_contact",
 ]
 
 

@@ -26,9 +26,17 @@ class RecordingListener:
     def __init__(self) -> None:
         self.received: dict[Stream, bytes] = {"stdout": b"", "stderr": b""}
         self.results: dict[str, JobResult] = {}
+        self.started_jobs: list[str] = []
+        self.lost: dict[str, str] = {}
 
     def output(self, job_id: str, stream: Stream, data: bytes, offset: int) -> None:
         self.received[stream] += data
+
+    def started(self, job_id: str) -> None:
+        self.started_jobs.append(job_id)
+
+    def lost_contact(self, job_id: str, error: str) -> None:
+        self.lost[job_id] = error
 
     def finished(self, job_id: str, result: JobResult) -> None:
         self.results[job_id] = result
@@ -80,7 +88,10 @@ def test_a_collected_job_leaves_a_tombstone_that_still_answers_a_reattach(sshd: 
     )
     jobs_dir = Path(pwd.getpwnam(sshd.user.name).pw_dir) / ".newremora" / "jobs"
     assert not (jobs_dir / job_id).exists()  # output, payload and state are gone from the target
-    assert (jobs_dir / f"{job_id}.done").read_text().split() == ["3", "-", "4", "4"]
+    # Exit code, reason, stream sizes, and when the job began and ended by the target's clock.
+    code, reason, out_size, err_size, began, ended = (jobs_dir / f"{job_id}.done").read_text().split()
+    assert (code, reason, out_size, err_size) == ("3", "-", "4", "4")
+    assert result.ran_for == float(ended) - float(began) and 0 <= result.ran_for < 5
 
     # A controller that died before storing the last answer re-attaches from what it holds (nothing):
     # it learns the exit code, and that the output's end was lost, instead of a bare "interrupted".
@@ -89,6 +100,7 @@ def test_a_collected_job_leaves_a_tombstone_that_still_answers_a_reattach(sshd: 
     assert listener.received == {"stdout": b"", "stderr": b""}
     assert (result.exit_code, result.failure_reason) == (3, "nonzero_exit")
     assert result.error is not None and "4 bytes of stdout, 4 bytes of stderr" in result.error
+    assert result.ran_for == float(ended) - float(began)  # the tombstone kept it
 
     # A repeated start of a collected job (a retried claim) does not run it again.
     listener, result = run_one(config, spec)

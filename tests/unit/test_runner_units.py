@@ -86,6 +86,12 @@ def test_poll_answers_are_parsed() -> None:
     assert (finished.done, finished.exit_code, finished.reason) == (True, 124, "timeout")
     assert parse_poll("NRPOLL 0 0\nNROUT \nNRERR \nNRDONE 0 -\n").reason is None
     assert parse_poll("NRGONE\n").gone
+    # How long the job ran, by the target's clock (a comma for a decimal point in some locales); unknown on an
+    # old bash (no EPOCHREALTIME) or in a tombstone an older version wrote.
+    assert parse_poll("NRPOLL 0 0\nNRDONE 0 - 1700000000.250000 1700000002.000000\n").ran_for == 1.75
+    assert parse_poll("NRPOLL 0 0\nNRDONE 0 - 1700000000,5 1700000001,0\n").ran_for == 0.5
+    assert parse_poll("NRPOLL 0 0\nNRDONE 0 - - -\n").ran_for is None
+    assert parse_poll("NRPOLL 0 0\nNRDONE 3 -\n").ran_for is None
     for broken in ("", "NRPOLL x y", "NRPOLL 1 2\nNROUT !!!\n", "NRPOLL 1 2\nNRDONE abc -\n"):
         with pytest.raises(PollFormatError):
             parse_poll(broken)
