@@ -27,18 +27,18 @@ def finish_job(
     ran_for: float | None = None,
 ) -> str | None:
     """Record the end of a claimed job; returns its final status (None if the job is not this worker's).
-    ``ran_for``: how long it ran, measured on its target, which dates its start exactly (the service only saw it
-    started at its first answer, or at its end for a short job). A job with an exit code ran."""
+    ``ran_for``: how long it ran, measured on its target: a short job's first answer is its end, and the service
+    would otherwise date its start then. A job with an exit code ran."""
     with Job._meta.database.atomic():
         job = Job.get_or_none(Job.id == job_id)
         if job is None or job.status not in CLAIMED or job.worker_id != worker_id:
             return None
         now = utcnow()
-        started_at: datetime | None
-        if ran_for is not None:
-            started_at = now - timedelta(seconds=ran_for)
-        else:
-            started_at = job.started_at or (now if exit_code is not None else None)
+        started_at: datetime | None = job.started_at or (now if exit_code is not None else None)
+        if ran_for is not None and started_at is not None:
+            # Both are upper bounds of the real start (each lags by how long the news took): the earlier is
+            # closer. Never before the job existed (a target clock stepped while the job ran).
+            started_at = max(job.created_at, min(started_at, now - timedelta(seconds=ran_for)))
         if job.cancel_requested_at is not None or failure_reason == "canceled":
             status, failure_reason, error = "canceled", None, "canceled by request"
         elif failure_reason is None and exit_code == 0:
