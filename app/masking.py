@@ -31,6 +31,10 @@ class SecretMasker:
         rest, self._pending = self._pending, ""
         return rest
 
+    def held(self) -> str:
+        """What ``feed`` holds back: the tail that could begin a secret."""
+        return self._pending
+
     def _mask(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, MASK)

@@ -145,7 +145,7 @@ def main() -> None:
                 time.sleep(args.seconds / 3)
                 cpu_per_s = (tree_cpu(service_roots) - cpu_before) / (time.monotonic() - window_start)
                 while any(
-                    http.get(f"/api/v1/jobs/{job_id}").json()["data"]["status"] in ("queued", "running")
+                    http.get(f"/api/v1/jobs/{job_id}").json()["data"]["status"] in ("queued", "starting", "running")
                     for job_id in ids
                 ):
                     time.sleep(0.2)

@@ -3,6 +3,7 @@ once its transaction has committed (app/jobqueue/announce.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -152,9 +153,17 @@ REATTACH_DELAY_MIN_S: Final = 1.0
 REATTACH_DELAY_MAX_S: Final = 15.0
 
 
-def lose_contact(events: JobEvents, job_id: str, worker_id: str, grace_s: int, error: str) -> str | None:
+def lose_contact(
+    events: JobEvents,
+    job_id: str,
+    worker_id: str,
+    grace_s: int,
+    error: str,
+    resume: Mapping[str, int] | None = None,
+) -> str | None:
     """A claimed job's target stopped answering (the job may well go on there). Within ``grace_s`` seconds of the
-    first loss the job is handed back, to be re-attached by a later claim; returns "reconnecting". Beyond, it ends
+    first loss the job is handed back, to be re-attached by a later claim from the ``resume`` offsets of its
+    streams (what the worker received but held back is read again); returns "reconnecting". Beyond, it ends
     failed / interrupted; returns "failed". None if the job is not this worker's."""
     with Job._meta.database.atomic():
         job = Job.get_or_none(Job.id == job_id)
@@ -178,9 +187,11 @@ def lose_contact(events: JobEvents, job_id: str, worker_id: str, grace_s: int, e
             outcome = "failed"
         else:
             delay = min(REATTACH_DELAY_MAX_S, max(REATTACH_DELAY_MIN_S, out_of_reach / 4))
-            Job.update(worker=None, contact_lost_at=lost_at, reattach_at=now + timedelta(seconds=delay)).where(
-                Job.id == job_id
-            ).execute()
+            offsets = {getattr(Job, f"{stream}_offset"): offset for stream, offset in (resume or {}).items()}
+            Job.update(
+                {Job.worker: None, Job.contact_lost_at: lost_at, Job.reattach_at: now + timedelta(seconds=delay)}
+                | offsets
+            ).where(Job.id == job_id).execute()
             outcome = "reconnecting"
     events.changed([job_id])
     return outcome

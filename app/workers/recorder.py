@@ -49,7 +49,7 @@ class RecorderPort:
     reconnect_grace_s: int
 
 
-class _StreamText:
+class StreamText:
     """Bytes of one stream of one job, on their way to storage: decoded, then masked."""
 
     def __init__(self, secrets: Sequence[str]) -> None:
@@ -63,6 +63,12 @@ class _StreamText:
 
     def flush(self) -> str:
         return self.masker.feed(self.decoder.decode(b"", final=True)) + self.masker.flush()
+
+    def resume_offset(self) -> int:
+        """The offset from which the bytes not yet released (a partial character, the tail that could begin a
+        secret) must be read again: a new claim then masks a secret split across the two claims whole."""
+        buffered, _ = self.decoder.getstate()
+        return self.end_offset - len(buffered) - len(self.masker.held().encode())
 
 
 def mask_all(text: str, secrets: Sequence[str]) -> str:
@@ -80,7 +86,7 @@ class JobRecorder:
         self.server_of_job: dict[str, str] = {}
         self.started_at: dict[str, datetime | None] = {}
         self.secrets_of_job: dict[str, Sequence[str]] = {}
-        self.streams: dict[tuple[str, str], _StreamText] = {}
+        self.streams: dict[tuple[str, str], StreamText] = {}
 
     def watch(self, claimed: Claimed) -> None:
         self.server_of_job[claimed.job.id] = claimed.server.id
@@ -89,10 +95,10 @@ class JobRecorder:
     def mask(self, job_id: str, secrets: Sequence[str]) -> None:
         self.secrets_of_job[job_id] = secrets
 
-    def _stream(self, job_id: str, stream: str) -> _StreamText:
+    def _stream(self, job_id: str, stream: str) -> StreamText:
         key = (job_id, stream)
         if key not in self.streams:
-            self.streams[key] = _StreamText(self.secrets_of_job.get(job_id, ()))
+            self.streams[key] = StreamText(self.secrets_of_job.get(job_id, ()))
         return self.streams[key]
 
     def _store(self, job_id: str, stream: str, text: str, end_offset: int) -> None:
@@ -128,9 +134,15 @@ class JobRecorder:
 
     def lost_contact(self, job_id: str, error: str) -> None:
         self.beat()
-        self._flush(job_id)
+        # Not flushed: what is held back is read again by the claim that re-attaches (a job that ends here drops
+        # at most the start of a secret).
+        resume = {
+            stream: text.resume_offset()
+            for stream in ("stdout", "stderr")
+            if (text := self.streams.pop((job_id, stream), None)) is not None
+        }
         port = self.port
-        outcome = port.store(lose_contact, port.events, job_id, port.worker_id, port.reconnect_grace_s, error)
+        outcome = port.store(lose_contact, port.events, job_id, port.worker_id, port.reconnect_grace_s, error, resume)
         self._noted(job_id, connected=False, message=error)
         if outcome == "failed":
             port.metrics.connection_lost("interrupted")

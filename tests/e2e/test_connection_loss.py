@@ -20,16 +20,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e import jobs_api
+from tests.e2e.jobs_api import finished, job, server, submit
 from tests.harness.fixtures import SshdFactory
 from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
-from tests.harness.sshd import SshTarget, TestUser
+from tests.harness.sshd import TestUser
 from tests.harness.wait import wait_until
 from tests.jobs_helpers import seconds_between
 
 pytestmark = pytest.mark.slow
 
-FINISHED = ("completed", "failed", "canceled")
 # Long enough for the job to go on well after its connection is cut; short enough for CI.
 LINES = 10
 END_WITHIN = 90  # seconds; only ends a broken run
@@ -66,33 +67,10 @@ def env(request: pytest.FixtureRequest, control_root: Path) -> dict[str, str]:
     return settings
 
 
-def server(http: httpx.Client, target: SshTarget) -> str:
-    response = http.post("/api/v1/servers", json=target.server_body(f"c-{uuid.uuid4().hex[:8]}"))
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
-def submit(http: httpx.Client, server_id: str, command: str) -> str:
-    response = http.post("/api/v1/jobs", json={"server_id": server_id, "command": command})
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
-def job(http: httpx.Client, job_id: str) -> dict[str, Any]:
-    response = http.get(f"/api/v1/jobs/{job_id}")
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
 def wait_for(
     http: httpx.Client, job_id: str, condition: Callable[[dict[str, Any]], object], timeout: float = END_WITHIN
 ) -> dict[str, Any]:
-    return wait_until(lambda: job(http, job_id), timeout, f"job {job_id}", 0.1, done=condition)
-
-
-def finished(state: dict[str, Any]) -> bool:
-    return state["status"] in FINISHED
+    return jobs_api.wait_for(http, job_id, condition, timeout)
 
 
 def printed(line: int) -> Callable[[dict[str, Any]], bool]:

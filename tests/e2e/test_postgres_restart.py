@@ -101,7 +101,7 @@ def test_postgres_restart_under_load(service: Service, pg_cluster: PostgresClust
                 deadline - time.monotonic(),
                 f"job {attempt.job_id} to end",
                 0.1,
-                done=lambda s: s["status"] not in ("queued", "running"),
+                done=lambda s: s["status"] not in ("queued", "starting", "running"),
             )
             assert state["status"] == "completed", state
     ran = ledger.read_text().split()

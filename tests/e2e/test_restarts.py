@@ -9,16 +9,15 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.jobs_api import finished, server, submit, wait_for
 from tests.harness.fixtures import SshdFactory
 from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
-from tests.harness.wait import wait_until
 from tests.jobs_helpers import seconds_between
 
 pytestmark = pytest.mark.slow
@@ -36,34 +35,6 @@ def env(control_root: Path) -> dict[str, str]:
         "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_RATE_LIMIT": "0",
     }
-
-
-def server(http: httpx.Client, target: SshTarget) -> str:
-    body = target.server_body(f"r-{uuid.uuid4().hex[:8]}")
-    response = http.post("/api/v1/servers", json=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
-def submit(http: httpx.Client, server_id: str, command: str) -> str:
-    response = http.post("/api/v1/jobs", json={"server_id": server_id, "command": command})
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
-def job(http: httpx.Client, job_id: str) -> dict[str, Any]:
-    response = http.get(f"/api/v1/jobs/{job_id}")
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
-
-
-def wait_for(http: httpx.Client, job_id: str, condition: Any, timeout: float = 60) -> dict[str, Any]:
-    return wait_until(lambda: job(http, job_id), timeout, f"job {job_id}", 0.1, done=condition)
-
-
-def finished(state: dict[str, Any]) -> bool:
-    return state["status"] in ("completed", "failed", "canceled")
 
 
 def test_kill_minus_nine_then_restart_reattaches_and_runs_nothing_twice(

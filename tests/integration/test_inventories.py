@@ -153,7 +153,7 @@ async def test_a_realistic_inventory_imports_runs_on_a_group_and_exports_back(
 
     summary = await wait_batch(client, submitted["batch_id"])
     assert summary["status"] == "failed" and summary["total"] == 6
-    assert summary["counts"] == {"queued": 0, "running": 0, "completed": 5, "failed": 1, "canceled": 0}
+    assert summary["counts"] == {"queued": 0, "starting": 0, "running": 0, "completed": 5, "failed": 1, "canceled": 0}
     by_server = {job["server_name"]: job for job in summary["jobs"]}
     assert {name: job["exit_code"] for name, job in by_server.items()} == {
         "cache01": 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.masking import MASK, SecretMasker
+from app.workers.recorder import StreamText
 
 
 def run(masker: SecretMasker, pieces: list[str]) -> str:
@@ -28,3 +29,21 @@ def test_several_secrets_longest_first_and_none() -> None:
     assert run(SecretMasker(["abc", "abcdef"]), ["xx abcdef yy abc"]) == f"xx {MASK} yy {MASK}"
     assert run(SecretMasker([]), ["a", "b"]) == "ab"
     assert run(SecretMasker(["", "k"]), ["kkk"]) == MASK * 3
+
+
+def test_a_lost_connection_resumes_before_what_the_masker_held_back() -> None:
+    """The worker lets go of a job whose connection dropped: the claim that re-attaches reads again, from its
+    stored offset, the bytes not yet released (the start of a possible secret, a split character), so that a
+    secret printed across the two claims is still masked whole."""
+    first = StreamText(["hunter2"])
+    released = first.feed(b"password: hun")
+    released += first.feed("é".encode()[:1])  # half a character: not a secret's start, but not decodable yet
+    assert released == "password: hun"[: -len("hun")]
+    first.end_offset = len(b"password: hun") + 1
+    resume = first.resume_offset()
+    assert resume == len(b"password: ")
+
+    # The new claim gets everything from the resume offset, the rest of the line included.
+    printed = b"password: hunter2\n"
+    second = StreamText(["hunter2"])
+    assert released + second.feed(printed[resume:]) + second.flush() == "password: ********\n"
