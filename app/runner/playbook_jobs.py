@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from app.runner.engine import RunOutcome, run_playbook
 from app.runner.extravars import write_extra_vars
-from app.runner.failures import classify_unreachable, describe, failed_task
+from app.runner.failures import Failure, classify_unreachable, describe, failed_task, sudo_refused
 from app.runner.run_dir import HOST_ALIAS, RunDirectory, job_alias
 from app.runner.spec import JobResult, PlaybookListener, PlaybookSpec, RunnerConfig, TaskEvent, TaskStatus
 
@@ -69,8 +69,9 @@ def task_event(kind: str, data: dict[str, Any]) -> TaskEvent:
         ignored=status == "failed" and bool(data.get("ignore_errors")),
         rc=rc if isinstance(rc, int) and not isinstance(rc, bool) else None,
         msg=_text(res.get("msg")),
-        stdout=_text(res.get("stdout")),
-        stderr=_text(res.get("stderr")),
+        # A module that failed before it could answer has its output in module_stdout / module_stderr.
+        stdout=_text(res.get("stdout") or res.get("module_stdout")),
+        stderr=_text(res.get("stderr") or res.get("module_stderr")),
     )
 
 
@@ -128,6 +129,22 @@ class _PlaybookEvents:
                 self.recap[counter] = int(counts[host])
 
 
+# What Ansible says of a module run through sudo when sudo refused the user (a rule for other become users only):
+# sudo's own words are consumed with its prompt, and the module never ran: exit code 1, no output at all.
+SILENT_SUDO_REFUSAL: Final = "module result deserialization failed"
+
+
+def playbook_task_failure(task: TaskEvent, become_user: str | None) -> Failure | None:
+    """A failed task's reason when it is about the connection or sudo rather than the task itself."""
+    known = failed_task(f"{task.msg}\n{task.stderr}", become_user)
+    if known is not None or become_user is None:
+        return known
+    silent = not (task.stdout.strip() or task.stderr.strip())
+    if silent and task.rc == 1 and SILENT_SUDO_REFUSAL in task.msg.lower():
+        return Failure("auth_failed", sudo_refused(become_user))
+    return None
+
+
 def playbook_result(events: _PlaybookEvents, outcome: RunOutcome, canceled: bool, stopping: bool) -> JobResult:
     """The job's end, from the play recap (or from why the run was cut short)."""
     spec, host = events.spec, events.spec.host_alias
@@ -148,7 +165,7 @@ def playbook_result(events: _PlaybookEvents, outcome: RunOutcome, canceled: bool
         return JobResult(None, reason, f"{host} unreachable{where}: {describe(reason, message)}")
     if recap.get("failures") or (events.failed_task is not None and not recap):
         task = events.failed_task
-        known = failed_task(f"{task.msg}\n{task.stderr}", spec.target.become_user) if task is not None else None
+        known = playbook_task_failure(task, spec.target.become_user) if task is not None else None
         if known is not None:
             return JobResult(None, known.reason, known.error)
         if task is None:

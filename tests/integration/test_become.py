@@ -171,6 +171,17 @@ async def test_sudo_refusals_are_auth_failed_with_one_line(
     )
     assert_refused(await wait_finished(client, submitted["id"]), become_user)
 
+    # A playbook run through sudo as a user the rule does not name: sudo's words never reach Ansible (the module
+    # "fails to answer", with no output and exit code 1); the job still says sudo refused it.
+    as_root = await create_server(
+        client,
+        {**sshd.server_body("as-root"), "become": True, "become_user": "root", "become_password": user.password},
+    )
+    submitted = await ok_data(
+        await client.post("/api/v1/jobs/playbook", json={"playbook": "fails.yml", "server_id": as_root["id"]}), 201
+    )
+    assert_refused(await wait_finished(client, submitted["id"]), "root")
+
 
 async def test_a_user_without_any_sudo_rule_is_auth_failed(client: Client, sshd: SshTarget) -> None:
     # No sudo_rights here: the harness's test user is in no sudoers file at all.

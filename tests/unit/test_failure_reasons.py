@@ -8,7 +8,8 @@ import pytest
 from app.runner.checks import failed_check
 from app.runner.failures import SILENT_SSH, describe, failed_task
 from app.runner.jobs import start_failure
-from app.runner.spec import Target
+from app.runner.playbook_jobs import playbook_task_failure
+from app.runner.spec import Target, TaskEvent
 
 BECOME_USER = "deploy"
 TARGET = Target("s", "127.0.0.1", 22, "nrt", become_user=BECOME_USER)
@@ -93,3 +94,23 @@ def test_other_errors_never_end_empty() -> None:
     nothing = start_failure("", TARGET)
     assert (nothing.failure_reason, nothing.error) == ("internal", "the job failed to start: Ansible gave no reason")
     assert failed_check("").message == "the test command failed"
+
+
+def _failed(rc: int | None, msg: str, stdout: str = "", stderr: str = "") -> TaskEvent:
+    return TaskEvent(
+        "web-01", "Deploy", "step", "ansible.builtin.command", "failed", False, False, rc, msg, stdout, stderr
+    )
+
+
+def test_a_playbook_module_silenced_by_sudo_is_a_sudo_refusal_only_when_nothing_else_explains_it() -> None:
+    silent = _failed(1, "Module result deserialization failed: No start of json char found")
+    refused = playbook_task_failure(silent, "root")
+    assert refused is not None and (refused.reason, refused.error) == (
+        "auth_failed",
+        "sudo refused to run the job as 'root'",
+    )
+    # Without become, with output of its own, or with another exit code, it is the task's own failure.
+    assert playbook_task_failure(silent, None) is None
+    assert playbook_task_failure(_failed(1, silent.msg, stderr="Traceback (most recent call last):"), "root") is None
+    assert playbook_task_failure(_failed(127, silent.msg), "root") is None
+    assert playbook_task_failure(_failed(1, "non-zero return code"), "root") is None
