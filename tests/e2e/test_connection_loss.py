@@ -160,8 +160,6 @@ def commands_of(user: TestUser, text: str) -> list[int]:
     return found
 
 
-# The grace period is a timer of the worker: SQLite only (test_sshd_stopped_... shows contact_lost_at on both).
-@pytest.mark.parametrize("env", ["sqlite"], indirect=True)
 def test_a_target_unreachable_beyond_the_grace_period_is_interrupted(
     tmp_path: Path, env: dict[str, str], services: list[Service], sshd_factory: SshdFactory
 ) -> None:
