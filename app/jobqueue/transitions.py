@@ -18,6 +18,14 @@ from app.jobstates import CLAIMED
 from app.models import Credential, Job, Server
 
 
+@dataclass(frozen=True)
+class Ended:
+    """How a job ended, as stored: its final status and its start (None if it never started)."""
+
+    status: str
+    started_at: datetime | None
+
+
 def finish_job(
     events: JobEvents,
     job_id: str,
@@ -26,8 +34,8 @@ def finish_job(
     failure_reason: str | None,
     error: str | None,
     ran_for: float | None = None,
-) -> str | None:
-    """Record the end of a claimed job; returns its final status (None if the job is not this worker's).
+) -> Ended | None:
+    """Record the end of a claimed job; returns how it ended (None if the job is not this worker's).
     ``ran_for``: how long it ran, measured on its target: a short job's first answer is its end, and the service
     would otherwise date its start then. A job with an exit code ran."""
     with Job._meta.database.atomic():
@@ -59,7 +67,7 @@ def finish_job(
             become_password_enc=None,  # a job's own sudo password is kept no longer than it is needed
         ).where(Job.id == job_id).execute()
     events.changed([job_id])
-    return status
+    return Ended(status, started_at)
 
 
 @dataclass(frozen=True)
@@ -160,11 +168,11 @@ def lose_contact(
     grace_s: int,
     error: str,
     resume: Mapping[str, int] | None = None,
-) -> str | None:
+) -> Ended | str | None:
     """A claimed job's target stopped answering (the job may well go on there). Within ``grace_s`` seconds of the
     first loss the job is handed back, to be re-attached by a later claim from the ``resume`` offsets of its
     streams (what the worker received but held back is read again); returns "reconnecting". Beyond, it ends
-    failed / interrupted; returns "failed". None if the job is not this worker's."""
+    failed / interrupted; returns how it ended. None if the job is not this worker's."""
     with Job._meta.database.atomic():
         job = Job.get_or_none(Job.id == job_id)
         if job is None or job.status not in CLAIMED or job.worker_id != worker_id:
@@ -184,7 +192,7 @@ def lose_contact(
                 reattach_at=None,
                 become_password_enc=None,
             ).where(Job.id == job_id).execute()
-            outcome = "failed"
+            outcome: Ended | str = Ended("failed", job.started_at)
         else:
             delay = min(REATTACH_DELAY_MAX_S, max(REATTACH_DELAY_MIN_S, out_of_reach / 4))
             offsets = {getattr(Job, f"{stream}_offset"): offset for stream, offset in (resume or {}).items()}

@@ -8,15 +8,13 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, TypeVar
 
-from app.clock import utcnow
 from app.jobqueue.announce import JobEvents
 from app.jobqueue.claim import Claimed
 from app.jobqueue.contact import note_connectivity, trust_host_key
 from app.jobqueue.output import NotOwner, append_output, append_task_event
-from app.jobqueue.transitions import finish_job, lose_contact, mark_started
+from app.jobqueue.transitions import Ended, finish_job, lose_contact, mark_started
 from app.logs import for_job
 from app.masking import SecretMasker
 from app.metrics.process import ProcessMetrics
@@ -84,13 +82,11 @@ class JobRecorder:
         self.beat = beat
         self.ended = ended
         self.server_of_job: dict[str, str] = {}
-        self.started_at: dict[str, datetime | None] = {}
         self.secrets_of_job: dict[str, Sequence[str]] = {}
         self.streams: dict[tuple[str, str], StreamText] = {}
 
     def watch(self, claimed: Claimed) -> None:
         self.server_of_job[claimed.job.id] = claimed.server.id
-        self.started_at[claimed.job.id] = claimed.job.started_at
 
     def mask(self, job_id: str, secrets: Sequence[str]) -> None:
         self.secrets_of_job[job_id] = secrets
@@ -122,8 +118,7 @@ class JobRecorder:
     def started(self, job_id: str) -> None:
         self.beat()
         port = self.port
-        if port.store(mark_started, port.events, job_id, port.worker_id):
-            self.started_at[job_id] = self.started_at.get(job_id) or utcnow()
+        port.store(mark_started, port.events, job_id, port.worker_id)
 
     def _flush(self, job_id: str) -> None:
         """Store what the decoder and the masker hold back, up to the offsets a later claim resumes from."""
@@ -144,9 +139,9 @@ class JobRecorder:
         port = self.port
         outcome = port.store(lose_contact, port.events, job_id, port.worker_id, port.reconnect_grace_s, error, resume)
         self._noted(job_id, connected=False, message=error)
-        if outcome == "failed":
+        if isinstance(outcome, Ended):
             port.metrics.connection_lost("interrupted")
-            port.metrics.job_finished("failed", "interrupted", self.started_at.get(job_id))
+            port.metrics.job_finished(outcome.status, "interrupted", outcome.started_at)
             log.info("job %s finished: failed (lost contact: %s)", job_id, error, extra=for_job(job_id))
         elif outcome == "reconnecting":
             port.metrics.connection_lost("reconnecting")
@@ -159,11 +154,6 @@ class JobRecorder:
         self.ended(job_id)
         port.wake()
 
-    def _started_at(self, job_id: str, result: JobResult) -> datetime | None:
-        if result.ran_for is not None:
-            return utcnow() - timedelta(seconds=result.ran_for)
-        return self.started_at.get(job_id) or (utcnow() if result.exit_code is not None else None)
-
     def _noted(self, job_id: str, connected: bool, message: str) -> None:
         server_id = self.server_of_job.get(job_id)
         if server_id is not None:
@@ -173,7 +163,7 @@ class JobRecorder:
         self.beat()
         self._flush(job_id)
         port = self.port
-        status = port.store(
+        ended = port.store(
             finish_job,
             port.events,
             job_id,
@@ -185,9 +175,10 @@ class JobRecorder:
         )
         connected = result.failure_reason not in CONNECTION_FAILURES
         self._noted(job_id, connected, result.error or "job ran")
-        if status is not None:
-            failure_reason = result.failure_reason if status == "failed" else None
-            port.metrics.job_finished(status, failure_reason, self._started_at(job_id, result))
+        status = ended.status if ended is not None else None
+        if ended is not None:
+            failure_reason = result.failure_reason if ended.status == "failed" else None
+            port.metrics.job_finished(ended.status, failure_reason, ended.started_at)
         log.info("job %s finished: %s (exit code %s)", job_id, status, result.exit_code, extra=for_job(job_id))
         self.ended(job_id)
         port.wake()

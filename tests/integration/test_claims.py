@@ -141,8 +141,10 @@ async def test_a_lost_connection_hands_the_job_back_until_the_grace_period_ends(
     assert call(transitions.lose_contact, events, started, successor, 60, "Connection refused") == "reconnecting"
     clock.now += timedelta(seconds=31)
     [_again] = call(claim_jobs, events, successor, 8, 8, ALIVE)
-    assert call(transitions.lose_contact, events, started, successor, 60, "Connection refused") == "failed"
-    ended = await ok_data(await client.get(f"/api/v1/jobs/{started}"))
-    assert (ended["status"], ended["failure_reason"], ended["exit_code"]) == ("failed", "interrupted", None)
-    assert "could not reconnect for 61 s" in ended["error"] and ended["error"].endswith("may still be running there")
-    assert ended["contact_lost_at"] is not None  # when contact was lost, for the record
+    ended = call(transitions.lose_contact, events, started, successor, 60, "Connection refused")
+    assert isinstance(ended, transitions.Ended) and ended.status == "failed" and ended.started_at is not None
+    shown = await ok_data(await client.get(f"/api/v1/jobs/{started}"))
+    assert (shown["status"], shown["failure_reason"], shown["exit_code"]) == ("failed", "interrupted", None)
+    assert "could not reconnect for 61 s" in shown["error"] and shown["error"].endswith("may still be running there")
+    assert shown["contact_lost_at"] is not None  # when contact was lost, for the record
+    assert shown["started_at"] == rfc3339(ended.started_at)  # the start the metrics timed is the one stored
