@@ -25,7 +25,7 @@ from tests.e2e.jobs_api import finished, job, server, submit
 from tests.harness.fixtures import SshdFactory
 from tests.harness.processes import live_processes_mentioning
 from tests.harness.service import Service
-from tests.harness.sshd import TestUser
+from tests.harness.sshd import SshTarget, TestUser
 from tests.harness.wait import wait_until
 from tests.jobs_helpers import seconds_between
 
@@ -94,6 +94,23 @@ def out_of_contact(state: dict[str, Any]) -> bool:
     return state.get("contact_lost_at") is not None
 
 
+def ticking(http: httpx.Client, target: SshTarget, ledger: str) -> str:
+    """A ticker job on ``target``, once its line 3 is seen through the API (started, and in contact)."""
+    job_id = submit(http, server(http, target), ticker(ledger))
+    wait_for(http, job_id, printed(3))
+    return job_id
+
+
+def assert_ended_as_on_its_target(done: dict[str, Any], user: TestUser, ledger: str) -> None:
+    """The job's own end (exit code 3), every line of both streams once and in order, in contact again, and
+    it ran once, to its end (its ledger)."""
+    assert (done["status"], done["failure_reason"], done["exit_code"]) == ("failed", "nonzero_exit", 3), ending(done)
+    assert done["stdout"] == expected_stdout()  # every line once: nothing lost, nothing repeated
+    assert done["stderr"] == expected_stderr()
+    assert done.get("contact_lost_at", "(absent)") is None  # back in contact
+    assert (user.home / ledger).read_text() == "start\ndone\n"
+
+
 def test_a_dropped_connection_is_reattached_and_the_job_completes(
     tmp_path: Path, env: dict[str, str], services: list[Service], sshd_factory: SshdFactory
 ) -> None:
@@ -105,8 +122,7 @@ def test_a_dropped_connection_is_reattached_and_the_job_completes(
     service = Service.start(tmp_path, env)
     services.append(service)
     with httpx.Client(base_url=service.base_url, timeout=30) as http:
-        job_id = submit(http, server(http, target.target), ticker(ledger))
-        wait_for(http, job_id, printed(3))
+        job_id = ticking(http, target.target, ledger)
         assert target.drop_connections() >= 1
         seen: list[str] = []
 
@@ -115,12 +131,8 @@ def test_a_dropped_connection_is_reattached_and_the_job_completes(
             return finished(state)
 
         done = wait_for(http, job_id, ended)
-    assert (done["status"], done["failure_reason"], done["exit_code"]) == ("failed", "nonzero_exit", 3), ending(done)
     assert set(seen[:-1]) <= {"running"}, seen  # never anything else before its end
-    assert done["stdout"] == expected_stdout()  # every line once: nothing lost, nothing repeated
-    assert done["stderr"] == expected_stderr()
-    assert done.get("contact_lost_at", "(absent)") is None  # back in contact
-    assert (target.user.home / ledger).read_text() == "start\ndone\n"  # it ran exactly once, to its end
+    assert_ended_as_on_its_target(done, target.user, ledger)
 
 
 def test_sshd_stopped_and_restarted_within_the_grace_period(
@@ -135,18 +147,13 @@ def test_sshd_stopped_and_restarted_within_the_grace_period(
     service = Service.start(tmp_path, env)
     services.append(service)
     with httpx.Client(base_url=service.base_url, timeout=30) as http:
-        job_id = submit(http, server(http, target.target), ticker(ledger))
-        wait_for(http, job_id, printed(3))
+        job_id = ticking(http, target.target, ledger)
         target.stop()
         lost = wait_for(http, job_id, out_of_contact)
         target.start_again()
         done = wait_for(http, job_id, finished)
     assert seconds_between(lost["started_at"], lost["contact_lost_at"]) >= 0
-    assert (done["status"], done["failure_reason"], done["exit_code"]) == ("failed", "nonzero_exit", 3), ending(done)
-    assert done["stdout"] == expected_stdout()
-    assert done["stderr"] == expected_stderr()
-    assert done["contact_lost_at"] is None
-    assert (target.user.home / ledger).read_text() == "start\ndone\n"
+    assert_ended_as_on_its_target(done, target.user, ledger)
 
 
 def commands_of(user: TestUser, text: str) -> list[int]:
