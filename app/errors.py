@@ -63,5 +63,9 @@ class Unauthorized(NewRemoraError):
     """A valid API key is required: send Authorization: Bearer <key>"""
 
 
+class Forbidden(NewRemoraError):
+    """Forbidden"""
+
+
 class MetricsUnauthorized(Unauthorized):
     """A valid metrics token is required: send Authorization: Bearer <NEWREMORA_METRICS_TOKEN>"""

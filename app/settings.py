@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,26 @@ def _origins(raw: str) -> tuple[str, ...]:
         if origin != "*" and not origin.startswith(("http://", "https://")):
             raise ValueError(f"expected * or origins like https://ops.example.com, got {origin!r}")
     return origins
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"expected IP addresses or networks like 10.0.0.5 or 10.0.0.0/24, got {part!r}") from None
+    return tuple(networks)
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    hosts = tuple(part.strip().lower().rstrip(".") for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if host != "*" and not re.fullmatch(r"\.?[a-z0-9_.:\[\]-]+", host):
+            raise ValueError(f"expected host names like ops.example.com or .example.com (a domain), got {host!r}")
+    return hosts
 
 
 def _setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
@@ -147,7 +169,20 @@ class Settings:
     cors_origins: tuple[str, ...] = _setting(
         (),
         _origins,
-        "Comma-separated origins (or *) allowed to read jobs and tail their streams from another site.",
+        "Comma-separated origins allowed to call the API from a page on another site (* : any site may read, "
+        "none may change anything).",
+    )
+    allowed_hosts: tuple[str, ...] | None = _setting(
+        None,
+        _hosts,
+        "Comma-separated Host names the service answers to (.example.com: the domain and its subdomains; *: any). "
+        "Unset: the listen address's names (plus localhost on loopback; any IP address on 0.0.0.0 or ::).",
+    )
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = _setting(
+        (),
+        _networks,
+        "Comma-separated IPs or networks of reverse proxies whose X-Forwarded-For / -Proto are believed "
+        "(unset: none; the client address is the socket's peer).",
     )
     rate_limit: int = _setting(
         100, _int_in(0, 1_000_000), "Requests per minute per client address to /api/v1 (0: no limit)."

@@ -42,6 +42,12 @@ class PerClientRateLimiter(RateLimiter):
         return f"{current_app.import_name}-{rate_limit.key}-{await key_function()}"
 
 
+async def _client_key() -> str:
+    # The socket's peer, or the address a trusted proxy forwarded (app/api/proxies.py rewrote the scope); never
+    # X-Forwarded-For as such (the library's default), which any client may write.
+    return request.remote_addr or "unknown"
+
+
 async def _not_api() -> bool:
     return not request.path.startswith(API_PREFIX)
 
@@ -60,7 +66,9 @@ def _presented_key() -> str | None:
 def install_access_control(app: Quart, settings: Settings) -> None:
     default_limits = [RateLimit(settings.rate_limit, timedelta(minutes=1))] if settings.rate_limit else []
     submissions = [RateLimit(settings.job_rate_limit, timedelta(hours=1))] if settings.job_rate_limit else []
-    PerClientRateLimiter(app, submissions, default_limits=default_limits, skip_function=_not_api)
+    PerClientRateLimiter(
+        app, submissions, default_limits=default_limits, key_function=_client_key, skip_function=_not_api
+    )
 
     @app.before_request
     async def require_api_key() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from quart import Quart
-from quart_cors import cors
 from quart_schema import Info, QuartSchema
 
 from app.api import (
@@ -26,6 +25,8 @@ from app.api.access import install_access_control
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.api.openapi import ApiDocument
+from app.api.origins import install_origin_guard
+from app.api.proxies import install_trusted_proxies
 from app.runtime import Runtime
 from app.settings import Settings
 
@@ -46,17 +47,8 @@ def build_app(settings: Settings) -> Quart:
     )
     # JSON keys in the order the models declare them (set after QuartSchema, which installs its provider).
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    if settings.cors_origins:
-        # Pages on other sites may read jobs and tail their streams; changes stay same-origin.
-        allow_origin = "*" if "*" in settings.cors_origins else list(settings.cors_origins)
-        cors(
-            app,
-            allow_origin=allow_origin,
-            allow_methods=["GET"],
-            allow_headers=["Authorization", "Last-Event-ID"],
-            expose_headers=["X-Request-ID"],
-        )
     install_request_context(app)
+    install_origin_guard(app, settings)  # before the routes' handlers, authentication and rate limits
     register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
@@ -71,6 +63,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(credentials.blueprint, url_prefix="/api/v1/credentials")
     app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
     install_access_control(app, settings)
+    install_trusted_proxies(app, settings)
 
     @app.before_serving
     async def open_runtime() -> None:

@@ -44,6 +44,7 @@ def install_request_context(app: Quart) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000 if started is not None else 0.0
         fields = {
             "method": request.method,
+            "client": request.remote_addr,  # the peer, or what a trusted proxy forwarded (app/api/proxies.py)
             "path": request.path,  # never the query string: a stream's access_token travels there
             "status": response.status_code,
             "duration_ms": round(elapsed_ms, 1),
