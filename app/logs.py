@@ -22,7 +22,17 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 job_ids_var: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("job_ids", default=())
 
 # Structured fields a record may carry (``log.info(..., extra={...})``), in the order a JSON line shows them.
-FIELDS: Final = ("request_id", "job_id", "job_ids", "method", "path", "status", "duration_ms", "worker_id")
+FIELDS: Final = (
+    "request_id",
+    "job_id",
+    "job_ids",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "client",
+    "worker_id",
+)
 
 
 @contextmanager
