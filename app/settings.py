@@ -169,8 +169,8 @@ class Settings:
     cors_origins: tuple[str, ...] = _setting(
         (),
         _origins,
-        "Comma-separated origins allowed to call the API from a page on another site (* : any site may read, "
-        "none may change anything).",
+        "Comma-separated origins allowed to call the API from a page on another site (*: any site's page may read, "
+        "never change).",
     )
     allowed_hosts: tuple[str, ...] | None = _setting(
         None,
