@@ -69,7 +69,8 @@ WHY_REFUSED: Final = {
 
 
 class Refused(Exception):
-    """A host that is not imported; the message is the reason reported."""
+    """A host that is not imported; the message is the reason reported: the variable's name and what is wrong,
+    never its value (a password put in the wrong variable would be echoed to the client and the logs)."""
 
 
 @dataclass
@@ -149,10 +150,10 @@ def host_settings(host: ParsedHost, key_dir: Path | None) -> HostSettings:
 
     connection = text("connection")
     if connection is not None and connection not in ("ssh", "smart"):
-        raise Refused(f"ansible_connection: {connection!r} is not allowed (only ssh: jobs never run on this machine)")
+        raise Refused("ansible_connection: not allowed, only ssh (jobs never run on this machine)")
     method = text("become_method")
     if method is not None and method != "sudo":
-        raise Refused(f"ansible_become_method: {method!r} is not supported (only sudo)")
+        raise Refused("ansible_become_method: not supported, only sudo")
     settings = HostSettings(hostname=text("hostname", check_hostname) or _host_address(host.name))
     if "port" in found:
         settings.port = _port(*found["port"])
@@ -178,7 +179,7 @@ def host_settings(host: ParsedHost, key_dir: Path | None) -> HostSettings:
     if reference is not None:
         settings.credential = find_credential(reference)
         if settings.credential is None:
-            raise Refused(f"newremora_credential: no credential named {reference!r}")
+            raise Refused("newremora_credential: no credential has this name or id")
     settings.ignored_vars = sorted(ignored)
     return settings
 
