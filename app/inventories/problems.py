@@ -149,7 +149,7 @@ INI_PROBLEMS: Final[list[tuple[re.Pattern[str], Matched]]] = [
 def _yaml_syntax(text: str) -> str | None:
     """Where PyYAML stops, and its reason with what it quotes taken out (the scanner names the character it met)."""
     try:
-        for _ in yaml.parse(text, Loader=yaml.SafeLoader):
+        for _ in yaml.compose_all(text, Loader=yaml.SafeLoader):  # nodes only: nothing is built from them
             pass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
