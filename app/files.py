@@ -15,6 +15,8 @@ import stat
 from pathlib import Path
 from typing import Final
 
+from app.errors import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 PRIVATE_UMASK: Final = 0o077
@@ -34,8 +36,14 @@ def _tighten(path: Path, mode: int) -> None:
     current = stat.S_IMODE(path.stat().st_mode)
     if current & 0o077:
         # A directory or file left readable by an older version (or created by hand): ours, so made private.
-        log.warning("%s was readable by other users (mode %o): changed to %o", path, current, mode)
-        path.chmod(mode)
+        try:
+            path.chmod(mode)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{path} is open to other users (mode {current:o}) and cannot be made private ({exc.strerror}): "
+                f"chmod {mode:o} it as its owner"
+            ) from None
+        log.warning("%s was open to other users (mode %o): changed to %o", path, current, mode)
 
 
 def private_dir(path: Path) -> None:

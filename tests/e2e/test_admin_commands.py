@@ -164,4 +164,4 @@ def test_the_data_dir_and_database_files_are_private_whatever_the_umask(
     assert imported.returncode == 0, imported.stderr
     assert (data_dir / "newremora.db-wal").exists()  # the jobs wrote through the WAL, still open by the service
     assert loose_paths(data_dir) == []
-    assert "readable by other users (mode 644)" in service.log()
+    assert "open to other users (mode 644)" in service.log()
