@@ -115,6 +115,12 @@ def test_admin_commands_on_an_unmigrated_postgresql_say_migrate_with_its_url(tmp
         assert not (tmp_path / "var").exists()
     made = run("token", "create", "--name", "ops", "--create", cwd=tmp_path, env=env)
     assert made.returncode == 0, made.stderr
+    # The line naming the database never shows its password.
+    hidden = run(
+        "token", "list", cwd=tmp_path, env={"NEWREMORA_DATABASE_URL": "postgresql://u:pw-hidden@127.0.0.1:1/x"}
+    )
+    assert hidden.returncode == 2 and "using database: postgresql://u:***@127.0.0.1:1/x" in hidden.stderr
+    assert "pw-hidden" not in hidden.stderr + hidden.stdout
     listed = run("token", "list", cwd=tmp_path, env=env)
     assert listed.returncode == 0 and made.stdout.strip().splitlines()[-1][:10] in listed.stdout
 
@@ -154,8 +160,13 @@ def test_the_data_dir_and_database_files_are_private_whatever_the_umask(
         os.umask(previous)
     services.append(service)
     with httpx.Client(base_url=service.base_url, timeout=30) as http:
-        job_id = submit(http, server(http, sshd), "echo hello")
+        server_id = server(http, sshd)
+        job_id = submit(http, server_id, "echo hello")
         assert wait_for(http, job_id, finished)["status"] == "completed"
+        # A script job too: its file is made by a process under umask 077 and must still run on the target.
+        script = http.post("/api/v1/jobs/script", json={"server_id": server_id, "script": "echo from a script"})
+        assert script.status_code == 201, script.text
+        assert wait_for(http, script.json()["data"]["id"], finished)["status"] == "completed"
         body = {"content": "web-09 ansible_host=127.0.0.1 ansible_user=deploy ansible_password=pw\n", "format": "ini"}
         assert http.post("/api/v1/inventories/import", json=body).status_code == 200
     inventory = tmp_path / "hosts.ini"
