@@ -149,8 +149,15 @@ INI_PROBLEMS: Final[list[tuple[re.Pattern[str], Matched]]] = [
 def _yaml_syntax(text: str) -> str | None:
     """Where PyYAML stops, and its reason with what it quotes taken out (the scanner names the character it met)."""
     try:
-        for _ in yaml.compose_all(text, Loader=yaml.SafeLoader):  # nodes only: nothing is built from them
+        # Events first: the parser keeps a stack of states, so deep nesting cannot exhaust Python's recursion.
+        for _ in yaml.parse(text, Loader=yaml.SafeLoader):
             pass
+        # Then nodes (an undefined alias is the composer's error); nothing is built from them. The composer
+        # recurses: nesting deep enough to stop it ends in the plain message below.
+        for _ in yaml.compose_all(text, Loader=yaml.SafeLoader):
+            pass
+    except RecursionError:
+        return "YAML nested too deeply to read"
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         problem = " ".join(QUOTED.sub("(…)", exc.problem or "").split())[:200]
