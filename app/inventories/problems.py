@@ -26,6 +26,9 @@ SECTION: Final = re.compile(r"^\[([^\]:\s]+)(?::(\w+))?\]")
 SPLIT_REASONS: Final = {"No closing quotation": "a quote is not closed", "No escaped character": "a line ends in \\"}
 # Anything between quotes in a parser's text: YAML's messages quote the characters, tags and aliases they met.
 QUOTED: Final = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`")
+# libyaml when PyYAML has it: fast on a large input, and its parser stops at 1000 levels of nesting (the pure
+# Python scanner slows down with each level of flow nesting: seconds for a few thousand).
+YAML_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 GENERIC: Final = "Ansible's parser refused it (its message is not shown: it quotes the input)"
 
 Matched = Callable[[re.Match[str], list[str]], str]
@@ -149,12 +152,11 @@ INI_PROBLEMS: Final[list[tuple[re.Pattern[str], Matched]]] = [
 def _yaml_syntax(text: str) -> str | None:
     """Where PyYAML stops, and its reason with what it quotes taken out (the scanner names the character it met)."""
     try:
-        # Events first: the parser keeps a stack of states, so deep nesting cannot exhaust Python's recursion.
-        for _ in yaml.parse(text, Loader=yaml.SafeLoader):
+        # Events first (without recursion), then nodes: an undefined alias is the composer's error. Nothing is
+        # built from the nodes. The pure Python composer recurses: nesting deep enough to stop it is said so.
+        for _ in yaml.parse(text, Loader=YAML_LOADER):
             pass
-        # Then nodes (an undefined alias is the composer's error); nothing is built from them. The composer
-        # recurses: nesting deep enough to stop it ends in the plain message below.
-        for _ in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for _ in yaml.compose_all(text, Loader=YAML_LOADER):
             pass
     except RecursionError:
         return "YAML nested too deeply to read"
@@ -171,7 +173,7 @@ def _yaml_syntax(text: str) -> str | None:
 def _yaml_tag(text: str) -> str | None:
     """The line of the first tag that YAML's safe loader does not know (Ansible knows only !vault and !unsafe)."""
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=YAML_LOADER):
             tag = getattr(event, "tag", None)
             if tag and tag.startswith("!") and tag not in ("!vault", "!unsafe"):
                 return f"line {event.start_mark.line + 1}: a YAML tag Ansible does not know"
