@@ -34,6 +34,7 @@ from app.validators import (
 from app.vault import Vault
 
 MAX_HOSTS: Final = 10_000
+INVALID_NAME: Final = "(a host with an invalid name)"
 TRUE_WORDS: Final = ("true", "yes", "on", "1")
 FALSE_WORDS: Final = ("false", "no", "off", "0")
 # Inventory variable -> the setting it gives (older ansible_ssh_* spellings are still common).
@@ -184,6 +185,15 @@ def host_settings(host: ParsedHost, key_dir: Path | None) -> HostSettings:
     return settings
 
 
+def _listed_name(name: str) -> str:
+    """How a skipped host is named in the report: a name no server may have (a YAML key is any string, perhaps a
+    misplaced value) is not quoted."""
+    try:
+        return check_server_name(name)
+    except ValueError:
+        return INVALID_NAME
+
+
 def _host_address(name: str) -> str:
     try:
         return check_hostname(name)
@@ -258,7 +268,8 @@ def import_inventory(
         try:
             check_group_name(name)
         except ValueError as exc:
-            bad_groups[name] = f"group {name!r}: {exc}"
+            # Not quoted: a name no group may have may be a misplaced value (a YAML key is any string).
+            bad_groups[name] = f"a group with an invalid name: {exc}"
     database = Server._meta.database
     with database.atomic() as transaction:
         known_groups = {group.name for group in Group.select(Group.name)}
@@ -298,7 +309,7 @@ def _import_host(
                 else exc.message
             ) from None
     except Refused as exc:
-        result.skipped.append((host.name, str(exc)))
+        result.skipped.append((_listed_name(host.name), str(exc)))
         return
     if changes:
         server.updated_at = utcnow()

@@ -70,6 +70,8 @@ CASES: Final = [
         f"all:\n  vars:\n    x: {'[' * 50_000}{MARK}{']' * 50_000}\n",
         "line 3, column 1005: YAML syntax: exceeded maximum nesting depth",
     ),
+    ("yaml", f'all:\n  hosts:\n    "h1 ansible_password={MARK}":\n', "(a host with an invalid name)"),
+    ("yaml", f'"g {MARK}":\n  hosts:\n    h1:\n      ansible_user: u\n', "a group with an invalid name"),
 ]
 
 
