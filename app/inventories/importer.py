@@ -19,6 +19,7 @@ from app.credentials import find_credential
 from app.errors import InvalidInput
 from app.groups import add_children, ensure_groups, set_server_groups
 from app.inventories.parse import ParsedHost, ParsedInventory, VarValue
+from app.inventories.problems import shown_name
 from app.key_files import KeyFileRefused, read_key_file
 from app.keys import parse_private_key
 from app.models import Credential, Group, Server
@@ -186,12 +187,9 @@ def host_settings(host: ParsedHost, key_dir: Path | None) -> HostSettings:
 
 
 def _listed_name(name: str) -> str:
-    """How a skipped host is named in the report: a name no server may have (a YAML key is any string, perhaps a
-    misplaced value) is not quoted."""
-    try:
-        return check_server_name(name)
-    except ValueError:
-        return INVALID_NAME
+    """How a skipped host is named in the report: not quoted when it has a space, '=' or a quote (a YAML key is any
+    string: perhaps a value that ended up where a name goes)."""
+    return shown_name(name) or INVALID_NAME
 
 
 def _host_address(name: str) -> str:
@@ -268,8 +266,8 @@ def import_inventory(
         try:
             check_group_name(name)
         except ValueError as exc:
-            # Not quoted: a name no group may have may be a misplaced value (a YAML key is any string).
-            bad_groups[name] = f"a group with an invalid name: {exc}"
+            shown = shown_name(name)
+            bad_groups[name] = f"group {shown}: {exc}" if shown else f"a group with an invalid name: {exc}"
     database = Server._meta.database
     with database.atomic() as transaction:
         known_groups = {group.name for group in Group.select(Group.name)}

@@ -17,8 +17,9 @@ from typing import Final
 
 import yaml
 
-# Names shown in messages: what Ansible itself accepts as host, group or variable names (plus host ranges).
-SAFE_NAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-\[\]:]{0,99}$")
+# Names shown in messages: the characters of host names, addresses (IPv6 too), ranges and group names; never a
+# space, '=' or a quote, the marks of a value that ended up where a name goes.
+SAFE_NAME: Final = re.compile(r"^[A-Za-z0-9_.:\-\[\]]{1,100}$")
 VARIABLE: Final = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]{0,99})=")
 REASON: Final = re.compile(r"Failed to parse inventory with '(\w+)' plugin: (.*)", re.DOTALL)
 SECTION: Final = re.compile(r"^\[([^\]:\s]+)(?::(\w+))?\]")
@@ -34,7 +35,8 @@ GENERIC: Final = "Ansible's parser refused it (its message is not shown: it quot
 Matched = Callable[[re.Match[str], list[str]], str]
 
 
-def _name(name: str) -> str | None:
+def shown_name(name: str) -> str | None:
+    """``name`` if it may be shown (see SAFE_NAME), else None."""
     return name if SAFE_NAME.match(name) else None
 
 
@@ -54,7 +56,7 @@ def _group_at(lines: list[str], number: int) -> str | None:
     for line in reversed(lines[:number]):
         header = SECTION.match(line.strip())
         if header:
-            return _name(header.group(1))
+            return shown_name(header.group(1))
     return None
 
 
@@ -64,7 +66,7 @@ def _where(lines: list[str], number: int | None, host: bool = False) -> str:
     words = lines[number - 1].split()
     context = ""
     if host and words and "=" not in words[0] and not any(q in words[0] for q in "'\""):
-        alias = _name(words[0])
+        alias = shown_name(words[0])
         context = f" (host {alias})" if alias else ""
     else:
         group = _group_at(lines, number)
@@ -108,7 +110,7 @@ def _group_variable(match: re.Match[str], lines: list[str]) -> str:
 
 def _section_type(match: re.Match[str], lines: list[str]) -> str:
     number = _line_of(lines, f"[{match.group('title')}]")
-    group = _name(match.group("title").split(":", 1)[0])
+    group = shown_name(match.group("title").split(":", 1)[0])
     of = f" of group {group}" if group else ""
     return f"{_where(lines, number)}a section header{of} with an unknown type after ':' (known: vars, children)"
 
@@ -132,7 +134,7 @@ def _yaml_start(match: re.Match[str], lines: list[str]) -> str:
 
 
 def _undefined_group(match: re.Match[str], lines: list[str]) -> str:
-    group = _name(match.group("group"))
+    group = shown_name(match.group("group"))
     return f"a [{group or '…'}:{match.group('kind')}] section for a group that is not defined"
 
 
@@ -189,7 +191,7 @@ def _yaml_problem(message: str, text: str) -> str:
         return _yaml_syntax(text) or "YAML syntax: not valid YAML"
     entry = re.match(r'Invalid "(vars|children|hosts)" entry for "(.*)" group, requires a dictionary', message)
     if entry:
-        group = _name(entry.group(2))
+        group = shown_name(entry.group(2))
         return f"the {entry.group(1)} of group {group or '…'} are not a mapping (name: value lines)"
     fixed = {
         "Invalid data from file, expected dictionary": "the variables of a host or group are not a mapping "
