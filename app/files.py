@@ -24,6 +24,8 @@ DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 # SQLite makes these beside the database file (WAL mode), with the database file's mode.
 SQLITE_COMPANIONS: Final = ("-wal", "-shm", "-journal")
+# What the service itself keeps in the data dir: the database and its companions, the key file, run directories.
+OWN_ENTRIES: Final = ("newremora.db", "secret.key", "runs")
 
 
 def private_umask() -> None:
@@ -46,11 +48,23 @@ def _tighten(path: Path, mode: int) -> None:
         log.warning("%s was open to other users (mode %o): changed to %o", path, current, mode)
 
 
+def _ours(name: str) -> bool:
+    return name.startswith(OWN_ENTRIES)
+
+
 def private_dir(path: Path) -> None:
-    """The data dir: created 0700 (parents too), or tightened to 0700 when it exists with looser bits."""
+    """The data dir: created 0700 (parents too), or tightened to 0700 when it exists with looser bits and holds
+    nothing but NewRemora's files. A loose directory holding anything else is refused, never changed: a data dir
+    left at its relative default by a process started in ``/`` would be ``/var``."""
     if not path.exists():
         path.mkdir(mode=DIR_MODE, parents=True)
         path.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask; this one is not
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & 0o077 and not all(_ours(entry.name) for entry in path.iterdir()):
+        raise ConfigurationError(
+            f"the data dir {path.absolute()} is open to other users (mode {current:o}) and holds files that are not "
+            "NewRemora's: set NEWREMORA_DATA_DIR to a directory of its own (it is created 0700), or chmod 700 it"
+        )
     _tighten(path, DIR_MODE)
 
 

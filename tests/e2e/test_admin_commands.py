@@ -146,6 +146,15 @@ def test_the_data_dir_and_database_files_are_private_whatever_the_umask(
         "NEWREMORA_WORKERS": "1",
         "NEWREMORA_RATE_LIMIT": "0",
     }
+    # A loose directory holding other files is not the service's to change (a relative default run from / is /var).
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    (shared / "notes.txt").write_text("not NewRemora's\n")
+    refused = run("migrate", cwd=tmp_path, env={**env, "NEWREMORA_DATA_DIR": str(shared)}, umask=umask)
+    assert refused.returncode == 2 and "holds files that are not NewRemora's" in refused.stderr, refused.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755 and not (shared / "newremora.db").exists()
+
     migrated = run("migrate", cwd=tmp_path, env=env, umask=umask)
     assert migrated.returncode == 0, migrated.stderr
     assert loose_paths(data_dir) == []
