@@ -11,13 +11,17 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Final
 
 from app.client.parser import CLIENT_COMMANDS, add_client_commands, run_client_command, split_remote_command
 from app.errors import ConfigurationError, DatabaseUnavailable, NewRemoraError
+from app.files import private_umask
 from app.logs import configure_logging
 from app.settings import Settings
 
 log = logging.getLogger("newremora")
+
+CREATE_HELP: Final = "create and migrate the database if there is none yet (else: exit 2, saying what to run)"
 
 
 def _bind_address(settings: Settings) -> str:
@@ -69,12 +73,18 @@ def _health(settings: Settings, worker: bool) -> int:
     """Exit 0 when the database answers (and, with --worker, a worker process of this host is alive)."""
     import socket
 
-    from app.db import Database
+    from app.admin import open_database
     from app.jobqueue.stats import live_workers
 
-    database = Database(settings.effective_database_url, threads=1)
     try:
-        database.ping()
+        database = open_database(settings)
+    except ConfigurationError as exc:
+        print(f"unhealthy: {str(exc).splitlines()[0]}")
+        return 1
+    except DatabaseUnavailable as exc:
+        print(f"unhealthy: database unavailable ({str(exc.__cause__).splitlines()[0]})")
+        return 1
+    try:
         if worker:
             hostname = socket.gethostname()
             mine = [w for w in database.call(live_workers) if w.worker.hostname == hostname]
@@ -93,9 +103,15 @@ def _health(settings: Settings, worker: bool) -> int:
 
 
 def _migrate(settings: Settings) -> None:
+    from app.admin import describe
     from app.db import Database
+    from app.files import private_dir
     from app.migrate import apply_migrations
 
+    # The one command (with --create) that makes a new database: so it says which, before it does.
+    print(f"using database: {describe(settings)}", file=sys.stderr)
+    if settings.database_url is None:
+        private_dir(settings.data_dir)
     database = Database(settings.effective_database_url, threads=1)
     try:
         with database.connection():
@@ -107,9 +123,9 @@ def _migrate(settings: Settings) -> None:
 
 def _token(args: argparse.Namespace, settings: Settings) -> None:
     from app import apikeys
-    from app.db import Database
+    from app.admin import open_database
 
-    database = Database(settings.effective_database_url, threads=1)
+    database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
             created = database.call(apikeys.create_key, args.name)
@@ -128,21 +144,19 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import Database
+    from app.admin import open_database
     from app.inventories.cli import import_file
     from app.keycheck import verify_key
-    from app.migrate import require_current_schema
     from app.vault import Vault
 
-    # It stores secrets: with a key that is not the deployment's, it stops here rather than store unreadable ones.
-    database = Database(settings.effective_database_url, threads=1)
+    database = open_database(settings, create=args.create)
     try:
-        database.call(require_current_schema, database.peewee)
-        database.call(verify_key, Vault.from_settings(settings))
+        # It stores secrets: with a key that is not the deployment's, it stops here rather than store unreadable ones.
+        vault = Vault.from_settings(settings)
+        database.call(verify_key, vault)
+        return import_file(database, vault, settings.key_dir, args.file, args.format, args.dry_run)
     finally:
         database.close()
-
-    return import_file(settings, args.file, args.format, args.dry_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,13 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply pending database migrations")
     token = commands.add_parser("token", help="manage API keys (once one exists, /api/v1 requires a key)")
     actions = token.add_subparsers(dest="action", required=True)
-    actions.add_parser("create", help="create a key and print it once").add_argument("--name", required=True)
+    create = actions.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--create", action="store_true", help=CREATE_HELP)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
     inventory = commands.add_parser("import-inventory", help="import an Ansible inventory (INI or YAML) file")
     inventory.add_argument("file", help="the inventory file ('-' for standard input)")
     inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
     inventory.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    inventory.add_argument("--create", action="store_true", help=CREATE_HELP)
     add_client_commands(commands)
     return parser
 
@@ -179,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             args.words = [*args.words, *remote_command]
         return run_client_command(args)
     try:
+        private_umask()  # before anything is created: the database, its WAL files, run directories, the key file
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":

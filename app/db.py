@@ -28,6 +28,7 @@ from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 from app.clock import rfc3339
 from app.errors import ConfigurationError, DatabaseUnavailable, DatabaseUnwritable
 from app.fields import UtcDateTimeField
+from app.files import sqlite_files
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +93,7 @@ def connect_url(url: str, max_connections: int) -> Any:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = Path(unquote(url.removeprefix("sqlite:///")))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite_files(path)  # 0600 before SQLite makes them (its WAL files take the database file's mode)
         database = _SqliteDatabase(
             str(path),
             pragmas=SQLITE_PRAGMAS,

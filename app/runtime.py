@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from app.apikeys import LiveKeys
 from app.db import Database
+from app.files import private_dir
 from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers, StoredChunk
 from app.jobqueue.totals import ListingTotals
 from app.keycheck import KeyCheckOutcome, verify_key
@@ -125,6 +126,7 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """SQLite (the embedded default) is migrated at start; PostgreSQL by `newremora migrate`. Refuses a key
         that is not the deployment's (app/keycheck.py)."""
+        private_dir(settings.data_dir)  # before the key file, the database and the runs dir go in it
         vault = Vault.from_settings(settings)
         runner_config(settings)  # refuse a control socket directory that ssh could not use
         open_directory(settings.playbook_dir)  # a configured playbook directory must exist

@@ -8,22 +8,17 @@ from pathlib import Path
 from app.db import Database
 from app.inventories.importer import import_inventory
 from app.inventories.parse import InventoryFormat, parse_inventory
-from app.migrate import require_current_schema
-from app.settings import Settings
 from app.vault import Vault
 
 
-def import_file(settings: Settings, file: str, fmt: InventoryFormat, dry_run: bool) -> int:
-    """Prints one line per host; exit code 0 when every host imported, 1 when some were skipped."""
+def import_file(
+    database: Database, vault: Vault, key_dir: Path | None, file: str, fmt: InventoryFormat, dry_run: bool
+) -> int:
+    """Prints one line per host; exit code 0 when every host imported, 1 when some were skipped. ``database`` is
+    the service's, opened by the caller (app/admin.py)."""
     text = sys.stdin.read() if file == "-" else Path(file).read_text()
     parsed = parse_inventory(text, fmt)
-    vault = Vault.from_settings(settings)
-    database = Database(settings.effective_database_url, threads=1)
-    try:
-        database.call(require_current_schema, database.peewee)
-        result = database.call(import_inventory, vault, parsed, settings.key_dir, dry_run)
-    finally:
-        database.close()
+    result = database.call(import_inventory, vault, parsed, key_dir, dry_run)
     for label, outcomes in (("created", result.created), ("updated", result.updated), ("unchanged", result.unchanged)):
         for host in outcomes:
             detail = f" ({', '.join(host.changes)})" if host.changes else ""

@@ -19,6 +19,7 @@ from app.credentials import find_credential
 from app.errors import InvalidInput
 from app.groups import add_children, ensure_groups, set_server_groups
 from app.inventories.parse import ParsedHost, ParsedInventory, VarValue
+from app.inventories.problems import shown_name
 from app.key_files import KeyFileRefused, read_key_file
 from app.keys import parse_private_key
 from app.models import Credential, Group, Server
@@ -34,6 +35,7 @@ from app.validators import (
 from app.vault import Vault
 
 MAX_HOSTS: Final = 10_000
+INVALID_NAME: Final = "(a host with an invalid name)"
 TRUE_WORDS: Final = ("true", "yes", "on", "1")
 FALSE_WORDS: Final = ("false", "no", "off", "0")
 # Inventory variable -> the setting it gives (older ansible_ssh_* spellings are still common).
@@ -69,7 +71,8 @@ WHY_REFUSED: Final = {
 
 
 class Refused(Exception):
-    """A host that is not imported; the message is the reason reported."""
+    """A host that is not imported; the message is the reason reported: the variable's name and what is wrong,
+    never its value (a password put in the wrong variable would be echoed to the client and the logs)."""
 
 
 @dataclass
@@ -149,10 +152,10 @@ def host_settings(host: ParsedHost, key_dir: Path | None) -> HostSettings:
 
     connection = text("connection")
     if connection is not None and connection not in ("ssh", "smart"):
-        raise Refused(f"ansible_connection: {connection!r} is not allowed (only ssh: jobs never run on this machine)")
+        raise Refused("ansible_connection: not allowed, only ssh (jobs never run on this machine)")
     method = text("become_method")
     if method is not None and method != "sudo":
-        raise Refused(f"ansible_become_method: {method!r} is not supported (only sudo)")
+        raise Refused("ansible_become_method: not supported, only sudo")
     settings = HostSettings(hostname=text("hostname", check_hostname) or _host_address(host.name))
     if "port" in found:
         settings.port = _port(*found["port"])
@@ -178,9 +181,15 @@ def host_settings(host: ParsedHost, key_dir: Path | None) -> HostSettings:
     if reference is not None:
         settings.credential = find_credential(reference)
         if settings.credential is None:
-            raise Refused(f"newremora_credential: no credential named {reference!r}")
+            raise Refused("newremora_credential: no credential has this name or id")
     settings.ignored_vars = sorted(ignored)
     return settings
+
+
+def _listed_name(name: str) -> str:
+    """How a skipped host is named in the report: not quoted when it has a space, '=' or a quote (a YAML key is any
+    string: perhaps a value that ended up where a name goes)."""
+    return shown_name(name) or INVALID_NAME
 
 
 def _host_address(name: str) -> str:
@@ -257,7 +266,8 @@ def import_inventory(
         try:
             check_group_name(name)
         except ValueError as exc:
-            bad_groups[name] = f"group {name!r}: {exc}"
+            shown = shown_name(name)
+            bad_groups[name] = f"group {shown}: {exc}" if shown else f"a group with an invalid name: {exc}"
     database = Server._meta.database
     with database.atomic() as transaction:
         known_groups = {group.name for group in Group.select(Group.name)}
@@ -297,7 +307,7 @@ def _import_host(
                 else exc.message
             ) from None
     except Refused as exc:
-        result.skipped.append((host.name, str(exc)))
+        result.skipped.append((_listed_name(host.name), str(exc)))
         return
     if changes:
         server.updated_at = utcnow()

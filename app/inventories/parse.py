@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from app.errors import InvalidInput
+from app.inventories.problems import explain
 
 PARSE_TIMEOUT_S: Final = 60
 MEMORY_LIMIT_BYTES: Final = 1024**3
@@ -111,8 +112,8 @@ def parse_inventory(text: str, fmt: InventoryFormat = "auto") -> ParsedInventory
             "(a very large host range?)"
         )
     if "error" in answer:
-        detail = "; ".join(reasons) or answer["error"]
-        raise InvalidInput(f"content: not an inventory Ansible can read ({fmt}): {detail[:2000]}")
+        # Ansible's own messages quote the input (a password, once): they are mapped, never shown.
+        raise InvalidInput(explain(fmt, text, reasons))
     return ParsedInventory(
         hosts=[
             ParsedHost(

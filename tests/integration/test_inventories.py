@@ -118,7 +118,7 @@ async def test_a_realistic_inventory_imports_runs_on_a_group_and_exports_back(
     assert all(host["ignored_vars"] == ["http_port"] for host in report["created"])
     skipped = {entry["name"]: entry["reason"] for entry in report["skipped"]}
     assert set(skipped) == {"local01", "proxied01", "escape01", "link01"}
-    assert "ansible_connection" in skipped["local01"] and "'local'" in skipped["local01"]
+    assert "ansible_connection: not allowed, only ssh" in skipped["local01"] and "'local'" not in skipped["local01"]
     assert "ansible_ssh_common_args" in skipped["proxied01"] and "ProxyCommand" in skipped["proxied01"]
     assert "outside the key directory" in skipped["escape01"]
     assert "outside the key directory" in skipped["link01"]  # a symlink pointing out is refused too
