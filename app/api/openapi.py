@@ -10,11 +10,13 @@ from quart_schema import OpenAPIProvider
 from app.schemas.common import ErrorEnvelope
 
 ALWAYS: Final = {
+    400: "Invalid input (the message names the field), or a Host this service does not answer to",
     401: "No valid API key (once keys exist)",
     429: "Rate limit exceeded",
     500: "Internal error",
     503: "Database unavailable",
 }
+UNSAFE_METHODS: Final = frozenset({"post", "put", "patch", "delete"})
 TEXT_ENDPOINTS: Final = {
     "/logs": ("The job's output", ["text/plain"]),
     "/stdout": ("The job's output", ["text/plain"]),
@@ -79,8 +81,8 @@ class ApiDocument(OpenAPIProvider):
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 codes = dict(ALWAYS)
-                if "requestBody" in operation or operation.get("parameters"):
-                    codes[400] = "Invalid input (the message names the field)"
+                if method in UNSAFE_METHODS:
+                    codes[403] = "Sent from a page of another site (Origin not this service nor a CORS origin)"
                 if "requestBody" in operation:
                     codes[413] = "Request body too large"
                 if "{" in path or "requestBody" in operation:

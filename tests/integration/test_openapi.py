@@ -162,6 +162,11 @@ async def test_every_route_of_the_reference_is_documented_with_its_schemas(clien
             missing = [name for name in route.request if name not in documented]
             if missing:
                 problems.append(f"{label}: request schema lacks {missing}")
+        # Any request may name a foreign Host (400); a page of another site gets 403 for what changes state.
+        if route.path.startswith("/api/v1/") and "400" not in operation["responses"]:
+            problems.append(f"{label}: 400 not documented")
+        if route.method in {"POST", "PUT", "PATCH", "DELETE"} and "403" not in operation["responses"]:
+            problems.append(f"{label}: 403 (cross-site) not documented")
         parameters = {parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "query"}
         missing = [name for name in route.query if name not in parameters]
         if missing:
