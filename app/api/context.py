@@ -50,5 +50,13 @@ def install_request_context(app: Quart) -> None:
             "duration_ms": round(elapsed_ms, 1),
             "job_id": (request.view_args or {}).get("job_id"),
         }
-        log.info("%s %s -> %s in %.1f ms", request.method, request.path, response.status_code, elapsed_ms, extra=fields)
+        log.info(
+            "%s %s -> %s in %.1f ms from %s",
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed_ms,
+            request.remote_addr,
+            extra=fields,
+        )
         return response

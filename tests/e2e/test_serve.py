@@ -47,6 +47,8 @@ def test_embedded_default_serves_the_api_and_stops_on_sigterm(tmp_path: Path, se
     assert service.terminate() == 0
     log = service.log()
     assert "request_id=e2e-create-1" in log and "POST /api/v1/servers -> 201" in log
+    create_line = next(line for line in log.splitlines() if "request_id=e2e-create-1" in line and " -> " in line)
+    assert create_line.endswith(" from 127.0.0.1")  # the socket's peer: no proxy is trusted by default
     assert "e2e-secret-value" not in log
 
     # The data survives a restart with the same data dir and the key file it made.

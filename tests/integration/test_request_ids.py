@@ -29,4 +29,6 @@ async def test_request_ids_are_kept_or_made_and_logged(client: Client, caplog: p
     access_lines = [r for r in caplog.records if r.name == "newremora.access"]
     by_id = {getattr(r, "request_id", None): r.getMessage() for r in access_lines}
     assert "GET /api/v1/servers -> 200" in by_id["deploy-42.a:b"]
+    # The text line names the client too (JSON lines carry it as the "client" field).
+    assert by_id["deploy-42.a:b"].endswith(f" from {access_lines[0].client}")  # type: ignore[attr-defined]
     assert "GET /api/v1/servers/not-a-uuid -> 404" in by_id["trace-404"]
