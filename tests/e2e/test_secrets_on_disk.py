@@ -9,6 +9,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -95,13 +96,13 @@ def test_no_secret_on_disk_during_runs_nor_after_a_kill(
     secrets = [user.password, user.passphrase, *_key_lines(user.private_key), *_key_lines(user.encrypted_private_key)]
     service = Service.start(tmp_path, env)  # its data dir: tmp_path/var
     try:
-        watch = DiskWatch([tmp_path, control, SHM], secrets, pem_places=[str(tmp_path), str(control)])
+        watch = DiskWatch([tmp_path, control, SHM], secrets, pem_places=[tmp_path, control])
         with watch, httpx.Client(base_url=service.base_url, timeout=60) as http:
             common = {"hostname": sshd.host, "port": sshd.port, "user": user.name}
             become = {"become": True, "become_user": sudo_rights.become_user}
             credential = http.post("/api/v1/credentials", json={"name": "ops", "password": user.password})
             assert credential.status_code == 201, credential.text
-            bodies = {
+            bodies: dict[str, dict[str, Any]] = {
                 "password": {"auth_type": "password", "password": user.password},
                 "key": {"auth_type": "key", "private_key": user.private_key},
                 "passphrase": {
