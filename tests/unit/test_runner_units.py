@@ -259,3 +259,16 @@ def test_a_round_opens_each_new_connection_with_one_job_and_the_others_wait_for_
         (rounds.dir / "went_b1").touch()
         assert [job for job in ("a1", "b1", "a0", "warm1") if rounds.never_went(job)] == ["a1"]
         assert (rounds.dir / "went_a1").exists()
+
+
+def test_a_data_dir_too_long_for_a_runs_sockets_is_refused_at_start() -> None:
+    from app.errors import ConfigurationError
+    from app.runner.config import MAX_RUNS_DIR_LENGTH, runner_config
+    from app.settings import Settings
+
+    fits = Path("/" + "d" * (MAX_RUNS_DIR_LENGTH - len("/runs") - 1))
+    assert (
+        len(str(runner_config(Settings(data_dir=fits, control_dir=Path("/tmp/nr-cp"))).runs_dir)) == MAX_RUNS_DIR_LENGTH
+    )
+    with pytest.raises(ConfigurationError, match="NEWREMORA_DATA_DIR: .* too long"):
+        runner_config(Settings(data_dir=Path(str(fits) + "d"), control_dir=Path("/tmp/nr-cp")))
