@@ -270,5 +270,5 @@ def test_a_data_dir_too_long_for_a_runs_sockets_is_refused_at_start() -> None:
     assert (
         len(str(runner_config(Settings(data_dir=fits, control_dir=Path("/tmp/nr-cp"))).runs_dir)) == MAX_RUNS_DIR_LENGTH
     )
-    with pytest.raises(ConfigurationError, match="NEWREMORA_DATA_DIR: .* too long"):
+    with pytest.raises(ConfigurationError, match=r"NEWREMORA_DATA_DIR: .* too long"):
         runner_config(Settings(data_dir=Path(str(fits) + "d"), control_dir=Path("/tmp/nr-cp")))
