@@ -75,6 +75,10 @@ class DiskWatch:
         self._thread.join()
 
 
+def agents(tmp_path: Path) -> list[str]:
+    return [p.args for p in live_processes_mentioning(str(tmp_path)) if p.args.startswith("ssh-agent")]
+
+
 def _key_lines(pem: str) -> list[str]:
     return [line for line in pem.splitlines() if line and "-----" not in line]
 
@@ -127,6 +131,8 @@ def test_no_secret_on_disk_during_runs_nor_after_a_kill(
             for kind, server_id in servers.items():
                 checked = http.post(f"/api/v1/servers/{server_id}/test").json()["data"]
                 assert checked["status"] == "connected", (kind, checked)
+            # The checks' runs are over: their ssh-agents ended with them.
+            wait_until(lambda: not agents(tmp_path), 5, "the ssh-agents of ended runs to end", 0.05)
             # Command jobs of each kind, and a playbook job with become; all still running when the service dies.
             jobs = {kind: submit(http, server_id, "echo started; sleep 120") for kind, server_id in servers.items()}
             body = {"server_id": servers["become"], "playbook": "pause.yml", "extra_vars": {"pause_seconds": 120}}
@@ -143,16 +149,12 @@ def test_no_secret_on_disk_during_runs_nor_after_a_kill(
             assert wait_for(http, canceled, lambda s: s["status"] in ("canceled", "failed"))["status"] == "canceled"
             assert job(http, jobs["become"])["status"] == "running"
             watch.scan()  # a whole pass while all of them run
+            assert agents(tmp_path)  # the runs of the key jobs have theirs
 
             service.kill_all()  # kill -9 mid-run: what is left on disk stays until the next start
             watch.scan()
             # The runs' ssh-agents end without the service (they held the keys in memory).
-            wait_until(
-                lambda: not [p for p in live_processes_mentioning(str(tmp_path)) if "ssh-agent" in p.args],
-                30,
-                "the ssh-agents of the killed service to end",
-                0.2,
-            )
+            wait_until(lambda: not agents(tmp_path), 30, "the ssh-agents of the killed service to end", 0.2)
             watch.scan()
         assert list((tmp_path / "var" / "runs").glob("run-*"))  # the killed service's run dirs were searched
         assert watch.scans > 3
