@@ -59,10 +59,14 @@ def _decode_var(raw: dict[str, Any]) -> VarValue:
 
 def parse_inventory(text: str, fmt: InventoryFormat = "auto") -> ParsedInventory:
     """Parse in a bounded child process; an unparsable inventory is InvalidInput with Ansible's reason."""
-    with tempfile.TemporaryDirectory(prefix="nr-inventory-") as work:
+    # The text may hold passwords: it reaches the child through a memory-only file (memfd), never the disk; the
+    # temporary directory holds only an empty configuration and Ansible's own scratch space.
+    memfd = os.memfd_create("nr-inventory", os.MFD_CLOEXEC)
+    with tempfile.TemporaryDirectory(prefix="nr-inventory-") as work, open(memfd, "w", encoding="utf-8") as memory:
+        memory.write(text)
+        memory.flush()
         workdir = Path(work)
-        source = workdir / ("inventory.ini" if fmt == "ini" else "inventory.yml")
-        source.write_text(text)
+        source = f"/proc/self/fd/{memfd}"
         config = workdir / "ansible.cfg"
         config.write_text("")
         env = {
@@ -85,8 +89,9 @@ def parse_inventory(text: str, fmt: InventoryFormat = "auto") -> ParsedInventory
         }
         try:
             completed = subprocess.run(
-                [sys.executable, "-I", "-m", "app.inventories.parse", str(source)],
+                [sys.executable, "-I", "-m", "app.inventories.parse", source],
                 env=env,
+                pass_fds=(memfd,),
                 cwd=workdir,
                 capture_output=True,
                 text=True,
@@ -95,9 +100,9 @@ def parse_inventory(text: str, fmt: InventoryFormat = "auto") -> ParsedInventory
             )
         except subprocess.TimeoutExpired:
             raise InvalidInput(f"content: the inventory took longer than {PARSE_TIMEOUT_S} s to parse") from None
-        stdout = completed.stdout.replace(str(source), PLACEHOLDER_PATH)
+        stdout = completed.stdout.replace(source, PLACEHOLDER_PATH)
         reasons = [
-            line.split("[WARNING]: ", 1)[1].replace(str(source), PLACEHOLDER_PATH)
+            line.split("[WARNING]: ", 1)[1].replace(source, PLACEHOLDER_PATH)
             for line in completed.stderr.splitlines()
             if "[WARNING]: Failed to parse" in line
         ]

@@ -14,6 +14,8 @@ from app.settings import Settings
 PLAYBOOKS_DIR: Final = Path(__file__).resolve().parents[2] / "playbooks"
 # sun_path holds 108 bytes; ssh adds "/" + our 32-character digest + a 17-character temporary suffix.
 MAX_CONTROL_DIR_LENGTH: Final = 107 - 1 - 32 - 17
+# A run's secret socket and ssh-agent socket are RUNS_DIR/run-PID-XXXXXXXX/s and /a (PID: up to 7 digits).
+MAX_RUNS_DIR_LENGTH: Final = 107 - len("/run-4194304-XXXXXXXX/a")
 
 
 def runner_config(settings: Settings, observe_run: RunObserver | None = None) -> RunnerConfig:
@@ -25,8 +27,14 @@ def runner_config(settings: Settings, observe_run: RunObserver | None = None) ->
             f"NEWREMORA_CONTROL_DIR: {control_dir} is too long for SSH control sockets "
             f"({MAX_CONTROL_DIR_LENGTH} characters at most)"
         )
+    runs_dir = settings.data_dir.absolute() / "runs"
+    if len(str(runs_dir)) > MAX_RUNS_DIR_LENGTH:
+        raise ConfigurationError(
+            f"NEWREMORA_DATA_DIR: {settings.data_dir.absolute()} is too long for the UNIX sockets of a run "
+            f"({MAX_RUNS_DIR_LENGTH - len('/runs')} characters at most)"
+        )
     return RunnerConfig(
-        runs_dir=settings.data_dir.absolute() / "runs",
+        runs_dir=runs_dir,
         control_dir=control_dir,
         playbooks_dir=PLAYBOOKS_DIR,
         kill_grace_s=settings.kill_grace,

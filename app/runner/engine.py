@@ -45,12 +45,27 @@ def _playbook_wrapper(run_dir: RunDirectory) -> Path:
     return bin_dir
 
 
+def _askpass(run_dir: RunDirectory) -> Path:
+    """ssh's askpass helper (app/runner/secret_client.py): SSH_ASKPASS is one executable, without arguments."""
+    helper = run_dir.path / "bin" / "nr-askpass"
+    python, client = shlex.quote(sys.executable), shlex.quote(str(Path(__file__).with_name("secret_client.py")))
+    helper.write_text(f'#!/bin/sh\nexec {python} -I {client} "$@"\n')
+    helper.chmod(0o700)
+    return helper
+
+
 def _environment(config: RunnerConfig, run_dir: RunDirectory) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
+    bin_dir = _playbook_wrapper(run_dir)
     return {
+        **run_dir.environment(),
+        "NR_ASKPASS": str(_askpass(run_dir)),
+        # Our connection (newremora_ssh) and lookup (newremora_secret) for every playbook, a user's too.
+        "ANSIBLE_CONNECTION_PLUGINS": str(config.playbooks_dir / "connection_plugins"),
+        "ANSIBLE_LOOKUP_PLUGINS": str(config.playbooks_dir / "lookup_plugins"),
         # ansible-runner starts ansible-playbook from PATH: our wrapper first, then the venv's (even when the
         # venv is not activated).
-        "PATH": f"{_playbook_wrapper(run_dir)}:{venv_bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "PATH": f"{bin_dir}:{venv_bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
         "ANSIBLE_SSH_USETTY": "False",  # a tty turns LF into CRLF and merges stderr into stdout
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_PIPELINING": "True",

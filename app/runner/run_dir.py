@@ -15,15 +15,26 @@ from typing import Final
 
 import jinja2
 
+from app.runner.agent import Agent, public_key_line
+from app.runner.secret_socket import SecretSocket
 from app.runner.spec import RunnerConfig, Target
 
 INVENTORY_TEMPLATE: Final = Path(__file__).resolve().parents[2] / "inventory_templates" / "hosts.yml.j2"
 # Variable names are ours, never a user's; anything else would be a bug worth stopping for.
 IDENTIFIER: Final = re.compile(r"[a-z_][a-z0-9_]*")
+# Socket names in the run directory, short: a socket's whole path must fit in 108 bytes (see runner/config.py).
+SECRET_SOCKET: Final = "s"  # noqa: S105 (a file name)
+AGENT_SOCKET: Final = "a"
 # Host aliases are ours (job_<id>) or a server's name (validated, and quoted in the template).
 HOST_ALIAS: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 
 HostVars = dict[str, str | int | bool]
+
+# A host variable of ours naming the secret-socket handle of the host's sudo password. Host variables are tagged
+# !unsafe (never templated), so the lookup that reads the password lives in the vars of a group of the hosts with
+# that handle (nr_become_HANDLE), which render_inventory adds.
+BECOME_HANDLE: Final = "nr_become_handle"
+HANDLE: Final = re.compile(r"[0-9a-f]{32}")
 
 
 @cache
@@ -49,7 +60,14 @@ def render_inventory(hosts: dict[str, HostVars], group: str | None = None, run_v
         if not HOST_ALIAS.fullmatch(alias):
             raise ValueError(f"not an inventory host alias: {alias!r}")
         _check_names(host_vars)
-    return _template().render(hosts=hosts, group=group, run_vars=run_vars)
+    become_groups: dict[str, list[str]] = {}
+    for alias, host_vars in hosts.items():
+        handle = host_vars.get(BECOME_HANDLE)
+        if handle is not None:
+            if not isinstance(handle, str) or not HANDLE.fullmatch(handle):
+                raise ValueError(f"not a secret handle: {handle!r}")
+            become_groups.setdefault(handle, []).append(alias)
+    return _template().render(hosts=hosts, group=group, run_vars=run_vars, become_groups=become_groups)
 
 
 def job_alias(job_id: str) -> str:
@@ -73,7 +91,8 @@ def known_hosts_line(target: Target) -> str:
 
 
 class RunDirectory:
-    """A 0700 directory for one ansible-runner run; key material lives here only while the run lasts."""
+    """A 0700 directory for one ansible-runner run. No secret is ever written into it: the inventory names
+    passwords by handles of the run's secret socket, and private keys live in the run's ssh-agent."""
 
     def __init__(self, config: RunnerConfig) -> None:
         config.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -82,6 +101,8 @@ class RunDirectory:
         self.path = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=config.runs_dir))
         self._secrets = self.path / "secrets"
         self._secrets.mkdir(mode=0o700)
+        self.secret_socket = SecretSocket(self.path / SECRET_SOCKET)
+        self._agent: Agent | None = None
 
     def __enter__(self) -> RunDirectory:
         return self
@@ -92,8 +113,12 @@ class RunDirectory:
         self.remove()
 
     def remove(self) -> None:
-        # Ansible's forks run in sessions of their own: when a run was cut short, some may still be alive.
+        # Ansible's forks run in sessions of their own: when a run was cut short, some may still be alive (and
+        # the agent: its command line names its socket in this directory).
+        if self._agent is not None:
+            self._agent.stop()
         _kill_processes_using([self.path])
+        self.secret_socket.close()
         shutil.rmtree(self.path, ignore_errors=True)
 
     def _private_file(self, name: str, text: str) -> Path:
@@ -102,6 +127,20 @@ class RunDirectory:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         return path
+
+    def environment(self) -> dict[str, str]:
+        """What Ansible's processes need to ask the secret socket (see playbooks/connection_plugins)."""
+        return {"NR_SECRET_SOCKET": str(self.secret_socket.path)}
+
+    def _agent_identity(self, target: Target, private_key: str) -> Path:
+        """The public key file that makes ssh offer this target's key, and only it, from the run's agent."""
+        public = self._secrets / f"key_{_file_key(target)}.pub"
+        if not public.exists():
+            if self._agent is None:
+                self._agent = Agent(self.path / AGENT_SOCKET)
+            self._agent.add(private_key)
+            self._private_file(public.name, public_key_line(private_key))
+        return public
 
     def known_hosts_path(self, target: Target) -> Path:
         return self._secrets / f"known_hosts_{_file_key(target)}"
@@ -116,37 +155,40 @@ class RunDirectory:
             "GlobalKnownHostsFile=/dev/null",
             # Trust on first use; a changed key is refused ("REMOTE HOST IDENTIFICATION HAS CHANGED").
             "StrictHostKeyChecking=accept-new",
-            "IdentityAgent=none",
             "IdentitiesOnly=yes",
             f"ConnectTimeout={self.config.connect_timeout_s}",
             "ServerAliveInterval=15",
         ]
         host_vars: HostVars = {
-            "ansible_connection": "ssh",
+            # Ansible's ssh, but the password goes to ssh's askpass through the secret socket, not /dev/shm.
+            "ansible_connection": "newremora_ssh",
             "ansible_host": target.hostname,
             "ansible_port": target.port,
             "ansible_user": target.user,
             "ansible_control_path": str(self.config.control_dir / target.credential_digest),
         }
         if target.private_key is not None:
-            key_file = self._secrets / f"key_{_file_key(target)}"
-            if not key_file.exists():
-                self._private_file(key_file.name, target.private_key)
-            host_vars["ansible_ssh_private_key_file"] = str(key_file)
+            identity = self._agent_identity(target, target.private_key)
+            agent = self.path / AGENT_SOCKET
+            options += [f"IdentityAgent={agent}", f"IdentityFile={identity}"]
             options += ["PasswordAuthentication=no", "KbdInteractiveAuthentication=no"]
         else:
-            host_vars["ansible_password"] = target.password or ""
-            options += ["PubkeyAuthentication=no"]
+            # A handle, not the password: ssh's askpass helper exchanges it over the secret socket.
+            password = target.password
+            host_vars["ansible_password"] = self.secret_socket.handle_for(password) if password else ""
+            host_vars["ansible_ssh_password_mechanism"] = "ssh_askpass"  # noqa: S105 (not a password)
+            options += ["IdentityAgent=none", "PubkeyAuthentication=no"]
         host_vars["ansible_ssh_common_args"] = shlex.join(arg for option in options for arg in ("-o", option))
         if target.become_user is not None:
             # Every task of the host (start, poll, kill, clean up) runs as the become user, so the job's
             # directory, its processes and the signals of a cancel all belong to that one user. sudo reads
-            # the password on stdin (Ansible answers its prompt), never from argv.
+            # the password on stdin (Ansible answers its prompt), never from argv; Ansible's worker gets it from
+            # the secret socket when it needs it.
             host_vars["ansible_become"] = True
             host_vars["ansible_become_method"] = "sudo"
             host_vars["ansible_become_user"] = target.become_user
             if target.become_password is not None:
-                host_vars["ansible_become_password"] = target.become_password
+                host_vars[BECOME_HANDLE] = self.secret_socket.handle_for(target.become_password)
         if target.python_interpreter is not None:
             host_vars["ansible_python_interpreter"] = target.python_interpreter
         return host_vars
@@ -168,8 +210,8 @@ class RunDirectory:
     def write_inventory(
         self, hosts: dict[str, HostVars], group: str | None = None, run_vars: HostVars | None = None
     ) -> Path:
-        """The run's inventory (credentials inside: 0600). Written again for each round of a run, whole or not
-        at all: Ansible may read it at any time (``meta: refresh_inventory``)."""
+        """The run's inventory (0600; handles of secrets, never a secret). Written again for each round of a run,
+        whole or not at all: Ansible may read it at any time (``meta: refresh_inventory``)."""
         path = self.path / "inventory.yml"
         temporary = self.path / ".inventory.yml.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -181,7 +223,7 @@ class RunDirectory:
 
 def remove_stale_runs(runs_dir: Path) -> int:
     """End what a killed service left: its Ansible processes (they run in sessions of their own, so they
-    outlive it, blocked on output nobody reads) and its run directories (they may hold key material)."""
+    outlive it, blocked on output nobody reads), its ssh-agents, and its run directories."""
     stale = [
         path
         for path in runs_dir.glob("run-*-*")

@@ -152,9 +152,15 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
     rounds_played = yaml.safe_load((PLAYBOOKS_DIR / "run_jobs.yml").read_text())
     imported = [entry["vars"]["nr_round"] for entry in rounds_played if "import_playbook" in entry]
     assert imported == list(range(1, ROUNDS_PER_RUN + 1))
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     config = RunnerConfig(runs_dir=tmp_path, control_dir=tmp_path / "cp", playbooks_dir=PLAYBOOKS_DIR)
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
     everything = Target(
-        "s", "h", 22, "u", private_key="KEY", become_user="root", become_password="yes", python_interpreter="/py"
+        "s", "h", 22, "u", private_key=key.decode(), become_user="root", become_password="yes", python_interpreter="/py"
     )
     by_password = Target("s2", "h", 2222, "u", password="{{ lookup('pipe', 'id') }}", credential_digest="d")
     specs = [
@@ -175,6 +181,14 @@ def test_a_round_reaches_ansible_with_every_variable(tmp_path: Path) -> None:
             expected = {**run_dir.connection_vars(spec.target), **job_vars(spec), **rounds.shared}
             assert {name: seen.get(name) for name in expected} == expected
             assert set(run_vars("t", config)) == set(rounds.shared)
+        # Secrets are named by handles; the sudo password is a lookup of the run's secret socket.
+        text = inventory_path.read_text()
+        assert '"yes"' not in text and "lookup('pipe'" not in text and key.decode().splitlines()[1] not in text
+        become = inventory.get_host("job_j1").get_vars().get("ansible_become_password")
+        handle = run_dir.connection_vars(everything)["nr_become_handle"]
+        assert become is None  # a group's variable, not the host's
+        group_vars = inventory.groups[f"nr_become_{handle}"].get_vars()
+        assert group_vars["ansible_become_password"] == f"{{{{ lookup('newremora_secret', '{handle}') }}}}"
 
 
 class NoMoreJobs:
@@ -245,3 +259,16 @@ def test_a_round_opens_each_new_connection_with_one_job_and_the_others_wait_for_
         (rounds.dir / "went_b1").touch()
         assert [job for job in ("a1", "b1", "a0", "warm1") if rounds.never_went(job)] == ["a1"]
         assert (rounds.dir / "went_a1").exists()
+
+
+def test_a_data_dir_too_long_for_a_runs_sockets_is_refused_at_start() -> None:
+    from app.errors import ConfigurationError
+    from app.runner.config import MAX_RUNS_DIR_LENGTH, runner_config
+    from app.settings import Settings
+
+    fits = Path("/" + "d" * (MAX_RUNS_DIR_LENGTH - len("/runs") - 1))
+    assert (
+        len(str(runner_config(Settings(data_dir=fits, control_dir=Path("/tmp/nr-cp"))).runs_dir)) == MAX_RUNS_DIR_LENGTH
+    )
+    with pytest.raises(ConfigurationError, match=r"NEWREMORA_DATA_DIR: .* too long"):
+        runner_config(Settings(data_dir=Path(str(fits) + "d"), control_dir=Path("/tmp/nr-cp")))
