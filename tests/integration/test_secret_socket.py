@@ -87,12 +87,15 @@ def test_an_imported_inventory_never_reaches_a_file(tmp_path: Path, monkeypatch:
     def watch() -> None:
         nonlocal scans
         while not stop.is_set():
-            for path in temp.rglob("*"):
-                try:
-                    if path.is_file() and password.encode() in path.read_bytes():
-                        seen.append(str(path))
-                except OSError:
-                    continue
+            # os.walk, not rglob: a directory Ansible removes while it is walked is skipped, not an error.
+            for directory, _, names in os.walk(temp):
+                for name in names:
+                    path = Path(directory) / name
+                    try:
+                        if path.is_file() and password.encode() in path.read_bytes():
+                            seen.append(str(path))
+                    except OSError:
+                        continue
             scans += 1
 
     watcher = threading.Thread(target=watch, daemon=True)
