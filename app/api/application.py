@@ -23,6 +23,7 @@ from app.api import (
     web,
 )
 from app.api.access import install_access_control
+from app.api.asgi import BodyGuard
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.api.openapi import ApiDocument
@@ -71,6 +72,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(credentials.blueprint, url_prefix="/api/v1/credentials")
     app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
     install_access_control(app, settings)
+    app.asgi_app = BodyGuard(app.asgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
 
     @app.before_serving
     async def open_runtime() -> None:
