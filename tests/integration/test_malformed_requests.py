@@ -213,6 +213,12 @@ bodies = st.one_of(
 )
 
 
+QUERY_NAMES = [b"page", b"limit", b"last_event_id", b"include_output", b"active_only", b"force", b"format", b"search"]
+queries = st.builds(
+    lambda name, value: name + b"=" + value,
+    st.sampled_from(QUERY_NAMES),
+    st.one_of(st.binary(max_size=30), st.integers().map(lambda number: str(number).encode())),
+)
 # Bytes a server passes in a header value (h11 refuses NUL, CR, LF and trims spaces and tabs).
 header_values = st.binary(min_size=1, max_size=30).map(lambda raw: raw.translate(None, b"\x00\r\n\t ")).filter(bool)
 
@@ -221,7 +227,7 @@ header_values = st.binary(min_size=1, max_size=30).map(lambda raw: raw.translate
     route_index=st.integers(min_value=0),
     body=bodies,
     content_type=st.sampled_from(CONTENT_TYPES),
-    query=st.binary(max_size=60),
+    query=st.one_of(st.binary(max_size=60), queries),
     event_id=st.one_of(st.none(), header_values),
 )
 @settings(
