@@ -16,9 +16,10 @@ from app.errors import InvalidInput, UnsupportedMediaType
 MAX_JSON_DEPTH: Final = 64
 # The charset values that mean UTF-8; any other is refused, whatever the bytes.
 UTF8_NAMES: Final = frozenset({"utf-8", "utf8"})
-# A JSON string (skipped whole: brackets inside it do not nest) or one bracket. Possessive, so an unclosed
-# string costs one pass, not a backtrack per character.
-_STRING_OR_BRACKET: Final = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
+# A JSON string (brackets inside it do not nest), and a run of anything but brackets. Possessive, so an unclosed
+# string costs one pass, not a backtrack per character; both are removed in C before Python counts brackets.
+_STRING: Final = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS: Final = re.compile(r"[^\[\]{}]++")
 # Event ids are output chunk sequence numbers, an INTEGER column (32 bits on PostgreSQL): none is larger.
 MAX_EVENT_ID: Final = 2**31 - 1
 _EVENT_ID: Final = re.compile(r"[0-9]{1,10}")
@@ -31,13 +32,12 @@ def _refuse_constant(name: str) -> Any:
 
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     depth = 0
-    for match in _STRING_OR_BRACKET.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
+    for bracket in _NOT_BRACKETS.sub("", _STRING.sub("", text)):
+        if bracket in "[{":
             depth += 1
             if depth > limit:
                 return True
-        elif token in ("]", "}"):
+        else:
             depth -= 1
     return False
 
