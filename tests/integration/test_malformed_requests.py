@@ -190,6 +190,12 @@ def _nested(depth: int, opener: bytes, inner: bytes) -> bytes:
     return opener * depth + inner + closer * depth
 
 
+def _multipart(name: bytes, filename: bytes, content: bytes) -> bytes:
+    """A form part (the PEM upload's shape) with raw bytes in its name, file name and content."""
+    disposition = b'Content-Disposition: form-data; name="' + name + b'"; filename="' + filename + b'"'
+    return b"--x\r\n" + disposition + b"\r\n\r\n" + content + b"\r\n--x--\r\n"
+
+
 CONTENT_TYPES = [
     b"application/json",
     b"application/json; charset=utf-8",
@@ -205,6 +211,7 @@ bodies = st.one_of(
     st.binary(max_size=200),
     st.builds(_nested, st.integers(0, 200_000), st.just(b"["), st.binary(max_size=20)),
     st.builds(_nested, st.integers(0, 5_000), st.just(b'{"a":'), st.sampled_from([b"1", b"\xff", b'"\\ud800"'])),
+    st.builds(_multipart, st.binary(max_size=12), st.binary(max_size=12), st.binary(max_size=60)),
     st.builds(
         lambda text, junk: text.encode("utf-8", "surrogatepass") + junk,
         st.text(max_size=50),
