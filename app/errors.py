@@ -46,6 +46,10 @@ class KeyMismatch(ConfigurationError):
     """This process's key is not the deployment's: set NEWREMORA_SECRET_KEY to the key its other processes use"""
 
 
+class UnsupportedMediaType(NewRemoraError):
+    """Unsupported media type"""
+
+
 class PayloadTooLarge(NewRemoraError):
     """Request body too large"""
 

@@ -22,6 +22,7 @@ from app.api import (
     web,
 )
 from app.api.access import install_access_control
+from app.api.asgi import BodyGuard
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.api.openapi import ApiDocument
@@ -64,6 +65,8 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
     install_access_control(app, settings)
     install_trusted_proxies(app, settings)
+    # Outermost: an oversized body or a query string that is not UTF-8 is answered before anything else runs.
+    app.asgi_app = BodyGuard(app.asgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
 
     @app.before_serving
     async def open_runtime() -> None:

@@ -10,7 +10,8 @@ from typing import Any, Final, cast
 
 from quart import Quart, Request, Response, current_app, g, request
 
-from app.errors import InvalidInput
+from app.api.decoding import decode_json_body
+from app.errors import NewRemoraError
 from app.logs import request_id_var
 from app.runtime import Runtime
 
@@ -21,8 +22,29 @@ RUNTIME_KEY: Final = "newremora.runtime"
 
 
 class ApiRequest(Request):
-    def on_json_loading_failed(self, error: Exception) -> Any:
-        raise InvalidInput("request body: not valid JSON") from error
+    """Quart's parsing decodes the body as UTF-8 whatever the charset, outside its error handling, and lets the
+    parser's RecursionError through: malformed bytes were 500s. The body's bytes go through app/api/decoding.py."""
+
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if cache and self._cached_json[silent] is not Ellipsis:
+            return self._cached_json[silent]
+        if not (force or self.is_json):
+            return None
+        raw = await self.get_data(cache, False, False)
+        try:
+            result = decode_json_body(raw, self.mimetype_params.get("charset"))
+        except NewRemoraError:
+            if not silent:
+                raise
+            result = None
+        if cache:
+            self._cached_json[silent] = result
+        return result
+
+
+def request_id_from(incoming: str) -> str:
+    """The client's X-Request-ID if it is sane (it goes into every log line), else a new one."""
+    return incoming if SANE_REQUEST_ID.fullmatch(incoming) else f"req-{uuid.uuid4().hex}"
 
 
 def runtime() -> Runtime:
@@ -32,9 +54,7 @@ def runtime() -> Runtime:
 def install_request_context(app: Quart) -> None:
     @app.before_request
     async def assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if SANE_REQUEST_ID.fullmatch(incoming) else f"req-{uuid.uuid4().hex}"
-        request_id_var.set(request_id)
+        request_id_var.set(request_id_from(request.headers.get("X-Request-ID", "")))
         g.request_started = time.perf_counter()
 
     @app.after_request

@@ -23,6 +23,7 @@ STATUS_BY_ERROR: Final[dict[type[errors.NewRemoraError], int]] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
     errors.DatabaseUnavailable: 503,
 }
 

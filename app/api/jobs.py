@@ -227,7 +227,7 @@ async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
 @validate_response(Envelope[JobDuplicated], 201)
 async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
     # The body is optional: an empty one (or none) duplicates the job as it was.
-    raw = await request.get_data(as_text=True)
+    raw = await request.get_data()  # bytes: the JSON decoding step refuses what is not UTF-8
     body = await request.get_json() if raw.strip() else {}
     if not isinstance(body, dict):
         raise InvalidInput("request body: must be a JSON object")

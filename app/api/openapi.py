@@ -85,6 +85,7 @@ class ApiDocument(OpenAPIProvider):
                     codes[403] = "Sent from a page of another site (Origin not this service nor a CORS origin)"
                 if "requestBody" in operation:
                     codes[413] = "Request body too large"
+                    codes[415] = "A body in a charset other than UTF-8"
                 if "{" in path or "requestBody" in operation:
                     codes[404] = "No such resource (the path's id, or one the body refers to)"
                 if (method, path) in CONFLICTS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from app.api.context import runtime
-from app.errors import InvalidInput
+from app.api.decoding import event_id
 from app.jobqueue import reads
 from app.sse.stream import job_events
 
@@ -14,10 +14,7 @@ blueprint = Blueprint("stream", __name__)
 
 def resume_point() -> int:
     """The last chunk the client has: Last-Event-ID (browsers send it on reconnect) or ?last_event_id=."""
-    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
-    if not raw.isdigit():
-        raise InvalidInput("last_event_id: must be the id of an output event (a whole number)")
-    return int(raw)
+    return event_id(request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0")
 
 
 @blueprint.get("/<job_id>/stream")

@@ -167,6 +167,8 @@ async def test_every_route_of_the_reference_is_documented_with_its_schemas(clien
             problems.append(f"{label}: 400 not documented")
         if route.method in {"POST", "PUT", "PATCH", "DELETE"} and "403" not in operation["responses"]:
             problems.append(f"{label}: 403 (cross-site) not documented")
+        if "requestBody" in operation and "415" not in operation["responses"]:
+            problems.append(f"{label}: 415 (charset) not documented")
         parameters = {parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "query"}
         missing = [name for name in route.query if name not in parameters]
         if missing:
