@@ -25,9 +25,13 @@ MAX_EVENT_ID: Final = 2**31 - 1
 _EVENT_ID: Final = re.compile(r"[0-9]{1,10}")
 
 
+class _NotJsonNumber(ValueError):
+    pass
+
+
 def _refuse_constant(name: str) -> Any:
     # Python's parser accepts NaN and Infinity; JSON does not, and a float field would keep them.
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJsonNumber(name)
 
 
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -54,6 +58,8 @@ def decode_json_body(raw: bytes, charset: str | None) -> Any:
         raise InvalidInput(f"request body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(text, parse_constant=_refuse_constant)
+    except _NotJsonNumber as error:
+        raise InvalidInput("request body: not valid JSON (NaN and Infinity are not JSON numbers)") from error
     except (ValueError, RecursionError) as error:
         raise InvalidInput("request body: not valid JSON") from error
 
