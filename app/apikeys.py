@@ -85,6 +85,7 @@ class _Snapshot:
 class Verdict:
     allowed: bool | None  # None: no key exists, the API is open
     touch: str | None = None  # a key id whose last_used_at is due to be written (touch_key)
+    key_id: str | None = None  # the key presented, when allowed
 
 
 class LiveKeys:
@@ -123,9 +124,9 @@ class LiveKeys:
         with self._lock:
             last = self._last_used.get(key_id)
             if last is not None and (now - last).total_seconds() <= LAST_USED_PRECISION_S:
-                return Verdict(True)
+                return Verdict(True, key_id=key_id)
             self._last_used[key_id] = now  # one request writes it; the others of this minute do not
-        return Verdict(True, touch=key_id)
+        return Verdict(True, touch=key_id, key_id=key_id)
 
     def load(self) -> _Snapshot:
         generation, read_at = _generation, self._clock()

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Final
 
-from quart import Quart, current_app, request
+from quart import Quart, current_app, g, request
 from quart_rate_limiter import RateLimit, RateLimiter
 
 from app.api.context import runtime
 from app.apikeys import touch_key
 from app.errors import Unauthorized
+from app.principals import LOCAL, for_key
 from app.settings import Settings
 
 API_PREFIX: Final = "/api/v1/"
@@ -84,3 +85,4 @@ def install_access_control(app: Quart, settings: Settings) -> None:
             await rt.database.run(touch_key, verdict.touch)  # once a minute per key
         if verdict.allowed is False:
             raise Unauthorized()
+        g.principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id)

@@ -13,6 +13,7 @@ from quart import Quart, Request, Response, current_app, g, request
 from app.api.decoding import decode_json_body
 from app.errors import NewRemoraError
 from app.logs import request_id_var
+from app.principals import LOCAL, Principal
 from app.runtime import Runtime
 
 log = logging.getLogger("newremora.access")
@@ -80,3 +81,9 @@ def install_request_context(app: Quart) -> None:
             extra=fields,
         )
         return response
+
+
+def current_principal() -> Principal:
+    """Who makes the current request (app/api/access.py decides it before any /api/v1 handler runs)."""
+    principal: Principal = g.get("principal", LOCAL)
+    return principal

@@ -1,0 +1,39 @@
+"""Who is calling: the one answer the rights checks and the audit trail share.
+
+A request is made by a principal: the local user of a service that has no API key and no user yet (single-user
+mode), an API key, a signed-in user, or an OpenID Connect subject. The access layer (app/api/access.py) decides
+it once per request; everything else asks ``app.api.context.current_principal()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+PrincipalKind = Literal["local", "key", "user", "oidc"]
+Role = Literal["viewer", "operator", "admin"]
+ROLES: Final[tuple[Role, ...]] = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    # What an audit row names as the actor: "local", a key's id, a username, an OIDC subject.
+    name: str
+    role: Role = "admin"
+    key_id: str | None = None
+    user_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """``kind:name``, e.g. ``key:0b5f...`` or ``user:alice``: unambiguous across kinds in one column."""
+        return f"{self.kind}:{self.name}"
+
+
+# Single-user mode: no key and no user exists, the service listens on loopback, whoever reaches it is its owner.
+LOCAL: Final = Principal(kind="local", name="local")
+
+
+def for_key(key_id: str) -> Principal:
+    # Until keys belong to users, every key is an administrator key (keys made before users keep that role).
+    return Principal(kind="key", name=key_id, key_id=key_id)
