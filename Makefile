@@ -15,13 +15,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Jobs need an ssh client and sshpass on this machine (Debian packages; installed when missing, as root).
+# Jobs need OpenSSH's client (ssh, ssh-agent, ssh-add) and setpriv on this machine (Debian packages; installed
+# when missing, as root). sshpass is not needed: passwords reach ssh through its askpass hook (docs/security.md).
 runtime-deps:
-	@command -v ssh >/dev/null && command -v sshpass >/dev/null || { \
+	@command -v ssh >/dev/null && command -v ssh-agent >/dev/null && command -v setpriv >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      openssh-client sshpass >/dev/null; \
-	  else echo "warning: install openssh-client and sshpass to run jobs" >&2; fi; }
+	      openssh-client util-linux >/dev/null; \
+	  else echo "warning: install openssh-client and util-linux to run jobs" >&2; fi; }
 
 run: install runtime-deps
 	$(BIN)/newremora migrate
