@@ -51,7 +51,7 @@ def load_tagged(text: str) -> Any:
 
 @pytest.mark.parametrize("value", ["yes", "no", "0755", "null", "~", "1_000", "12345", "1.10", "true"])
 def test_inventory_strings_that_look_like_other_types_stay_strings(value: str) -> None:
-    # A password "yes" must reach sshpass as "yes", not as true.
+    # A password "yes" must reach ssh as "yes", not as true.
     _, host_vars = load_tagged(render_inventory({"job_1": {"ansible_password": value}}))["all"]["hosts"]["job_1"]
     assert host_vars["ansible_password"] == value
 
