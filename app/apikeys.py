@@ -14,10 +14,10 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, cast
 
 import peewee as pw
 
@@ -192,22 +192,24 @@ class LiveKeys:
             )
             .join(User, pw.JOIN.LEFT_OUTER)
             .where(ApiKey.revoked_at.is_null())
+            .tuples()
         )
         any_user = User.select().exists()
         keys = {}
         with self._lock:
-            for key in rows:
-                owner = key.user if key.user_id is not None else None
-                keys[key.key_hash] = _LiveKey(
-                    id=key.id,
-                    role=effective_role(key.role, owner.role if owner else None),
-                    user_id=key.user_id,
-                    expires_at=key.expires_at,
-                    owner_disabled=owner is not None and owner.disabled_at is not None,
+            for row in cast(Iterable[tuple[Any, ...]], rows):
+                key_id, key_hash, last_used_at, key_role, expires_at, user_id, owner_role, disabled_at = row
+                keys[key_hash] = _LiveKey(
+                    id=key_id,
+                    role=effective_role(key_role, owner_role if user_id is not None else None),
+                    user_id=user_id,
+                    expires_at=ApiKey.expires_at.python_value(expires_at),
+                    owner_disabled=disabled_at is not None,
                 )
-                known = self._last_used.get(key.id)
-                if key.last_used_at is not None and (known is None or key.last_used_at > known):
-                    self._last_used[key.id] = key.last_used_at  # written by another process
+                used = ApiKey.last_used_at.python_value(last_used_at)
+                known = self._last_used.get(key_id)
+                if used is not None and (known is None or used > known):
+                    self._last_used[key_id] = used  # written by another process
             self._snapshot = snapshot = _Snapshot(generation, read_at, keys, any_user)
         return snapshot
 

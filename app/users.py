@@ -6,6 +6,7 @@ keys at once in this process, within ``LIVE_KEYS_TTL_S`` in the others.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -16,8 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.apikeys import keys_changed
 from app.clock import utcnow
-from app.errors import Conflict, InvalidInput, NotFound
-from app.models import User
+from app.errors import ConfigurationError, Conflict, InvalidInput, NotFound
+from app.models import ApiKey, User
 from app.principals import Role
 
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -121,3 +122,33 @@ def set_password(id_or_username: str, password: str) -> User:
     user.password_hash = hash_password(password)
     user.save()
     return user
+
+
+def single_user_mode() -> bool:
+    """No user and no live key: the API is open, whoever reaches it is its administrator (``LOCAL``)."""
+    return not User.select().exists() and not ApiKey.select().where(ApiKey.revoked_at.is_null()).exists()
+
+
+def refuse_open_exposure(host: str, allow_open_api: bool) -> None:
+    """Serving an open API beyond this machine hands every server's root to whoever finds the port: ``serve``
+    on a non-loopback address stops here, unless the deployment says it means it."""
+    if allow_open_api or _is_loopback(host) or not single_user_mode():
+        return
+    raise ConfigurationError(
+        f"refusing to serve on {host}: no user and no API key exists, so anyone reaching this port would be an "
+        "administrator.\n"
+        "  Create an administrator and a key first: newremora user create NAME --role admin, then newremora token "
+        "create --name NAME --user NAME (docs/access.md).\n"
+        "  Or listen on loopback (NEWREMORA_HOST=127.0.0.1), or set NEWREMORA_ALLOW_OPEN_API=true if a proxy in "
+        "front authenticates every request."
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a name: where it resolves is not ours to trust
