@@ -78,6 +78,9 @@ async def test_every_route_and_caller_gets_the_documented_answer(app: Quart, cli
     # Single-user mode first: no user, no key, the caller is the local administrator.
     me = await ok_data(await client.get("/api/v1/me"))
     assert (me["kind"], me["role"], me["user"]) == ("local", "admin", None)
+    # The first user ends it, even without a key: from then on every request needs one.
+    await ok_data(await client.post("/api/v1/users", json={"username": "first", "role": "admin"}), 201)
+    assert await error_of(await client.get("/api/v1/me"), 401)
 
     callers = make_callers(app)
     problems: list[str] = []
