@@ -41,8 +41,9 @@ def _sees_all(principal: Principal) -> bool:
 @blueprint.get("")
 @validate_response(Envelope[KeyList])
 async def list_keys() -> Envelope[KeyList]:
-    """The caller's keys (an administrator: every key), revoked and expired ones too; never the keys
-    themselves."""
+    """List API keys.
+
+    The caller's keys (an administrator: every key), revoked and expired ones too; never the keys themselves."""
     principal = current_principal()
     owner = None if _sees_all(principal) else principal.user_id
     found = await runtime().database.run(apikeys.list_keys, owner)
@@ -53,8 +54,10 @@ async def list_keys() -> Envelope[KeyList]:
 @validate_request(KeyCreate)
 @validate_response(Envelope[NewKeyOut], 201)
 async def create_key(data: KeyCreate) -> tuple[Envelope[NewKeyOut], int]:
-    """A new key, shown in this answer only. It belongs to the caller (an administrator may name ``user_id``) and
-    may do at most what its owner may, and what the calling key may: 403 beyond."""
+    """Create an API key.
+
+    The key is shown in this answer only. It belongs to the caller (an administrator may name ``user_id``) and may
+    do at most what its owner may, and what the calling key may: 403 beyond."""
     principal = current_principal()
     expires_at = data.expiry()
 
@@ -83,8 +86,10 @@ async def create_key(data: KeyCreate) -> tuple[Envelope[NewKeyOut], int]:
 @blueprint.delete("/<key_id>")
 @validate_response(Envelope[KeyOut])
 async def revoke_key(key_id: str) -> Envelope[KeyOut]:
-    """Revokes one of the caller's keys (an administrator: any key); a key of another user is not found. Counts
-    at once on this node, within a second on the others."""
+    """Revoke an API key.
+
+    One of the caller's keys (an administrator: any key); a key of another user is not found (404). Counts at once
+    on this node, within a second on the others."""
     principal = current_principal()
     owner = None if _sees_all(principal) else (principal.user_id or "")
     revoked = await runtime().database.run(apikeys.revoke_key, key_id, owner)

@@ -18,8 +18,10 @@ blueprint = Blueprint("me", __name__)
 @blueprint.get("")
 @validate_response(Envelope[MeOut])
 async def me() -> Envelope[MeOut]:
-    """The caller: ``local`` in single-user mode (no key and no user exists), else the key and its owner, with
-    the effective role and the endpoints it allows."""
+    """Who is calling.
+
+    ``local`` in single-user mode (no key and no user exists), else the key and its owner, with the effective role
+    and the endpoints it allows."""
     principal = current_principal()
     user = await runtime().database.run(users.find_user, principal.user_id) if principal.user_id else None
     return Envelope(

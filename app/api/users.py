@@ -32,7 +32,9 @@ def user_out(user: User) -> UserOut:
 @blueprint.get("")
 @validate_response(Envelope[UserList])
 async def list_users() -> Envelope[UserList]:
-    """Every user, disabled ones too (administrators only)."""
+    """Every user.
+
+    Disabled ones too; administrators only."""
     found = await runtime().database.run(users.list_users)
     return Envelope(data=UserList(users=[user_out(user) for user in found]))
 
@@ -41,8 +43,10 @@ async def list_users() -> Envelope[UserList]:
 @validate_request(UserCreate)
 @validate_response(Envelope[UserOut], 201)
 async def create_user(data: UserCreate) -> tuple[Envelope[UserOut], int]:
-    """A new user, without a password (409 if the username is taken). The first user ends single-user mode:
-    from then on every request needs a key."""
+    """Create a user.
+
+    Without a password: it is set on the server (``newremora user set-password``), never through the API. 409 if
+    the username is taken. The first user ends single-user mode: from then on every request needs a key."""
     user = await runtime().database.run(
         users.create_user, data.username, data.role, None, data.display_name, data.email
     )
@@ -52,7 +56,9 @@ async def create_user(data: UserCreate) -> tuple[Envelope[UserOut], int]:
 @blueprint.get("/<user_id>")
 @validate_response(Envelope[UserOut])
 async def get_user(user_id: str) -> Envelope[UserOut]:
-    """One user, by id or username."""
+    """One user.
+
+    By id or username."""
     return Envelope(data=user_out(await runtime().database.run(users.find_user, user_id)))
 
 
@@ -60,8 +66,10 @@ async def get_user(user_id: str) -> Envelope[UserOut]:
 @validate_request(UserUpdate)
 @validate_response(Envelope[UserOut])
 async def update_user(user_id: str, data: UserUpdate) -> Envelope[UserOut]:
-    """Display name, email, role, disabled. A new role or a disabled flag counts for the user's keys at once
-    (within a second on other API nodes). 409 when it would leave no enabled administrator."""
+    """Change a user.
+
+    Display name, email, role, disabled. A new role or a disabled flag counts for the user's keys at once (within
+    a second on other API nodes). 409 when it would leave no enabled administrator."""
     changes = users.UserChanges(
         display_name=data.display_name,
         email=data.email,
