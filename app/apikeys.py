@@ -22,7 +22,7 @@ from typing import Any, Final, cast
 import peewee as pw
 
 from app.clock import utcnow
-from app.errors import Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import ApiKey, User
 from app.principals import Role, as_role
 from app.rights import at_least, narrower
@@ -51,6 +51,8 @@ def create_key(
     key of no one (single-user mode, or ``newremora token create`` without ``--user``)."""
     if user is not None and role is not None and not at_least(as_role(user.role), role):
         raise Forbidden(f"a key cannot have more rights than its owner: {user.username} is {user.role}, not {role}")
+    if user is not None and user.disabled_at is not None:
+        raise Conflict(f"user {user.username} is disabled")
     if user is None and role is not None:
         raise InvalidInput("role: only a key that belongs to a user can be narrowed to a role")
     if expires_at is not None and expires_at <= utcnow():

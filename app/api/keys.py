@@ -7,7 +7,7 @@ from quart_schema import validate_request, validate_response
 
 from app import apikeys, users
 from app.api.context import current_principal, runtime
-from app.errors import Conflict, Forbidden
+from app.errors import Forbidden
 from app.models import ApiKey
 from app.principals import Principal, Role, as_role
 from app.rights import narrower
@@ -66,8 +66,6 @@ async def create_key(data: KeyCreate) -> tuple[Envelope[NewKeyOut], int]:
         if owner_id != principal.user_id and not _sees_all(principal):
             raise Forbidden("only an administrator may create keys for another user")
         owner = users.find_user(owner_id) if owner_id is not None else None
-        if owner is not None and owner.disabled_at is not None:
-            raise Conflict(f"user {owner.username} is disabled")
         role: Role | None = data.role
         if owner is not None and owner.id == principal.user_id:
             # A narrowed key makes keys no wider than itself.

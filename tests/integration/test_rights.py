@@ -24,7 +24,7 @@ from app.models import ApiKey
 from app.principals import ROLES, Role
 from app.rights import ROUTE_RIGHTS, at_least, markdown_table
 from app.runtime import Runtime
-from app.users import UserChanges, create_user, refuse_open_exposure, update_user
+from app.users import UserChanges, create_user, refuse_open_exposure, set_password, update_user, verify_password
 from tests.helpers import error_of, ok_data
 
 ACCESS_DOC = Path(__file__).parents[2] / "docs" / "access.md"
@@ -55,6 +55,7 @@ def make_callers(app: Quart) -> Callers:
         owners = {role: create_user(f"{role}-user", role, PASSWORD if role == "admin" else None) for role in ROLES}
         keys: dict[str, str] = {role: create_key(f"{role} key", owners[role]).key for role in ROLES}
         keys["narrowed"] = create_key("narrowed", owners["admin"], "viewer").key
+        keys["legacy"] = create_key("made before users").key  # belongs to no one: an administrator key
         revoked = create_key("revoked", owners["admin"])
         revoke_key(revoked.record.id)
         keys["revoked"] = revoked.key
@@ -65,7 +66,7 @@ def make_callers(app: Quart) -> Callers:
         keys["disabled user"] = create_key("of a disabled user", gone).key
         update_user(gone.id, UserChanges(disabled=True))
         keys["unknown"] = "nr_" + "x" * 43
-        return Callers(keys, {**{role: role for role in ROLES}, "narrowed": "viewer"})
+        return Callers(keys, {**{role: role for role in ROLES}, "narrowed": "viewer", "legacy": "admin"})
 
     return runtime_of(app).database.call(setup)
 
@@ -197,6 +198,14 @@ async def test_the_database_holds_only_hashes_of_passwords_and_keys(
     assert all(key not in stored and key[3:] not in stored for key in callers.keys.values())
     hashes = [row[0] for row in raw_db.execute_sql("SELECT password_hash FROM app_user").fetchall()]
     assert [h for h in hashes if h] and all(h.startswith("$argon2id$") for h in hashes if h)
+
+    database = runtime_of(app).database
+    assert database.call(verify_password, "admin-user", PASSWORD) is not None
+    assert database.call(verify_password, "admin-user", PASSWORD + " ") is None
+    assert database.call(verify_password, "nobody", PASSWORD) is None
+    assert database.call(verify_password, "viewer-user", "") is None  # no password set: nothing matches
+    database.call(set_password, "gone-user", PASSWORD)
+    assert database.call(verify_password, "gone-user", PASSWORD) is None  # disabled
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"])
