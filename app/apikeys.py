@@ -101,7 +101,7 @@ def effective_role(key_role: str | None, owner_role: str | None) -> Role:
 # through this process count at once.
 LIVE_KEYS_TTL_S: Final = 1.0
 
-_generation = 0  # bumped by every create and revoke in this process, after its write is committed
+_generation = 0  # bumped by every key or user change in this process, after its write is committed
 _generation_lock = threading.Lock()
 
 
@@ -131,7 +131,7 @@ class _Snapshot:
 
 @dataclass(frozen=True)
 class Verdict:
-    allowed: bool | None  # None: no key exists, the API is open
+    allowed: bool | None  # None: no live key and no user exists (single-user mode), the API is open
     touch: str | None = None  # a key id whose last_used_at is due to be written (touch_key)
     key_id: str | None = None  # the key presented, when allowed
     role: Role = "admin"  # what it may do: the narrower of its role and its owner's
