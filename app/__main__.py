@@ -1,7 +1,7 @@
 """The ``newremora`` command.
 
-Service: serve | worker | health | migrate | token | import-inventory. Client of a running service: servers | run |
-jobs | logs | cancel (see app/client).
+Service: serve | worker | health | migrate | token | user | import-inventory. Client of a running service: servers |
+run | jobs | logs | cancel (see app/client).
 """
 
 from __future__ import annotations
@@ -11,17 +11,36 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import datetime
 from typing import Final
 
 from app.client.parser import CLIENT_COMMANDS, add_client_commands, run_client_command, split_remote_command
 from app.errors import ConfigurationError, DatabaseUnavailable, NewRemoraError
 from app.files import private_umask
 from app.logs import configure_logging
+from app.principals import Role, as_role
 from app.settings import Settings
 
 log = logging.getLogger("newremora")
 
 CREATE_HELP: Final = "create and migrate the database if there is none yet (else: exit 2, saying what to run)"
+FROM_FILE_HELP: Final = "read the password from the first line of this file ('-': standard input), not a prompt"
+
+
+def _role(text: str) -> Role:
+    try:
+        return as_role(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _expiry(text: str) -> datetime:
+    from app.schemas.users import parse_expiry
+
+    try:
+        return parse_expiry(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _bind_address(settings: Settings) -> str:
@@ -38,7 +57,13 @@ async def _serve(settings: Settings) -> None:
 
     # Open (and for SQLite, migrate) once before binding the port, so that a bad key, an unreachable
     # database or a schema that is behind ends the start with one clear line instead of a traceback.
-    Runtime.open(settings).close()
+    from app.users import refuse_open_exposure
+
+    checked = Runtime.open(settings)
+    try:
+        checked.database.call(refuse_open_exposure, settings.host, settings.allow_open_api)
+    finally:
+        checked.close()
     app = create_app(settings)
     config = Config()
     config.bind = [_bind_address(settings)]
@@ -122,23 +147,82 @@ def _migrate(settings: Settings) -> None:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> None:
-    from app import apikeys
+    from app import apikeys, users
     from app.admin import open_database
 
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
-            created = database.call(apikeys.create_key, args.name)
-            print(f"API key {created.record.id} ({args.name}) created. It is shown once; keep it safe:")
+
+            def create() -> apikeys.NewKey:
+                owner = users.find_user(args.user) if args.user else None
+                return apikeys.create_key(args.name, owner, args.role, args.expires)
+
+            created = database.call(create)
+            owner = f", of {args.user}" if args.user else ", an administrator key of no user"
+            print(f"API key {created.record.id} ({args.name}{owner}) created. It is shown once; keep it safe:")
             print(created.key)
         elif args.action == "list":
             for key in database.call(apikeys.list_keys):
                 state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+                if key.revoked_at is None and key.expires_at is not None:
+                    state = f"expires {key.expires_at:%Y-%m-%d %H:%M}"
                 used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-                print(f"{key.id}  {key.prefix}…  {key.name:<20}  {state:<24}  last used {used}")
+                holder = key.user if key.user_id is not None else None
+                owner = holder.username if holder is not None else "-"
+                role = apikeys.effective_role(key.role, holder.role if holder is not None else None)
+                print(f"{key.id}  {key.prefix}…  {key.name:<20}  {owner:<16} {role:<8}  {state:<24}  last used {used}")
         else:
             revoked = database.call(apikeys.revoke_key, args.key)
             print(f"API key {revoked.id} ({revoked.name}) revoked")
+    finally:
+        database.close()
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From --password-file (its first line; '-': standard input) or a prompt asked twice: never argv, where any
+    user of the machine can read it."""
+    import getpass
+
+    if args.password_file:
+        if args.password_file == "-":  # noqa: S105 (standard input, not a password)
+            text = sys.stdin.readline()
+        else:
+            with open(args.password_file, encoding="utf-8") as source:
+                text = source.readline()
+        return text.rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigurationError("the two passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> None:
+    from app import users
+    from app.admin import open_database
+
+    needs_password = args.action == "set-password" or (args.action == "create" and not args.no_password)
+    password = _read_password(args) if needs_password else None
+    database = open_database(settings, create=args.action == "create" and args.create)
+    try:
+        if args.action == "create":
+            user = database.call(
+                users.create_user, args.username, args.role, password, args.display_name or "", args.email
+            )
+            print(f"user {user.username} ({user.role}) created: {user.id}")
+        elif args.action == "list":
+            for user in database.call(users.list_users):
+                state = f"disabled {user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else "enabled"
+                print(f"{user.id}  {user.username:<20}  {user.role:<8}  {state:<24}  {user.display_name}")
+        elif args.action == "set-password":
+            assert password is not None
+            user = database.call(users.set_password, args.username, password)
+            print(f"password of {user.username} set")
+        else:
+            changes = users.UserChanges(disabled=args.action == "disable")
+            user = database.call(users.update_user, args.username, changes)
+            effect = "their keys stop working" if args.action == "disable" else "their keys work again"
+            print(f"user {user.username} {args.action}d: {effect}")
     finally:
         database.close()
 
@@ -176,9 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     actions = token.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key and print it once")
     create.add_argument("--name", required=True)
+    create.add_argument("--user", help="the owner (username or id); without: an administrator key of no user")
+    create.add_argument("--role", type=_role, help="narrower than the owner's role (default: the owner's)")
+    create.add_argument("--expires", type=_expiry, help="expiry, e.g. 2027-01-01 or 2027-01-01T12:00:00Z")
     create.add_argument("--create", action="store_true", help=CREATE_HELP)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
+    user = commands.add_parser("user", help="manage users (passwords from a prompt or --password-file)")
+    user_actions = user.add_subparsers(dest="action", required=True)
+    user_create = user_actions.add_parser("create", help="create a user (--role admin: the first administrator)")
+    user_create.add_argument("username")
+    user_create.add_argument("--role", type=_role, required=True, help="viewer, operator or admin")
+    user_create.add_argument("--display-name")
+    user_create.add_argument("--email")
+    user_create.add_argument("--no-password", action="store_true", help="no password: the user uses API keys")
+    user_create.add_argument("--password-file", help=FROM_FILE_HELP)
+    user_create.add_argument("--create", action="store_true", help=CREATE_HELP)
+    user_actions.add_parser("list", help="list users")
+    for action in ("disable", "enable"):
+        user_actions.add_parser(action, help=f"{action} a user and their keys").add_argument("username")
+    set_password = user_actions.add_parser("set-password", help="set a user's password")
+    set_password.add_argument("username")
+    set_password.add_argument("--password-file", help=FROM_FILE_HELP)
     inventory = commands.add_parser("import-inventory", help="import an Ansible inventory (INI or YAML) file")
     inventory.add_argument("file", help="the inventory file ('-' for standard input)")
     inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
@@ -210,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
             _migrate(settings)
         elif args.command == "token":
             _token(args, settings)
+        elif args.command == "user":
+            _user(args, settings)
         elif args.command == "import-inventory":
             return _import_inventory(args, settings)
     except NewRemoraError as exc:

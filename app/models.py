@@ -191,6 +191,24 @@ class JobChunk(BaseModel):
         indexes = ((("job", "seq"), True),)
 
 
+class User(BaseModel):
+    """A person who signs in or owns API keys (app/users.py). Never deleted: disabled, so that what they did keeps
+    a name."""
+
+    id = IdField(primary_key=True, default=new_id)
+    username = pw.CharField(max_length=64, unique=True)
+    display_name = pw.CharField(max_length=200, default="")
+    email = pw.CharField(max_length=254, null=True)
+    # Argon2id (app/users.py); empty for a user who has no password yet (keys only).
+    password_hash = pw.CharField(max_length=255, default="")
+    role = pw.CharField(max_length=16)
+    disabled_at = UtcDateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "app_user"  # "user" is a reserved word in PostgreSQL
+
+
 class ApiKey(BaseModel):
     id = IdField(primary_key=True, default=new_id)
     name = pw.CharField(max_length=100)
@@ -200,6 +218,12 @@ class ApiKey(BaseModel):
     created_at = UtcDateTimeField(default=utcnow)
     last_used_at = UtcDateTimeField(null=True)
     revoked_at = UtcDateTimeField(null=True)
+    # Null for keys made before users existed: they stay administrator keys (docs/access.md).
+    user = pw.ForeignKeyField(User, null=True, column_name="user_id", on_delete="RESTRICT")
+    user_id: str | None
+    # Null: the owner's role; else at most it (narrower), checked at every request against the owner's role now.
+    role = pw.CharField(max_length=16, null=True)
+    expires_at = UtcDateTimeField(null=True)
 
 
 class KeyCheck(BaseModel):
@@ -212,6 +236,7 @@ class KeyCheck(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (
+    User,
     Credential,
     Server,
     Group,

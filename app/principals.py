@@ -15,6 +15,14 @@ Role = Literal["viewer", "operator", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("viewer", "operator", "admin")
 
 
+def as_role(value: str) -> Role:
+    """A role read from the database or a command line, checked."""
+    for role in ROLES:
+        if value == role:
+            return role
+    raise ValueError(f"not a role: {value!r} (expected one of {', '.join(ROLES)})")
+
+
 @dataclass(frozen=True)
 class Principal:
     kind: PrincipalKind
@@ -34,6 +42,7 @@ class Principal:
 LOCAL: Final = Principal(kind="local", name="local")
 
 
-def for_key(key_id: str) -> Principal:
-    # Until keys belong to users, every key is an administrator key (keys made before users keep that role).
-    return Principal(kind="key", name=key_id, key_id=key_id)
+def for_key(key_id: str, role: Role = "admin", user_id: str | None = None) -> Principal:
+    """A key's principal: ``role`` is already the narrower of the key's and its owner's (app/apikeys.py). A key
+    without an owner (made before users existed, or in single-user mode) is an administrator key."""
+    return Principal(kind="key", name=key_id, role=role, key_id=key_id, user_id=user_id)

@@ -96,6 +96,13 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return hosts
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ValueError(f"expected true or false, got {raw!r}")
+    return value in ("true", "1")
+
+
 def _setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
     return field(default=default, metadata={"parse": parse, "doc": doc})
 
@@ -204,6 +211,12 @@ class Settings:
     )
     metrics_port: int = _setting(
         0, _int_in(0, 65535), "Port on which `newremora worker` serves /metrics (0: none; serve uses its own port)."
+    )
+    allow_open_api: bool = _setting(
+        False,
+        _flag,
+        "true: serve on a non-loopback address while no user and no API key exists (anyone who reaches the port "
+        "is an administrator). Unset: such a start is refused.",
     )
 
     @property

@@ -1,4 +1,5 @@
-"""Who may call /api/v1: API keys (once any exists) and per-client rate limits."""
+"""Who may call /api/v1, and what: API keys (once any key or user exists), the least role of each route
+(app/rights.py), and per-client rate limits."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from quart_rate_limiter import RateLimit, RateLimiter
 
 from app.api.context import runtime
 from app.apikeys import touch_key
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.principals import LOCAL, for_key
+from app.rights import at_least, needed_role
 from app.settings import Settings
 
 API_PREFIX: Final = "/api/v1/"
@@ -85,4 +87,9 @@ def install_access_control(app: Quart, settings: Settings) -> None:
             await rt.database.run(touch_key, verdict.touch)  # once a minute per key
         if verdict.allowed is False:
             raise Unauthorized()
-        g.principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id)
+        # The principal decided here, not current_principal()'s default: the check never rests on a fallback.
+        principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id)
+        g.principal = principal
+        needed = needed_role(request.endpoint)
+        if request.endpoint is not None and not at_least(principal.role, needed):
+            raise Forbidden(f"this needs the {needed} role; the caller is {principal.role}")

@@ -14,11 +14,14 @@ from app.api import (
     health,
     inventories,
     jobs,
+    keys,
+    me,
     metrics,
     playbooks,
     servers,
     stream,
     system,
+    users,
     web,
 )
 from app.api.access import install_access_control
@@ -63,6 +66,9 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(batches.blueprint, url_prefix="/api/v1/batches")
     app.register_blueprint(credentials.blueprint, url_prefix="/api/v1/credentials")
     app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
+    app.register_blueprint(users.blueprint, url_prefix="/api/v1/users")
+    app.register_blueprint(keys.blueprint, url_prefix="/api/v1/keys")
+    app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
     install_access_control(app, settings)
     install_trusted_proxies(app, settings)
     # Outermost: an oversized body or a query string that is not UTF-8 is answered before anything else runs.

@@ -11,7 +11,8 @@ from app.schemas.common import ErrorEnvelope
 
 ALWAYS: Final = {
     400: "Invalid input (the message names the field), or a Host this service does not answer to",
-    401: "No valid API key (once keys exist)",
+    401: "No valid API key (once keys or users exist), or an expired key, or the key of a disabled user",
+    403: "The caller's role is below the least role of the route (docs/access.md)",
     429: "Rate limit exceeded",
     500: "Internal error",
     503: "Database unavailable",
@@ -40,6 +41,8 @@ CONFLICTS: Final = {
     ("put", "/api/v1/credentials/{credential_id}"),
     ("patch", "/api/v1/credentials/{credential_id}"),
     ("delete", "/api/v1/credentials/{credential_id}"),
+    ("post", "/api/v1/users"),
+    ("patch", "/api/v1/users/{user_id}"),
 }
 
 
@@ -82,7 +85,10 @@ class ApiDocument(OpenAPIProvider):
                 responses = operation.setdefault("responses", {})
                 codes = dict(ALWAYS)
                 if method in UNSAFE_METHODS:
-                    codes[403] = "Sent from a page of another site (Origin not this service nor a CORS origin)"
+                    codes[403] = (
+                        "The caller's role is below the route's (docs/access.md), or sent from a page of another "
+                        "site (Origin not this service nor a CORS origin)"
+                    )
                 if "requestBody" in operation:
                     codes[413] = "Request body too large"
                     codes[415] = "A body in a charset other than UTF-8"

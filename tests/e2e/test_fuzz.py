@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.harness.cli import newremora
 from tests.harness.service import Service
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,21 @@ EXAMPLES_PER_OPERATION = 100
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterator[Service]:
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.fixture(scope="module")
+def admin_key(workdir: Path) -> str:
+    """An administrator key from the start: a fuzzed POST /users or /keys would otherwise end single-user mode
+    and leave every later operation a 401."""
+    made = newremora("token", "create", "--name", "fuzz", "--create", env={"NEWREMORA_DATA_DIR": str(workdir / "var")})
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def service(workdir: Path, admin_key: str, control_root: Path) -> Iterator[Service]:
     env = {
         "NEWREMORA_WORKERS": "0",
         "NEWREMORA_RATE_LIMIT": "0",
@@ -32,7 +47,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Ite
         "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
         "NEWREMORA_LOG_LEVEL": "warning",
     }
-    started = Service.start(tmp_path_factory.mktemp("fuzz"), env)
+    started = Service.start(workdir, env)
     yield started
     started.stop()
 
@@ -44,7 +59,8 @@ def api_schema(service: Service) -> schemathesis.BaseSchema:
     return loaded.exclude(path_regex=r"(/stream|/test|/check-status)$")
 
 
-def test_api_conforms_to_its_openapi_document(api_schema: schemathesis.BaseSchema) -> None:
+def test_api_conforms_to_its_openapi_document(admin_key: str, api_schema: schemathesis.BaseSchema) -> None:
+    headers = {"Authorization": f"Bearer {admin_key}"}
     # Driven through Hypothesis directly: schemathesis' pytest plugin does not load under pytest 9.
     operations = [result.ok() for result in api_schema.get_all_operations()]  # type: ignore[union-attr]
     assert len(operations) >= 20
@@ -60,7 +76,7 @@ def test_api_conforms_to_its_openapi_document(api_schema: schemathesis.BaseSchem
             phases=[Phase.explicit, Phase.generate],
         )
         def check(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
-            case.call_and_validate(excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
         try:
             check()

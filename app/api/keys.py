@@ -1,0 +1,94 @@
+"""``/api/v1/keys``: API keys. Everyone lists, creates and revokes their own; administrators all of them."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+from quart_schema import validate_request, validate_response
+
+from app import apikeys, users
+from app.api.context import current_principal, runtime
+from app.errors import Forbidden
+from app.models import ApiKey
+from app.principals import Principal, Role, as_role
+from app.rights import narrower
+from app.schemas.common import Envelope
+from app.schemas.users import KeyCreate, KeyList, KeyOut, NewKeyOut
+
+blueprint = Blueprint("keys", __name__)
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    owner = key.user if key.user_id is not None else None
+    return KeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        user_id=key.user_id,
+        username=owner.username if owner is not None else None,
+        role=as_role(key.role) if key.role is not None else None,
+        effective_role=apikeys.effective_role(key.role, owner.role if owner is not None else None),
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _sees_all(principal: Principal) -> bool:
+    return principal.role == "admin"
+
+
+@blueprint.get("")
+@validate_response(Envelope[KeyList])
+async def list_keys() -> Envelope[KeyList]:
+    """List API keys.
+
+    The caller's keys (an administrator: every key), revoked and expired ones too; never the keys themselves."""
+    principal = current_principal()
+    owner = None if _sees_all(principal) else principal.user_id
+    found = await runtime().database.run(apikeys.list_keys, owner)
+    return Envelope(data=KeyList(keys=[key_out(key) for key in found]))
+
+
+@blueprint.post("")
+@validate_request(KeyCreate)
+@validate_response(Envelope[NewKeyOut], 201)
+async def create_key(data: KeyCreate) -> tuple[Envelope[NewKeyOut], int]:
+    """Create an API key.
+
+    The key is shown in this answer only. It belongs to the caller (an administrator may name ``user_id``) and may
+    do at most what its owner may, and what the calling key may: 403 beyond."""
+    principal = current_principal()
+    expires_at = data.expiry()
+
+    def create() -> apikeys.NewKey:
+        owner_id = data.user_id if data.user_id is not None else principal.user_id
+        if owner_id != principal.user_id and not _sees_all(principal):
+            raise Forbidden("only an administrator may create keys for another user")
+        owner = users.find_user(owner_id) if owner_id is not None else None
+        role: Role | None = data.role
+        if owner is not None and owner.id == principal.user_id:
+            # A narrowed key makes keys no wider than itself.
+            ceiling = narrower(principal.role, as_role(owner.role))
+            if role is None and ceiling != owner.role:
+                role = ceiling
+            elif role is not None and narrower(role, ceiling) != role:
+                raise Forbidden(f"a key cannot have more rights than the caller ({ceiling})")
+        return apikeys.create_key(data.name, owner, role, expires_at)
+
+    created = await runtime().database.run(create)
+    shown = key_out(created.record)
+    return Envelope(data=NewKeyOut(**shown.model_dump(), key=created.key)), 201
+
+
+@blueprint.delete("/<key_id>")
+@validate_response(Envelope[KeyOut])
+async def revoke_key(key_id: str) -> Envelope[KeyOut]:
+    """Revoke an API key.
+
+    One of the caller's keys (an administrator: any key); a key of another user is not found (404). Counts at once
+    on this node, within a second on the others."""
+    principal = current_principal()
+    owner = None if _sees_all(principal) else (principal.user_id or "")
+    revoked = await runtime().database.run(apikeys.revoke_key, key_id, owner)
+    return Envelope(data=key_out(revoked))

@@ -1,0 +1,36 @@
+"""``/api/v1/me``: who is calling and what they may do (the page shows only what the role allows)."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+from quart_schema import validate_response
+
+from app import users
+from app.api.context import current_principal, runtime
+from app.api.users import user_out
+from app.rights import allowed_endpoints
+from app.schemas.common import Envelope
+from app.schemas.users import MeOut
+
+blueprint = Blueprint("me", __name__)
+
+
+@blueprint.get("")
+@validate_response(Envelope[MeOut])
+async def me() -> Envelope[MeOut]:
+    """Who is calling.
+
+    ``local`` in single-user mode (no key and no user exists), else the key and its owner, with the effective role
+    and the endpoints it allows."""
+    principal = current_principal()
+    user = await runtime().database.run(users.find_user, principal.user_id) if principal.user_id else None
+    return Envelope(
+        data=MeOut(
+            kind=principal.kind,
+            name=principal.name,
+            role=principal.role,
+            key_id=principal.key_id,
+            user=user_out(user) if user is not None else None,
+            allowed=allowed_endpoints(principal.role),
+        )
+    )
