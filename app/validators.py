@@ -71,7 +71,8 @@ def nul_fields(value: Any) -> list[str]:
 
 
 def check_secret_text(value: str) -> str:
-    # A NUL or line break cannot be typed at an SSH password prompt; refusing them keeps the askpass answer (one line) honest.
+    # A NUL or line break cannot be typed at an SSH password prompt; refusing them keeps the askpass answer (a line)
+    # honest.
     if any(ch in value for ch in "\x00\r\n"):
         raise ValueError("must not contain NUL or line breaks")
     return value
