@@ -25,6 +25,7 @@ ALL_MIGRATIONS = [
     "0006_job_listing_index",
     "0007_key_check",
     "0008_job_contact",
+    "0010_audit",
 ]
 
 
@@ -84,6 +85,7 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "group_child",
         "server_group",
         "key_check",
+        "audit_event",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
