@@ -8,6 +8,7 @@ from quart import Quart
 from quart_schema import Info, QuartSchema
 
 from app.api import (
+    audit,
     batches,
     credentials,
     groups,
@@ -23,6 +24,7 @@ from app.api import (
 )
 from app.api.access import install_access_control
 from app.api.asgi import BodyGuard
+from app.api.audit import install_audit
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.api.openapi import ApiDocument
@@ -63,6 +65,8 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(batches.blueprint, url_prefix="/api/v1/batches")
     app.register_blueprint(credentials.blueprint, url_prefix="/api/v1/credentials")
     app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
+    app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
+    install_audit(app)
     install_access_control(app, settings)
     install_trusted_proxies(app, settings)
     # Outermost: an oversized body or a query string that is not UTF-8 is answered before anything else runs.
