@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
-from quart import Blueprint, Quart, Response, current_app, request
+from quart import Blueprint, Quart, Response, current_app, g, request
 from quart_schema import validate_querystring, validate_response
 from quart_schema.validation import QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, QUART_SCHEMA_REQUEST_ATTRIBUTE
 from werkzeug.exceptions import HTTPException
@@ -64,6 +64,7 @@ AUDITED: Final[dict[str, Audited]] = {
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"
+UNKNOWN: Final = "unknown"
 KEY_PREFIX_LENGTH: Final = 10
 
 
@@ -121,8 +122,8 @@ def _failed_authentication(status: int) -> audit.Entry:
     # At most the prefix a key is listed by, and only of what looks like one of our keys: never the key.
     prefix = presented[:KEY_PREFIX_LENGTH] if presented.startswith(KEY_PREFIX) else None
     return audit.Entry(
-        actor="unknown",
-        actor_kind="unknown",
+        actor=UNKNOWN,
+        actor_kind=UNKNOWN,
         action="auth.failed",
         outcome="refused",
         object_type="api_key",
@@ -139,13 +140,14 @@ async def _entry(response: Response) -> audit.Entry | None:
     declared = AUDITED.get(request.endpoint or "")
     if declared is None:
         return None
-    principal = current_principal()
+    # Refused before authentication (a rate limit, a foreign origin): nobody is known yet, not even "local".
+    principal = current_principal() if "principal" in g else None
     object_type, object_id = await _object(declared, response)
     return audit.Entry(
-        actor=principal.actor,
-        actor_kind=principal.kind,
-        key_id=principal.key_id,
-        user_id=principal.user_id,
+        actor=principal.actor if principal is not None else UNKNOWN,
+        actor_kind=principal.kind if principal is not None else UNKNOWN,
+        key_id=principal.key_id if principal is not None else None,
+        user_id=principal.user_id if principal is not None else None,
         action=declared.action,
         outcome=audit.outcome_of(response.status_code),
         object_type=object_type,

@@ -229,6 +229,27 @@ def test_every_state_changing_route_is_audited(app: Quart) -> None:
     assert set(AUDITED) <= changing  # no line for a route that is gone
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit": 2}])
+async def test_a_request_refused_before_authentication_has_no_actor(
+    app: Quart, client: Client, raw_db: pw.Database
+) -> None:
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    made = runtime.database.call(create_key, "limited")
+    bearer = {"Authorization": f"Bearer {made.key}"}
+    await ok_data(await client.post("/api/v1/servers", json=password_server("limited-a"), headers=bearer), 201)
+    await ok_data(await client.post("/api/v1/servers", json=password_server("limited-b"), headers=bearer), 201)
+    await error_of(await client.post("/api/v1/servers", json=password_server("limited-c"), headers=bearer), 429)
+    found = [(r["actor"], r["key_id"], r["outcome"], r["status"]) for r in rows(raw_db)]
+    key_actor = f"key:{made.record.id}"
+    assert found == [
+        (key_actor, made.record.id, "success", 201),
+        (key_actor, made.record.id, "success", 201),
+        ("unknown", None, "refused", 429),  # the rate limit answers before the key is looked at
+    ]
+    assert count(raw_db, "server") == 2
+
+
 def record_many(runtime: Runtime, count_: int, **fields: Any) -> None:
     def work() -> None:
         for n in range(count_):
