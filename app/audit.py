@@ -35,6 +35,8 @@ SET: Final = "(set)"
 CHANGED: Final = "(changed)"
 # A long value (a script) is cut: the job keeps it whole; the row says what it was about.
 MAX_SUMMARY_TEXT: Final = 200
+# A summary larger than this (a playbook's big extra vars) keeps only the names of the fields given.
+MAX_SUMMARY_BYTES: Final = 16 * 1024
 EXPORT_BATCH: Final = 500
 PRUNE_BATCH: Final = 500
 PRUNE_EVERY_S: Final = 3600.0
@@ -88,6 +90,15 @@ class Entry:
     status: int | None = None
 
 
+def _summary_text(summary: dict[str, Any] | None) -> str | None:
+    if summary is None:
+        return None
+    text = json.dumps(summary, sort_keys=True, default=str)
+    if len(text) > MAX_SUMMARY_BYTES:
+        text = json.dumps({"fields": sorted(summary), "omitted": f"summary of {len(text)} bytes"})
+    return text
+
+
 def record(entry: Entry) -> None:
     """Append one row (in the caller's transaction, if it has one)."""
     AuditEvent.create(
@@ -99,7 +110,7 @@ def record(entry: Entry) -> None:
         action=entry.action,
         object_type=entry.object_type,
         object_id=entry.object_id[:255] if entry.object_id else entry.object_id,
-        summary=json.dumps(entry.summary, sort_keys=True, default=str) if entry.summary is not None else None,
+        summary=_summary_text(entry.summary),
         source=entry.source[:64] if entry.source else None,
         request_id=entry.request_id,
         outcome=entry.outcome,

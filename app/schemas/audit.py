@@ -16,14 +16,16 @@ class AuditQuery(QueryModel):
     actor: str | None = Field(None, max_length=255, description="Exact actor, e.g. `local:local`, `key:<id>`.")
     action: str | None = Field(None, max_length=64, description="Exact action, e.g. `server.create`, `job.cancel`.")
     object_type: str | None = Field(None, max_length=32, description="e.g. `server`, `credential`, `job`, `batch`.")
-    object_id: str | None = Field(None, max_length=255)
+    object_id: str | None = Field(None, max_length=255, description="The object's id (a server's, a job's...).")
     since: datetime | None = Field(None, description="Rows at or after this time (RFC 3339; no zone: UTC).")
     until: datetime | None = Field(None, description="Rows before this time (RFC 3339; no zone: UTC).")
-    outcome: AuditOutcome | None = None
+    outcome: AuditOutcome | None = Field(
+        None, description="success (2xx), refused (4xx: invalid, not found, conflict, 401), failed (5xx)."
+    )
     cursor: str | None = Field(
         None, max_length=64, description="`next_cursor` of the previous page; absent: the newest rows."
     )
-    limit: int = Field(100, ge=1, le=500)
+    limit: int = Field(100, ge=1, le=500, description="Rows per page, 1-500.")
 
     @field_validator("since", "until")
     @classmethod
