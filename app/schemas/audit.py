@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,7 +35,7 @@ class AuditQuery(QueryModel):
         return value
 
 
-EXAMPLE_EVENT: dict[str, Any] = {
+EXAMPLE_EVENT: Final[dict[str, Any]] = {
     "id": 42,
     "at": "2026-12-05T07:30:00.000Z",
     "actor": "key:0b5f3c2e-1d4a-4f7e-9a53-2c8f1e6d7b90",
