@@ -140,14 +140,17 @@ async def _entry(response: Response) -> audit.Entry | None:
     declared = AUDITED.get(request.endpoint or "")
     if declared is None:
         return None
-    # Refused before authentication (a rate limit, a foreign origin): nobody is known yet, not even "local".
-    principal = current_principal() if "principal" in g else None
+    if "principal" not in g:
+        # Refused before authentication (a 429 of the rate limit, a 403 of the origin guard): nobody is known, and
+        # a row each would let any client grow the table as fast as it sends (a 401 comes after the rate limit).
+        return None
+    principal = current_principal()
     object_type, object_id = await _object(declared, response)
     return audit.Entry(
-        actor=principal.actor if principal is not None else UNKNOWN,
-        actor_kind=principal.kind if principal is not None else UNKNOWN,
-        key_id=principal.key_id if principal is not None else None,
-        user_id=principal.user_id if principal is not None else None,
+        actor=principal.actor,
+        actor_kind=principal.kind,
+        key_id=principal.key_id,
+        user_id=principal.user_id,
         action=declared.action,
         outcome=audit.outcome_of(response.status_code),
         object_type=object_type,
