@@ -1,7 +1,7 @@
 """The ``newremora`` command.
 
-Service: serve | worker | health | migrate | token | user | import-inventory. Client of a running service: servers |
-run | jobs | logs | cancel (see app/client).
+Service: serve | worker | health | migrate | token | user | import-inventory | audit. Client of a running service:
+servers | run | jobs | logs | cancel (see app/client).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from app.client.parser import CLIENT_COMMANDS, add_client_commands, run_client_command, split_remote_command
@@ -149,6 +149,7 @@ def _migrate(settings: Settings) -> None:
 def _token(args: argparse.Namespace, settings: Settings) -> None:
     from app import apikeys, users
     from app.admin import open_database
+    from app.audit import run_audited
 
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
@@ -158,7 +159,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
                 owner = users.find_user(args.user) if args.user else None
                 return apikeys.create_key(args.name, owner, args.role, args.expires)
 
-            created = database.call(create)
+            given = {"name": args.name, "user": args.user, "role": args.role}
+            summary = {field: value for field, value in given.items() if value is not None}
+            created = run_audited(database, "key.create", "api_key", create, lambda made: str(made.record.id), summary)
             owner = f", of {args.user}" if args.user else ", an administrator key of no user"
             print(f"API key {created.record.id} ({args.name}{owner}) created. It is shown once; keep it safe:")
             print(created.key)
@@ -173,7 +176,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
                 role = apikeys.effective_role(key.role, holder.role if holder is not None else None)
                 print(f"{key.id}  {key.prefix}…  {key.name:<20}  {owner:<16} {role:<8}  {state:<24}  last used {used}")
         else:
-            revoked = database.call(apikeys.revoke_key, args.key)
+            revoked = run_audited(
+                database, "key.revoke", "api_key", lambda: apikeys.revoke_key(args.key), lambda r: str(r.id), {}
+            )
             print(f"API key {revoked.id} ({revoked.name}) revoked")
     finally:
         database.close()
@@ -200,14 +205,22 @@ def _read_password(args: argparse.Namespace) -> str:
 def _user(args: argparse.Namespace, settings: Settings) -> None:
     from app import users
     from app.admin import open_database
+    from app.audit import run_audited
 
     needs_password = args.action == "set-password" or (args.action == "create" and not args.no_password)
     password = _read_password(args) if needs_password else None
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
-            user = database.call(
-                users.create_user, args.username, args.role, password, args.display_name or "", args.email
+            summary = {"username": args.username, "role": args.role, "password": "(set)" if password else None}
+            summary = {field: value for field, value in summary.items() if value is not None}
+            user = run_audited(
+                database,
+                "user.create",
+                "user",
+                lambda: users.create_user(args.username, args.role, password, args.display_name or "", args.email),
+                lambda made: str(made.id),
+                summary,
             )
             print(f"user {user.username} ({user.role}) created: {user.id}")
         elif args.action == "list":
@@ -216,11 +229,25 @@ def _user(args: argparse.Namespace, settings: Settings) -> None:
                 print(f"{user.id}  {user.username:<20}  {user.role:<8}  {state:<24}  {user.display_name}")
         elif args.action == "set-password":
             assert password is not None
-            user = database.call(users.set_password, args.username, password)
+            user = run_audited(
+                database,
+                "user.set_password",
+                "user",
+                lambda: users.set_password(args.username, password),
+                lambda changed: str(changed.id),
+                {"username": args.username, "password": "(changed)"},
+            )
             print(f"password of {user.username} set")
         else:
             changes = users.UserChanges(disabled=args.action == "disable")
-            user = database.call(users.update_user, args.username, changes)
+            user = run_audited(
+                database,
+                f"user.{args.action}",
+                "user",
+                lambda: users.update_user(args.username, changes),
+                lambda changed: str(changed.id),
+                {"username": args.username},
+            )
             effect = "their keys stop working" if args.action == "disable" else "their keys work again"
             print(f"user {user.username} {args.action}d: {effect}")
     finally:
@@ -229,6 +256,7 @@ def _user(args: argparse.Namespace, settings: Settings) -> None:
 
 def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
     from app.admin import open_database
+    from app.audit import cli_entry, record
     from app.inventories.cli import import_file
     from app.keycheck import verify_key
     from app.vault import Vault
@@ -238,9 +266,36 @@ def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
         # It stores secrets: with a key that is not the deployment's, it stops here rather than store unreadable ones.
         vault = Vault.from_settings(settings)
         database.call(verify_key, vault)
-        return import_file(database, vault, settings.key_dir, args.file, args.format, args.dry_run)
+        summary = {"file": args.file, "format": args.format, "dry_run": args.dry_run}
+        try:
+            code = import_file(database, vault, settings.key_dir, args.file, args.format, args.dry_run)
+        except NewRemoraError:
+            database.call(record, cli_entry("inventory.import", "refused", object_type="inventory", summary=summary))
+            raise
+        # After the import's own transaction (it prints as it goes): skipped hosts are in its exit code, 1.
+        database.call(record, cli_entry("inventory.import", "success", object_type="inventory", summary=summary))
+        return code
     finally:
         database.close()
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> None:
+    from app.admin import open_database
+    from app.audit import AuditFilter, export_lines
+
+    database = open_database(settings)
+    try:
+        export_lines(database, AuditFilter(since=args.since, until=args.until), sys.stdout)
+    finally:
+        database.close()
+
+
+def _utc_time(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time like 2026-01-31T12:00:00Z, got {raw!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
     inventory.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     inventory.add_argument("--create", action="store_true", help=CREATE_HELP)
+    audit = commands.add_parser("audit", help="the audit trail (docs/audit.md)")
+    export = audit.add_subparsers(dest="action", required=True).add_parser(
+        "export", help="print the audit rows as JSON lines, oldest first"
+    )
+    export.add_argument("--since", type=_utc_time, help="rows at or after this time (ISO 8601; no zone: UTC)")
+    export.add_argument("--until", type=_utc_time, help="rows before this time (ISO 8601; no zone: UTC)")
     add_client_commands(commands)
     return parser
 
@@ -317,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             _user(args, settings)
         elif args.command == "import-inventory":
             return _import_inventory(args, settings)
+        elif args.command == "audit":
+            _audit(args, settings)
     except NewRemoraError as exc:
         cause = f" ({str(exc.__cause__).splitlines()[0]})" if isinstance(exc, DatabaseUnavailable) else ""
         print(f"newremora: {exc}{cause}", file=sys.stderr)

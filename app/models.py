@@ -159,6 +159,9 @@ class Job(BaseModel):
     head_last_seq = pw.IntegerField(null=True)
     stdout_omitted = pw.BigIntegerField(default=0)
     stderr_omitted = pw.BigIntegerField(default=0)
+    # Who submitted the job and who asked to cancel it: an audit actor, "kind:name" (app/principals.py).
+    submitted_by = pw.CharField(max_length=255, null=True)
+    canceled_by = pw.CharField(max_length=255, null=True)
 
     @property
     def omitted_bytes(self) -> int:
@@ -235,6 +238,36 @@ class KeyCheck(BaseModel):
     updated_at = UtcDateTimeField(default=utcnow)
 
 
+class AuditEvent(BaseModel):
+    """One row per state-changing action, appended and never changed: the service has no way to edit or delete
+    a row but pruning by age (app/audit.py). ``summary`` is JSON of the fields given, secrets as markers only."""
+
+    id = pw.BigAutoField()
+    at = UtcDateTimeField(default=utcnow)
+    actor = pw.CharField(max_length=255)  # "kind:name", e.g. "local:local", "key:<id>", "cli:<os user>", "unknown"
+    actor_kind = pw.CharField(max_length=16)
+    key_id = pw.CharField(max_length=36, null=True)
+    user_id = pw.CharField(max_length=36, null=True)
+    action = pw.CharField(max_length=64)  # "server.create", "job.cancel", "auth.failed", ...
+    object_type = pw.CharField(max_length=32, null=True)
+    object_id = pw.CharField(max_length=255, null=True)
+    summary = pw.TextField(null=True)
+    source = pw.CharField(max_length=64, null=True)  # the client's address (trusted-proxy aware)
+    request_id = pw.CharField(max_length=128, null=True)
+    outcome = pw.CharField(max_length=16)  # success | refused | failed
+    status = pw.IntegerField(null=True)  # the HTTP status (null for CLI actions)
+
+    class Meta:
+        # The listing walks id DESC; each filter's column leads an index that ends with id.
+        indexes = (
+            (("at",), False),
+            (("actor", "id"), False),
+            (("action", "id"), False),
+            (("object_type", "object_id", "id"), False),
+            (("outcome", "id"), False),
+        )
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -248,4 +281,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     JobChunk,
     ApiKey,
     KeyCheck,
+    AuditEvent,
 )

@@ -68,6 +68,7 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("users.create_user", "POST", "/users", "admin"),
     _r("users.get_user", "GET", "/users/<user_id>", "admin"),
     _r("users.update_user", "PATCH", "/users/<user_id>", "admin"),
+    _r("audit.list_audit", "GET", "/audit", "admin", "who did what; never a secret"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.apikeys import LiveKeys
+from app.audit import AuditPruner
 from app.db import Database
 from app.files import private_dir
 from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers, StoredChunk
@@ -62,6 +63,7 @@ class Runtime:
     listener: PostgresListener | None = None
     metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
     metrics_server: MetricsServer | None = None
+    audit_pruner: AuditPruner | None = None
     listing_totals: ListingTotals = field(default_factory=ListingTotals)
     live_keys: LiveKeys = field(default_factory=LiveKeys)
     # Told by the queue's write functions that a job changed (app/jobqueue/announce.py); set at start.
@@ -77,6 +79,9 @@ class Runtime:
         self.metrics.registry.register(FleetCollector(self.database))
         self.metrics.watch_sse_clients(self.broker.subscriber_count)
         self._start(ThreadSafeNotifier(loop, self.broker))
+        # API nodes prune the audit trail (workers do not): several nodes doing it at once only share the work.
+        self.audit_pruner = AuditPruner(self.database, self.settings.audit_retention_days)
+        self.audit_pruner.start()
 
     def start_workers_only(self) -> None:
         """For `newremora worker`: workers (and the listener that brings them cancels), no API; /metrics on
@@ -148,6 +153,8 @@ class Runtime:
         return cls(settings=settings, database=database, vault=vault)
 
     def close(self) -> None:
+        if self.audit_pruner is not None:
+            self.audit_pruner.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
         if self.workers is not None:

@@ -202,6 +202,11 @@ class Settings:
         Path,
         "Directory from which inventory imports may read ansible_ssh_private_key_file (unset: key files are refused).",
     )
+    audit_retention_days: int = _setting(
+        400,
+        _int_in(0, 100 * 365),
+        "Days audit rows are kept; older ones are pruned by the service, in small batches, hourly (0: kept forever).",
+    )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
     log_format: str = _setting(
         "text", _choice("text", "json"), "text: one line per record for people; json: one JSON object per line."

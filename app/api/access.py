@@ -55,7 +55,7 @@ async def _not_api() -> bool:
     return not request.path.startswith(API_PREFIX)
 
 
-def _presented_key() -> str | None:
+def presented_key() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -77,7 +77,7 @@ def install_access_control(app: Quart, settings: Settings) -> None:
     async def require_api_key() -> None:
         if not request.path.startswith(API_PREFIX) or request.method == "OPTIONS":
             return
-        presented = _presented_key()
+        presented = presented_key()
         rt = runtime()
         # From memory, no database round trip; the live keys are read again at most once a second (app/apikeys.py).
         verdict = rt.live_keys.check(presented)

@@ -8,6 +8,7 @@ from quart import Quart
 from quart_schema import Info, QuartSchema
 
 from app.api import (
+    audit,
     batches,
     credentials,
     groups,
@@ -26,6 +27,7 @@ from app.api import (
 )
 from app.api.access import install_access_control
 from app.api.asgi import BodyGuard
+from app.api.audit import install_audit
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.api.openapi import ApiDocument
@@ -69,6 +71,8 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(users.blueprint, url_prefix="/api/v1/users")
     app.register_blueprint(keys.blueprint, url_prefix="/api/v1/keys")
     app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
+    app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
+    install_audit(app)
     install_access_control(app, settings)
     install_trusted_proxies(app, settings)
     # Outermost: an oversized body or a query string that is not UTF-8 is answered before anything else runs.

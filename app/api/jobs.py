@@ -17,7 +17,7 @@ from quart_schema import (
     validate_response,
 )
 
-from app.api.context import runtime
+from app.api.context import current_principal, runtime
 from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
@@ -90,7 +90,9 @@ async def _submit(new: submit.NewJob, selection: Selection) -> Submission:
     rt = runtime()
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
-    submitted = await rt.database.run(submit.create_jobs, new, selection, rt.settings.max_job_timeout, rt.vault)
+    submitted = await rt.database.run(
+        submit.create_jobs, new, selection, rt.settings.max_job_timeout, rt.vault, current_principal().actor
+    )
     for job in submitted.jobs:
         log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
     rt.wake_workers()
@@ -211,7 +213,7 @@ async def job_stderr(job_id: str) -> Response:
 async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
     """200 with status canceled for a queued job; 202 while a running job is being stopped."""
     rt = runtime()
-    outcome = await rt.database.run(transitions.cancel_job, rt.events, job_id)
+    outcome = await rt.database.run(transitions.cancel_job, rt.events, job_id, current_principal().actor)
     job = outcome.job
     data = JobCanceled(
         id=job.id,
@@ -239,7 +241,13 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
     # A field left out (or null) keeps the original's value.
     given = overrides.model_dump(exclude={"server_id"}, exclude_none=True)
     original, new = await rt.database.run(
-        submit.duplicate_job, job_id, overrides.server_id, given, rt.settings.max_job_timeout, rt.vault
+        submit.duplicate_job,
+        job_id,
+        overrides.server_id,
+        given,
+        rt.settings.max_job_timeout,
+        rt.vault,
+        current_principal().actor,
     )
     rt.wake_workers()
     data = JobDuplicated(

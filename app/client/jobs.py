@@ -54,6 +54,13 @@ def _what(job: dict[str, Any]) -> str:
     return " ".join(part for part in (job.get("command"), job.get("args")) if part)
 
 
+def _by(job: dict[str, Any]) -> str:
+    """Who submitted the job, and who canceled it if someone did (the audit actors)."""
+    submitted = job.get("submitted_by") or "-"
+    canceled = job.get("canceled_by")
+    return f"{submitted} (canceled by {canceled})" if canceled else submitted
+
+
 def list_jobs(api: Api, args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"page": args.page, "limit": args.limit, "sort_order": "desc"}
     if args.status:
@@ -73,11 +80,12 @@ def list_jobs(api: Api, args: argparse.Namespace) -> int:
             "-" if job["exit_code"] is None else str(job["exit_code"]),
             job["server"]["name"],
             local_time(job["created_at"]),
+            _by(job),
             shorten(_what(job), 60),
         ]
         for job in listing["jobs"]
     ]
-    print_table(["ID", "STATUS", "EXIT", "SERVER", "CREATED", "COMMAND"], rows)
+    print_table(["ID", "STATUS", "EXIT", "SERVER", "CREATED", "BY", "COMMAND"], rows)
     pages = listing["pagination"]
     if pages["has_next"]:
         print(f"(page {pages['page']} of {pages['total_pages']}, {pages['total']} jobs: --page {pages['page'] + 1})")

@@ -139,6 +139,8 @@ JOB_SHAPE: Final[dict[str, Shown]] = {
     "batch_id": column(Job.batch_id),
     "become": flag(Job.become),
     "become_user": column(Job.become_user),
+    "submitted_by": column(Job.submitted_by),
+    "canceled_by": column(Job.canceled_by),
 }
 
 

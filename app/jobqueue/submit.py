@@ -60,8 +60,11 @@ class Submitted:
     batch_id: str | None
 
 
-def create_jobs(new: NewJob, selection: Selection, max_timeout: int, vault: Vault) -> Submitted:
-    """One queued job per selected server, in one transaction; several share a new batch id."""
+def create_jobs(
+    new: NewJob, selection: Selection, max_timeout: int, vault: Vault, submitted_by: str | None = None
+) -> Submitted:
+    """One queued job per selected server, in one transaction; several share a new batch id. ``submitted_by``:
+    the audit actor who asked (app/principals.py)."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
     if new.become is False and (new.become_user is not None or new.become_password is not None):
@@ -77,6 +80,7 @@ def create_jobs(new: NewJob, selection: Selection, max_timeout: int, vault: Vaul
                 status="queued",
                 batch_id=batch_id,
                 become_password_enc=become_password_enc,
+                submitted_by=submitted_by,
                 **columns,
             )
             for server in selected.servers
@@ -103,11 +107,17 @@ _FOREIGN_OVERRIDES: Final[Mapping[JobKind, tuple[frozenset[str], str]]] = {
 
 
 def duplicate_job(
-    job_id: str, server_id: str | None, overrides: Mapping[str, Any], max_timeout: int, vault: Vault
+    job_id: str,
+    server_id: str | None,
+    overrides: Mapping[str, Any],
+    max_timeout: int,
+    vault: Vault,
+    submitted_by: str | None = None,
 ) -> tuple[Job, Job]:
     """A new queued job with the original's submitted fields (``NewJob``) but for the ``overrides`` given (fields
-    of ``NewJob`` by name), on ``server_id`` or the original's server. Not in the original's batch: a duplicate is
-    a job of its own. A job's own become password is kept only until it ends: a later duplicate has none."""
+        of ``NewJob`` by name), on ``server_id`` or the original's server. Not in the original's batch: a duplicate is
+        a job of its own. A job's own become password is kept only until it ends: a later duplicate has none. The
+    duplicate is submitted by whoever duplicates it (``submitted_by``), not by the original's submitter."""
     from app.jobqueue.reads import get_job
 
     original = get_job(job_id)
@@ -117,4 +127,4 @@ def duplicate_job(
         raise InvalidInput(refusal)
     new = dataclasses.replace(NewJob.copy_of(original, vault), **overrides)
     selection = OneServer(server_id or original.server_id)
-    return original, create_jobs(new, selection, max_timeout, vault).jobs[0]
+    return original, create_jobs(new, selection, max_timeout, vault, submitted_by).jobs[0]

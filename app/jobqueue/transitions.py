@@ -76,7 +76,9 @@ class CancelOutcome:
     immediate: bool  # True: it was queued and is canceled now; False: the running job is being stopped
 
 
-def cancel_job(events: JobEvents, job_id: str) -> CancelOutcome:
+def cancel_job(events: JobEvents, job_id: str, canceled_by: str | None = None) -> CancelOutcome:
+    """Cancel a queued job now, or ask a claimed one's worker to stop it. ``canceled_by`` (the audit actor) is
+    whoever asked first: a second request for a job already being stopped changes nothing."""
     with Job._meta.database.atomic():
         job = get_job(job_id)
         now = utcnow()
@@ -87,10 +89,11 @@ def cancel_job(events: JobEvents, job_id: str) -> CancelOutcome:
                 finished_at=now,
                 error="canceled by request",
                 become_password_enc=None,
+                canceled_by=canceled_by,
             ).where((Job.id == job.id) & (Job.status == "queued")).execute()
         elif job.status in CLAIMED:
             if job.cancel_requested_at is None:
-                Job.update(cancel_requested_at=now).where(Job.id == job.id).execute()
+                Job.update(cancel_requested_at=now, canceled_by=canceled_by).where(Job.id == job.id).execute()
         else:
             raise Conflict(f"job is already {job.status}; only queued, starting or running jobs can be canceled")
     if job.status in CLAIMED:

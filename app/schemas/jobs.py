@@ -162,6 +162,11 @@ class JobOut(BaseModel):
     batch_id: str | None
     become: bool | None
     become_user: str | None
+    submitted_by: str | None = Field(
+        description="Who submitted the job: the audit actor, `local:local`, `key:<key id>` (null: before the audit "
+        "trail existed)."
+    )
+    canceled_by: str | None = Field(description="Who asked to cancel the job (the first to ask); null otherwise.")
 
 
 # What an output field holds, for the OpenAPI document (docs/streaming.md, "Bytes, NUL and invalid UTF-8").

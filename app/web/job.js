@@ -41,6 +41,8 @@ function renderDetails(job) {
     meta("Timeout", `${job.timeout} s`),
     meta("Priority", String(job.priority)),
     meta("Created", fullTime(job.created_at)),
+    job.submitted_by ? meta("Submitted by", job.submitted_by) : [],
+    job.canceled_by ? meta("Canceled by", job.canceled_by) : [],
     meta("Started", fullTime(job.started_at)),
     meta("Finished", fullTime(job.finished_at)),
     meta("Duration", el("span", { id: "job-duration" }, duration(jobDuration(job)))),

@@ -290,7 +290,8 @@ def test_with_api_keys_the_page_asks_for_the_key_once(
         done = subprocess.run([NEWREMORA, *args], env=env, capture_output=True, text=True, timeout=60, check=True)
         return done.stdout
 
-    key = newremora("token", "create", "--name", "browser").strip().splitlines()[-1]
+    made = newremora("token", "create", "--name", "browser")
+    key, key_id = made.strip().splitlines()[-1], made.split()[2]
     try:
         service.wait_for_keys(401)  # made by another process: counts within a second
         bearer = {"Authorization": f"Bearer {key}"}
@@ -315,6 +316,7 @@ def test_with_api_keys_the_page_asks_for_the_key_once(
         expect(page.locator("#log")).to_have_text("through the key\n", timeout=ANSIBLE_RUN_MS)
         expect(page.locator("#job-status")).to_have_text("completed")
         expect(page.locator("#key-state")).to_be_visible()
+        expect(page.locator("#job-meta")).to_contain_text(f"Submitted bykey:{key_id}")  # <dt><dd>: no space
 
         page.reload()  # entered once: kept for the tab
         page.get_by_role("link", name="Jobs").click()

@@ -208,6 +208,11 @@ def test_logs_follow_a_running_job_until_cancel(
     assert (stored.returncode, stored.stdout, stored.stderr) == (0, "started\n", "warming\n")
     listed = newremora("jobs", "list", "--status", "canceled", "--server", server, env=env)
     assert any(line.startswith(job_id) and "canceled" in line for line in listed.stdout.splitlines()), listed.stdout
+    # Who submitted and who canceled: the key the client used, in the API and in the list's BY column.
+    shown = job_state(service, api_key, job_id)
+    assert str(shown["submitted_by"]).startswith("key:") and shown["canceled_by"] == shown["submitted_by"]
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(job_id))
+    assert f"{shown['submitted_by']} (canceled by {shown['canceled_by']})" in line, listed.stdout
     twice = newremora("cancel", job_id, env=env)
     assert twice.returncode == 1 and "already canceled" in twice.stderr
     unknown = newremora("logs", str(uuid.uuid4()), env=env)

@@ -52,6 +52,8 @@ CASES: list[dict[str, Any]] = [
         "cancel_requested": 2,
         "canceled": 3,
         "stdout_omitted": 4096,
+        "submitted_by": "key:0b5f3c2e-1d4a-4f7e-9a53-2c8f1e6d7b90",
+        "canceled_by": "local:local",
     },
     {"kind": "command", "command": "cat big", "status": "completed", "stderr_omitted": 1, "stored_bytes": 10 << 20},
     {
@@ -111,6 +113,8 @@ def _store(runtime: Runtime, server_ids: list[str]) -> list[str]:
                 batch_id=batch_id if case.get("batch") else None,
                 become=case.get("become"),
                 become_user=case.get("become_user"),
+                submitted_by=case.get("submitted_by"),
+                canceled_by=case.get("canceled_by"),
                 # Every other job created on a whole second: stored without a fraction.
                 created_at=_at(number * 1000, whole_second=number % 2 == 0),
                 started_at=_at(case.get("started")),

@@ -26,6 +26,7 @@ ALL_MIGRATIONS = [
     "0007_key_check",
     "0008_job_contact",
     "0009_users",
+    "0010_audit",
 ]
 
 
@@ -86,6 +87,7 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "server_group",
         "key_check",
         "app_user",
+        "audit_event",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
