@@ -13,6 +13,7 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
@@ -24,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 from app import audit
 from app.api.access import API_PREFIX, presented_key
 from app.api.context import current_principal, runtime
-from app.errors import InvalidInput
+from app.errors import DatabaseUnavailable, InvalidInput
 from app.logs import request_id_var
 from app.schemas.audit import AuditEventOut, AuditPage, AuditQuery
 from app.schemas.common import Envelope
@@ -167,6 +168,10 @@ async def _entry(response: Response) -> audit.Entry | None:
     )
 
 
+def _named(entry: audit.Entry) -> tuple[str, str | None, str]:
+    return entry.action, entry.object_id, entry.actor
+
+
 def install_audit(app: Quart) -> None:
     @app.after_request
     async def record_audit(response: Response) -> Response:
@@ -176,6 +181,13 @@ def install_audit(app: Quart) -> None:
         if entry is not None:
             try:
                 await runtime().database.run(audit.record, entry)
+            except DatabaseUnavailable:
+                if response.status_code >= HTTPStatus.BAD_REQUEST:
+                    # Refused because the database is down or full (app/db.py says so once per episode): nothing
+                    # changed, and a line per refused request would bury that one line.
+                    log.debug("audit row not written (database unavailable): %s by %s", entry.action, entry.actor)
+                else:
+                    log.error("audit row not written (database unavailable): %s %s by %s", *_named(entry))
             except Exception:
                 # The change is made and answered; a row that could not be written is said loudly in the log.
                 log.error(
