@@ -20,10 +20,12 @@ export function who(caller = me) {
   return `key ${caller.name.slice(0, 8)}`;
 }
 
-/** Asks /me again; answers true when what the caller may do changed. */
+const rights = (caller) => JSON.stringify(caller ? caller.allowed : null);
+
+/** Asks /me again; answers true when what the caller may do changed (not merely who: the views stay). */
 export async function load() {
   const mine = ++asked;
-  const before = JSON.stringify(me);
+  const before = rights(me);
   let answer = null;
   try {
     answer = await api.get("/me");
@@ -32,7 +34,7 @@ export async function load() {
   }
   if (mine !== asked) return false;  // a newer question (another key) answers instead
   me = answer;
-  return JSON.stringify(me) !== before;
+  return rights(me) !== before;
 }
 
 /** Shows or hides every element marked data-needs="endpoint" (several: all of them). */

@@ -104,7 +104,15 @@ async function create(event) {
   if (!$("key-owner-label").hidden && field("user_id").value) body.user_id = field("user_id").value;
   $("key-create").disabled = true;
   try {
-    showNewKey(await api.post("/keys", body));
+    const created = await api.post("/keys", body);
+    // The first key ends single-user mode: every request needs a key from now on. The page takes this one
+    // rather than hide it behind its key prompt.
+    const wasOpen = access.current()?.kind === "local" && !api.apiKey.get();
+    showNewKey(created);
+    if (wasOpen) {
+      api.useKey(created.key);
+      $("copy-state").textContent = "this page uses it from now on";
+    }
     $("key-form").reset();
     showError($("key-form-error"), null);
     await refresh();

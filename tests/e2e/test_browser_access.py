@@ -210,3 +210,35 @@ def test_an_administrator_manages_keys_and_users_and_reads_the_audit_trail(brows
         assert errors == []
     finally:
         page.context.close()
+
+
+def test_the_first_key_made_on_an_open_service_is_shown_and_used_by_the_page(
+    browser: Browser, tmp_path: Path, control_root: Path
+) -> None:
+    env = {
+        "NEWREMORA_DATA_DIR": str(tmp_path / "var"),
+        "NEWREMORA_CONTROL_DIR": tempfile.mkdtemp(dir=control_root),
+        "NEWREMORA_RATE_LIMIT": "0",
+    }
+    service = Service.start(tmp_path / "svc", env)
+    errors: list[str] = []
+    page = browser.new_context().new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{service.base_url}/#/keys")
+        expect(page.locator("#me-who")).to_have_text("local")  # single-user mode: no key asked
+        expect(page.locator("#forget-key")).to_be_hidden()
+        page.locator("#key-form [name=name]").fill("first")
+        page.click("#key-create")
+        # The key ends single-user mode: the page takes it instead of hiding it behind its key prompt.
+        expect(page.locator("#copy-state")).to_have_text("this page uses it from now on")
+        key = page.locator("#new-key-value").input_value()
+        expect(page.locator("#keys-rows tr[data-name='first']")).to_contain_text("no user (admin key)")
+        expect(page.locator("#me-who")).to_have_text(re.compile(r"^key [0-9a-f]{8}$"))
+        expect(page.locator("#key-dialog")).to_be_hidden()
+        assert httpx.get(f"{service.base_url}/api/v1/keys", timeout=10).status_code == 401
+        assert page.evaluate("sessionStorage.getItem('newremora.apiKey')") == key
+        assert errors == []
+    finally:
+        page.context.close()
+        service.stop()
