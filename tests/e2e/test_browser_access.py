@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from tests.harness.service import NEWREMORA, Service
 from tests.harness.sshd import SshTarget
+from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -177,9 +178,12 @@ def test_an_administrator_manages_keys_and_users_and_reads_the_audit_trail(brows
         assert bob_key[:10] in page.content()  # its prefix, to recognise it
 
         # Bob disabled; root, the last administrator, cannot be: the API's reason is shown.
-        page.get_by_role("link", name="Users").click()
+        page.locator("nav").get_by_role("link", name="Users").click()
         expect(page.locator("#view-users")).to_contain_text("newremora user set-password")
         bob_row = page.locator("#users-rows tr[data-user='bob']")
+        bob_row.locator(".user-role").select_option("viewer")
+        with site.api(site.admin_key) as admin:
+            wait_until(lambda: admin.get("/users/bob").json()["data"]["role"], 15, "bob a viewer", done="viewer".__eq__)
         bob_row.locator(".disable-user").click()
         expect(bob_row.locator(".enable-user")).to_be_visible()
         expect(bob_row).to_contain_text("disabled")
@@ -189,14 +193,21 @@ def test_an_administrator_manages_keys_and_users_and_reads_the_audit_trail(brows
         expect(page.locator("#users-error")).to_contain_text("administrator")
         expect(page.locator("#users-rows tr[data-user='root']")).to_have_attribute("data-disabled", "false")
 
+        # The key revoked from the keys view (after a confirmation, accepted here).
+        page.locator("nav").get_by_role("link", name="Keys").click()
+        row.locator(".revoke-key").click()
+        expect(row).to_contain_text("revoked")
+        expect(row.locator(".revoke-key")).to_have_count(0)
+
         # The audit trail, filtered through the address, and then through its form.
         page.goto(f"{site.service.base_url}/#/audit?action=user.update")
         rows = page.locator("#audit-rows tr")
-        expect(rows).to_have_count(2)  # bob disabled, root refused: newest first
+        expect(rows).to_have_count(3)  # bob a viewer, bob disabled, root refused: newest first
         expect(rows.nth(0)).to_contain_text("refused")
         expect(rows.nth(1)).to_contain_text("success")
         expect(rows.nth(1)).to_contain_text("disabled: true")
-        for index in (0, 1):
+        expect(rows.nth(2)).to_contain_text("role: viewer")
+        for index in (0, 1, 2):
             expect(rows.nth(index)).to_contain_text(f"key:{site.admin_key_id}")
         expect(page.locator("#audit-filters [name=action]")).to_have_value("user.update")
         page.locator("#audit-filters [name=action]").fill("key.create")
@@ -206,6 +217,10 @@ def test_an_administrator_manages_keys_and_users_and_reads_the_audit_trail(brows
         expect(created).to_contain_text(f"key:{site.admin_key_id}")
         expect(created).to_contain_text("role: viewer")
         expect(created.get_by_role("link", name=f"api_key {key_id}")).to_have_attribute("href", "#/keys")
+        page.locator("#audit-filters [name=action]").fill("key.revoke")
+        page.locator("#audit-filters [name=action]").press("Tab")
+        expect(page.locator("#audit-rows tr")).to_have_count(1)
+        expect(page.locator("#audit-rows tr")).to_contain_text(key_id)
         assert bob_key not in page.content()
         assert errors == []
     finally:
