@@ -43,6 +43,13 @@ export function forgetKey() {
 
 export const keyDeclined = () => declined;
 
+/** Uses this key from now on (a key the page itself just made, while the API was still open). */
+export function useKey(key) {
+  apiKey.set(key);
+  declined = false;
+  keyListeners.forEach((listener) => listener());
+}
+
 /** Asks for a key now (the page's "Enter API key" button); true when one was given. */
 export async function enterKey() {
   declined = false;

@@ -126,7 +126,21 @@ function open(view) {
     renderDetails(view.job);
     $("job-exit").textContent = data.exit_code === null ? (data.error || "") : `exit code ${data.exit_code}`;
     setConn("finished");
+    reloadDetails(view);
   });
+}
+
+// The stream and the cancel answer carry the status, not who acted: the details are read again for that
+// ("Canceled by", whoever asked, from this page or elsewhere).
+async function reloadDetails(view) {
+  try {
+    const fresh = await api.get(`/jobs/${encodeURIComponent(view.id)}`, { include_output: false });
+    if (view !== current) return;
+    view.job = { ...view.job, ...fresh };
+    renderDetails(view.job);
+  } catch (error) {
+    // The details on screen stay; the log and its status already say how the job ended.
+  }
 }
 
 function scheduleReopen(view) {
@@ -173,6 +187,7 @@ async function cancel() {
     const canceled = await api.post(`/jobs/${encodeURIComponent(current.id)}/cancel`);
     current.job = { ...current.job, ...canceled };
     renderDetails(current.job);
+    reloadDetails(current);
   } catch (error) {
     showError($("job-error"), error);
     button.disabled = false;

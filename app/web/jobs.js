@@ -2,6 +2,7 @@
 // and refreshed every few seconds while the tab is visible.
 "use strict";
 
+import * as access from "./access.js";
 import * as api from "./api.js";
 import { $, ACTIVE, duration, el, jobDuration, jobSummary, replaceChildren, shortTime, showError, statusBadge, statusText } from "./dom.js";
 import { poll } from "./poll.js";
@@ -80,8 +81,8 @@ function row(job) {
     el("td", { title: job.started_at || "" }, shortTime(job.started_at)),
     el("td", { title: job.finished_at || "" }, job.finished_at ? shortTime(job.finished_at) : active && job.started_at ? `running ${duration(jobDuration(job))}` : "–"),
     el("td", { class: "num" }, job.exit_code ?? "–"),
-    el("td", { class: "actions" }, active ? el("button", {
-      type: "button", class: "cancel-job danger", disabled: Boolean(canceling),
+    el("td", { class: "actions" }, active && access.can("jobs.cancel_job") ? el("button", {
+      type: "button", class: "cancel-job danger", disabled: Boolean(job.cancel_requested_at),
       onclick: (event) => cancel(job, event.currentTarget),
     }, "Cancel") : null));
 }

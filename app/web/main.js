@@ -2,17 +2,25 @@
 //   #/            dashboard          #/servers        servers
 //   #/run         submit a job       #/jobs?...       jobs list (filters in the query)
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
+//   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
+// A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
 "use strict";
 
+import * as access from "./access.js";
 import * as api from "./api.js";
+import { audit } from "./audit.js";
 import { $ } from "./dom.js";
 import { dashboard } from "./dashboard.js";
 import { job } from "./job.js";
 import { jobs } from "./jobs.js";
+import { keys } from "./keys.js";
 import { run } from "./run.js";
 import { servers } from "./servers.js";
+import { users } from "./users.js";
 
-const VIEWS = [dashboard, servers, run, jobs, job];
+const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, denied];
+const ROUTES = { servers, run, keys, users, audit };
 let active = null;
 
 function route() {
@@ -21,10 +29,15 @@ function route() {
   const query = new URLSearchParams(search);
   let view = dashboard;
   let params = {};
-  if (parts[0] === "servers") view = servers;
-  else if (parts[0] === "run") view = run;
-  else if (parts[0] === "jobs" && parts[1]) { view = job; params = { id: parts[1] }; }
+  if (parts[0] === "jobs" && parts[1]) { view = job; params = { id: parts[1] }; }
   else if (parts[0] === "jobs") view = jobs;
+  else if (ROUTES[parts[0]]) view = ROUTES[parts[0]];
+  if (view.needs && !access.can(view.needs)) {
+    $("denied-text").textContent = access.current()
+      ? `Your role (${access.current().role}) cannot use this page.`
+      : "This page needs an API key.";
+    view = denied;
+  }
   active?.leave();
   for (const candidate of VIEWS) $(candidate.section).hidden = candidate !== view;
   for (const link of document.querySelectorAll("nav a[data-nav]")) {
@@ -55,8 +68,32 @@ function showKeyState() {
   $("key-needed").hidden = Boolean(api.apiKey.get()) || !api.keyDeclined();
 }
 
+// The user menu and the controls the role allows; a change of role (another key) shows the view again.
+function showMe() {
+  const me = access.current();
+  $("user-menu").hidden = !me;
+  $("me-who").textContent = access.who();
+  $("me-role").textContent = me ? me.role : "";
+  $("me-role").className = `role ${me ? me.role : ""}`;
+  access.apply();
+}
+
+async function loadMe() {
+  let changed = false;
+  try {
+    changed = await access.load();
+  } catch (error) {
+    return false;  // the service is unreachable or busy: the views say so; the menu stays as it was
+  }
+  showMe();
+  return changed;
+}
+
 api.setKeyPrompt(promptForKey);
-api.onKeyChange(showKeyState);
+api.onKeyChange(async () => {
+  showKeyState();
+  if ((await loadMe()) && active) route();
+});
 $("forget-key").addEventListener("click", () => {
   api.forgetKey();
   route();
@@ -71,4 +108,4 @@ showKeyState();
 const legacyJob = new URLSearchParams(location.search).get("job");
 if (legacyJob) history.replaceState(null, "", `/#/jobs/${encodeURIComponent(legacyJob)}`);
 window.addEventListener("hashchange", route);
-route();
+loadMe().then(route);

@@ -100,6 +100,7 @@ function wire() {
 
 export const run = {
   section: "view-run",
+  needs: "jobs.create_job",
   nav: "run",
   enter(params, query) {
     wire();

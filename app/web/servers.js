@@ -1,6 +1,7 @@
 // Servers: the list with each server's last known connectivity, add/edit, test one, check all, delete.
 "use strict";
 
+import * as access from "./access.js";
 import * as api from "./api.js";
 import { $, el, replaceChildren, shortTime, showError } from "./dom.js";
 import { poll } from "./poll.js";
@@ -33,10 +34,14 @@ function row(server) {
     el("td", {}, server.auth_type === "key" ? "key" : "password"),
     el("td", { class: "connectivity-cell" }, connectivity(server)),
     el("td", { class: "actions" },
-      el("button", { type: "button", class: "test-server", disabled: busy, onclick: () => testServer(server) }, "Test"),
-      el("button", { type: "button", class: "edit-server", onclick: () => openForm(server) }, "Edit"),
-      el("a", { class: "button", href: `#/run?server=${encodeURIComponent(server.id)}` }, "Run…"),
-      el("button", { type: "button", class: "delete-server danger", onclick: () => deleteServer(server) }, "Delete")));
+      access.can("servers.test_server")
+        ? el("button", { type: "button", class: "test-server", disabled: busy, onclick: () => testServer(server) }, "Test") : null,
+      access.can("servers.update_server")
+        ? el("button", { type: "button", class: "edit-server", onclick: () => openForm(server) }, "Edit") : null,
+      access.can("jobs.create_job")
+        ? el("a", { class: "button run-on-server", href: `#/run?server=${encodeURIComponent(server.id)}` }, "Run…") : null,
+      access.can("servers.delete_server")
+        ? el("button", { type: "button", class: "delete-server danger", onclick: () => deleteServer(server) }, "Delete") : null));
 }
 
 let lastServers = [];
