@@ -220,6 +220,7 @@ async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
         status=cast(JobStatus, job.status),
         canceled_at=job.canceled_at,
         cancel_requested_at=job.cancel_requested_at,
+        canceled_by=job.canceled_by,
     )
     return Envelope(data=data), 200 if outcome.immediate else 202
 

@@ -8,6 +8,7 @@ from quart_schema import validate_response
 from app import users
 from app.api.context import current_principal, runtime
 from app.api.users import user_out
+from app.models import ApiKey
 from app.rights import allowed_endpoints
 from app.schemas.common import Envelope
 from app.schemas.users import MeOut
@@ -23,13 +24,16 @@ async def me() -> Envelope[MeOut]:
     ``local`` in single-user mode (no key and no user exists), else the key and its owner, with the effective role
     and the endpoints it allows."""
     principal = current_principal()
-    user = await runtime().database.run(users.find_user, principal.user_id) if principal.user_id else None
+    database = runtime().database
+    user = await database.run(users.find_user, principal.user_id) if principal.user_id else None
+    key = await database.run(ApiKey.get_or_none, ApiKey.id == principal.key_id) if principal.key_id else None
     return Envelope(
         data=MeOut(
             kind=principal.kind,
             name=principal.name,
             role=principal.role,
             key_id=principal.key_id,
+            key_name=key.name if key is not None else None,
             user=user_out(user) if user is not None else None,
             allowed=allowed_endpoints(principal.role),
         )

@@ -237,6 +237,9 @@ class JobCanceled(BaseModel):
     status: JobStatus
     canceled_at: Timestamp | None
     cancel_requested_at: Timestamp | None
+    canceled_by: str | None = Field(
+        default=None, description="Who asked first (an audit actor such as key:<id>); a later cancel keeps it."
+    )
 
 
 class OriginalJob(BaseModel):

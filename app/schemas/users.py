@@ -169,6 +169,7 @@ class MeOut(BaseModel):
                     "name": "0b5f8c1e-2d3a-4f5b-8c6d-7e8f9a0b1c2d",
                     "role": "operator",
                     "key_id": "0b5f8c1e-2d3a-4f5b-8c6d-7e8f9a0b1c2d",
+                    "key_name": "ci-deploy",
                     "user": None,
                     "allowed": ["jobs.list_jobs", "jobs.create_job"],
                 }
@@ -180,5 +181,6 @@ class MeOut(BaseModel):
     name: str
     role: RoleName
     key_id: str | None
+    key_name: str | None = Field(default=None, description="The name the key was given (never the key itself)")
     user: UserOut | None
     allowed: list[str] = Field(description="Endpoints (blueprint.function, as in docs/access.md) the caller may call")

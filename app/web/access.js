@@ -12,12 +12,12 @@ export const current = () => me;
 /** True when the caller may call the endpoint ("blueprint.function", as in docs/access.md). */
 export const can = (endpoint) => Boolean(me && me.allowed.includes(endpoint));
 
-/** Who, in a few words: the user's name, "local" (no key exists) or "key <prefix>" (a key of no user). */
+/** Who, in a few words: the user's name, "local" (no key exists) or "key <name>" (a key of no user). */
 export function who(caller = me) {
   if (!caller) return "";
   if (caller.user) return caller.user.display_name ? `${caller.user.display_name} (${caller.user.username})` : caller.user.username;
   if (caller.kind === "local") return "local";
-  return `key ${caller.name.slice(0, 8)}`;
+  return caller.key_name ? `key ${caller.key_name}` : `key ${caller.name.slice(0, 8)}`;
 }
 
 const rights = (caller) => JSON.stringify(caller ? caller.allowed : null);

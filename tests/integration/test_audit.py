@@ -174,7 +174,7 @@ async def test_each_action_leaves_one_row_with_its_actor_object_and_outcome_and_
 
     canceled = await ok_data(await client.post(f"/api/v1/jobs/{one['id']}/cancel"))
     trail.one(**LOCAL, action="job.cancel", object_type="job", object_id=one["id"], outcome="success")
-    assert canceled["status"] == "canceled"
+    assert canceled["status"] == "canceled" and canceled["canceled_by"] == "local:local"  # the answer says who
     await error_of(await client.post(f"/api/v1/jobs/{one['id']}/cancel"), 409)
     trail.one(action="job.cancel", object_id=one["id"], outcome="refused", status=409)
     shown = await ok_data(await client.get(f"/api/v1/jobs/{one['id']}"))

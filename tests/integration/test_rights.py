@@ -103,6 +103,7 @@ async def test_every_route_and_caller_gets_the_documented_answer(app: Quart, cli
 
     viewer = await ok_data(await client.get("/api/v1/me", headers=bearer(callers.keys["narrowed"])))
     assert viewer["role"] == "viewer" and viewer["user"]["username"] == "admin-user"
+    assert viewer["key_name"] == "narrowed"  # its name, never the key
     assert "jobs.create_job" not in viewer["allowed"] and "jobs.list_jobs" in viewer["allowed"]
     message = await error_of(await client.post("/api/v1/jobs", json={}, headers=bearer(callers.keys["viewer"])), 403)
     assert message == "this needs the operator role; the caller is viewer"
