@@ -10,12 +10,28 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 from cryptography.fernet import Fernet
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.harness.postgres import PostgresCluster
 from tests.harness.service import NEWREMORA, Service
+
+# Debian's Chromium (installed by tests/harness/install-system-deps.sh), headless, talking to loopback only.
+CHROMIUM: Final = "/usr/bin/chromium"
+CHROMIUM_ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run tests/harness/install-system-deps.sh", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

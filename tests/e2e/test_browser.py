@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.harness.proxy import DroppingProxy
 from tests.harness.service import NEWREMORA, Service
@@ -24,8 +24,6 @@ from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 ANSIBLE_RUN_MS = 90_000  # an Ansible run on this loaded machine: generous, as only failures wait that long
 PAGE_MS = 15_000  # the page reacting (the jobs list refreshes every 3 s)
@@ -33,16 +31,6 @@ PAGE_MS = 15_000  # the page reacting (the jobs list refreshes every 3 s)
 AT_BOTTOM = "el.scrollHeight - el.scrollTop - el.clientHeight < 4"
 
 Shoot = Callable[[Page, str], None]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run tests/harness/install-system-deps.sh", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

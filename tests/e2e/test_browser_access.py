@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.harness.service import NEWREMORA, Service
 from tests.harness.sshd import SshTarget
@@ -24,8 +24,6 @@ from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
 PAGE_MS = 15_000
 
 
@@ -72,16 +70,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, control_root: Path) -> Iterat
     service = Service.start(workdir / "svc", env)
     yield Site(service, env, admin_key, admin_key_id, viewer_key)
     service.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run tests/harness/install-system-deps.sh", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_with_key(browser: Browser, site: Site, key: str, errors: list[str], where: str = "") -> Page:

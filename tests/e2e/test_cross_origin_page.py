@@ -16,15 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from tests.harness.service import NEWREMORA, Service
 from tests.harness.sshd import SshTarget
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
 
 # The other site's page: plain fetch and EventSource, as a front end of its own would use them.
 PAGE = """<!doctype html>
@@ -78,7 +76,7 @@ def other_site(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_page_on_an_allowed_origin_lists_submits_and_tails_with_a_key(
-    tmp_path: Path, other_site: str, sshd: SshTarget, control_root: Path
+    browser: Browser, tmp_path: Path, other_site: str, sshd: SshTarget, control_root: Path
 ) -> None:
     env = {
         "NEWREMORA_WORKERS": "1",
@@ -104,17 +102,15 @@ def test_a_page_on_an_allowed_origin_lists_submits_and_tails_with_a_key(
         )
         assert response.status_code == 201, response.text
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"{other_site}/index.html")
-                result = page.evaluate(
-                    "([api, key, command]) => exercise(api, key, command)",
-                    [service.base_url, key, "echo first; sleep 1; echo second"],
-                )
-            finally:
-                browser.close()
+        page = browser.new_page()
+        try:
+            page.goto(f"{other_site}/index.html")
+            result = page.evaluate(
+                "([api, key, command]) => exercise(api, key, command)",
+                [service.base_url, key, "echo first; sleep 1; echo second"],
+            )
+        finally:
+            page.close()
     finally:
         service.stop()
 
