@@ -24,6 +24,13 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a listen address reaches this machine only: localhost or a loopback IP (a DNS name's answer is not
+    ours to trust)."""
+    name = host.strip().strip("[]").lower()
+    return name == "localhost" or (_is_ip(name) and ipaddress.ip_address(name).is_loopback)
+
+
 def _bracketed(name: str) -> str:
     """IPv6 addresses are written in brackets in Host and Origin: the allowed names use the same form."""
     bare = name.strip("[]")
@@ -37,7 +44,7 @@ def default_allowed_hosts(listen_host: str) -> tuple[str, ...]:
     name = listen_host.strip().lower()
     if name in WILDCARD_ADDRESSES:
         return ("localhost", "ip")
-    if name == "localhost" or (_is_ip(name) and ipaddress.ip_address(name.strip("[]")).is_loopback):
+    if is_loopback(name):
         return tuple(dict.fromkeys((_bracketed(name), *LOOPBACK_NAMES)))
     return (_bracketed(name),)
 

@@ -6,7 +6,6 @@ keys at once in this process, within ``LIVE_KEYS_TTL_S`` in the others.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -20,6 +19,7 @@ from app.clock import utcnow
 from app.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from app.models import ApiKey, User
 from app.principals import Role
+from app.sites import is_loopback
 
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD_CHARS: Final = 12
@@ -132,7 +132,7 @@ def single_user_mode() -> bool:
 def refuse_open_exposure(host: str, allow_open_api: bool) -> None:
     """Serving an open API beyond this machine hands every server's root to whoever finds the port: ``serve``
     on a non-loopback address stops here, unless the deployment says it means it."""
-    if allow_open_api or _is_loopback(host) or not single_user_mode():
+    if allow_open_api or is_loopback(host) or not single_user_mode():
         return
     raise ConfigurationError(
         f"refusing to serve on {host}: no user and no API key exists, so anyone reaching this port would be an "
@@ -142,13 +142,3 @@ def refuse_open_exposure(host: str, allow_open_api: bool) -> None:
         "  Or listen on loopback (NEWREMORA_HOST=127.0.0.1), or set NEWREMORA_ALLOW_OPEN_API=true if a proxy in "
         "front authenticates every request."
     )
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # a name: where it resolves is not ours to trust
