@@ -71,5 +71,9 @@ class Forbidden(NewRemoraError):
     """Forbidden"""
 
 
+class IdentityProviderUnavailable(NewRemoraError):
+    """The OpenID Connect provider could not be reached (discovery or its keys): try again shortly"""
+
+
 class MetricsUnauthorized(Unauthorized):
     """A valid metrics token is required: send Authorization: Bearer <NEWREMORA_METRICS_TOKEN>"""

@@ -207,6 +207,9 @@ class User(BaseModel):
     role = pw.CharField(max_length=16)
     disabled_at = UtcDateTimeField(null=True)
     created_at = UtcDateTimeField(default=utcnow)
+    # "local", or "oidc": made by a first single sign-on (app/oidc_users.py), linked to its issuer's subject.
+    source = pw.CharField(max_length=8, default="local")
+    oidc_subject = pw.CharField(max_length=255, null=True, unique=True)
 
     class Meta:
         table_name = "app_user"  # "user" is a reserved word in PostgreSQL

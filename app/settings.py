@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from app.errors import ConfigurationError
+from app.oidc_claims import RoleMapEntry, parse_role_map
 
 PREFIX: Final = "NEWREMORA_"
 
@@ -94,6 +95,23 @@ def _hosts(raw: str) -> tuple[str, ...]:
         if host != "*" and not re.fullmatch(r"\.?[a-z0-9_.:\[\]-]+", host):
             raise ValueError(f"expected host names like ops.example.com or .example.com (a domain), got {host!r}")
     return hosts
+
+
+def _issuer(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")):
+        raise ValueError(f"expected the issuer's URL, like https://login.example.com/realms/ops, got {raw!r}")
+    return raw
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in re.split(r"[,\s]+", raw) if part.strip())
+
+
+def _scopes(raw: str) -> str:
+    scopes = _words(raw)
+    if "openid" not in scopes:
+        raise ValueError(f"the scopes must include openid, got {raw!r}")
+    return " ".join(scopes)
 
 
 def _flag(raw: str) -> bool:
@@ -222,6 +240,30 @@ class Settings:
         _flag,
         "true: serve on a non-loopback address while no user and no API key exists (anyone who reaches the port "
         "is an administrator). Unset: such a start is refused.",
+    )
+    oidc_issuer: str | None = _setting(
+        None,
+        _issuer,
+        "OpenID Connect issuer URL, exactly as its tokens' iss says (unset: no single sign-on, no bearer JWTs). "
+        "Set: the API is never open (single-user mode is off).",
+    )
+    oidc_client_id: str | None = _setting(None, str, "Client id registered at the OpenID Connect provider.")
+    oidc_client_secret: Secret | None = _setting(
+        None, Secret, "Client secret of that client (unset: a public client, PKCE only)."
+    )
+    oidc_audience: tuple[str, ...] = _setting(
+        (), _words, "Comma-separated audiences accepted in bearer JWTs' aud (unset: the client id)."
+    )
+    oidc_scopes: str = _setting("openid profile email", _scopes, "Scopes asked for at sign-in (must include openid).")
+    oidc_username_claim: str = _setting(
+        "preferred_username", str, "Claim naming a first-time user's local username (falls back to sub)."
+    )
+    oidc_role_claim: str = _setting("groups", str, "Claim whose values NEWREMORA_OIDC_ROLE_MAP maps to roles.")
+    oidc_role_map: tuple[RoleMapEntry, ...] = _setting(
+        (),
+        parse_role_map,
+        "Claim value to role, optionally limited: ops-admins=admin;web-team=operator:groups=web;auditors=viewer "
+        "(highest matching role wins; docs/access.md). An identity matching no entry is refused.",
     )
 
     @property

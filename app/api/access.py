@@ -10,9 +10,11 @@ from typing import Any, Final
 from quart import Quart, current_app, g, request
 from quart_rate_limiter import RateLimit, RateLimiter
 
+from app.api.bearer import oidc_provider, principal_from_jwt
 from app.api.context import runtime
 from app.apikeys import touch_key
 from app.errors import Forbidden, Unauthorized
+from app.oidc import looks_like_jwt
 from app.principals import LOCAL, for_key
 from app.rights import at_least, needed_role
 from app.settings import Settings
@@ -79,17 +81,22 @@ def install_access_control(app: Quart, settings: Settings) -> None:
             return
         presented = presented_key()
         rt = runtime()
-        # From memory, no database round trip; the live keys are read again at most once a second (app/apikeys.py).
-        verdict = rt.live_keys.check(presented)
-        if verdict is None:
-            verdict = await rt.database.run(rt.live_keys.load_and_check, presented)
-        if verdict.touch is not None:
-            await rt.database.run(touch_key, verdict.touch)  # once a minute per key
-        if verdict.allowed is False:
-            raise Unauthorized()
-        # The principal decided here, not current_principal()'s default: the check never rests on a fallback.
-        principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id)
-        g.principal = principal
+        provider = oidc_provider()
+        if provider is not None and presented is not None and looks_like_jwt(presented):
+            g.principal = await principal_from_jwt(provider, presented)
+        else:
+            # From memory, no database round trip; the live keys are read again at most once a second.
+            verdict = rt.live_keys.check(presented)
+            if verdict is None:
+                verdict = await rt.database.run(rt.live_keys.load_and_check, presented)
+            if verdict.touch is not None:
+                await rt.database.run(touch_key, verdict.touch)  # once a minute per key
+            # With single sign-on the service is for a team: never open, even before the first user exists.
+            if verdict.allowed is False or (verdict.key_id is None and provider is not None):
+                raise Unauthorized()
+            # The principal decided here, not current_principal()'s default: the check never rests on a fallback.
+            g.principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id)
+        principal = g.principal
         needed = needed_role(request.endpoint)
         if request.endpoint is not None and not at_least(principal.role, needed):
             raise Forbidden(f"this needs the {needed} role; the caller is {principal.role}")

@@ -18,6 +18,7 @@ from app.api import (
     keys,
     me,
     metrics,
+    oidc,
     playbooks,
     servers,
     stream,
@@ -28,6 +29,7 @@ from app.api import (
 from app.api.access import install_access_control
 from app.api.asgi import BodyGuard
 from app.api.audit import install_audit
+from app.api.bearer import install_oidc_provider
 from app.api.context import RUNTIME_KEY, ApiRequest, install_request_context
 from app.api.errors import register_error_handlers
 from app.api.openapi import ApiDocument
@@ -72,6 +74,8 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(keys.blueprint, url_prefix="/api/v1/keys")
     app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
+    app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
+    install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)
     install_access_control(app, settings)
     install_trusted_proxies(app, settings)

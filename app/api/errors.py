@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: Final[dict[type[errors.NewRemoraError], int]] = {
     errors.InvalidInput: 400,
     errors.Unauthorized: 401,
+    errors.IdentityProviderUnavailable: 503,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
