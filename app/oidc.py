@@ -133,6 +133,45 @@ def unverified_header(token: str) -> dict[str, Any]:
     return header
 
 
+def token_kid(token: str) -> str | None:
+    """The key id the token's header names (None: none, or not a string); the algorithm is checked here too, before
+    any key is looked up."""
+    header = unverified_header(token)
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise Unauthorized(f"bearer token refused: algorithm {alg!r} is not accepted")
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) else None
+
+
+def verify_signature(token: str, keys: KeySet) -> dict[str, Any]:
+    """The claims of a token signed by one of ``keys`` with an accepted algorithm; Unauthorized otherwise."""
+    token_kid(token)
+    try:
+        decoded = jwt.decode(token, keys, algorithms=list(ALGORITHMS))
+    except JoseError as exc:
+        raise Unauthorized(f"bearer token refused: {exc.error or 'bad signature'}") from None
+    return dict(decoded.claims)
+
+
+def check_claims(
+    claims: Mapping[str, Any], issuer: str, audiences: tuple[str, ...], nonce: str | None = None, now: int | None = None
+) -> None:
+    """iss, aud (one of ``audiences``), exp, nbf and iat (LEEWAY_S of skew), sub and, for an ID token, nonce."""
+    options: dict[str, Any] = {
+        "iss": {"essential": True, "value": issuer},
+        "aud": {"essential": True, "values": list(audiences)},
+        "exp": {"essential": True},
+        "sub": {"essential": True},
+    }
+    if nonce is not None:
+        options["nonce"] = {"essential": True, "value": nonce}
+    try:
+        jwt.JWTClaimsRegistry(now=now, leeway=LEEWAY_S, **options).validate(dict(claims))
+    except JoseError as exc:
+        raise Unauthorized(f"bearer token refused: {exc.description or exc.error}") from None
+
+
 class Provider:
     """One issuer: its discovery document (read once) and its keys (cached; fetched again when a token names an
     unknown ``kid``, at most every ``min_refresh_s``, and when older than ``max_age_s``)."""
@@ -192,42 +231,35 @@ class Provider:
         self._fetched_at = self._clock()
         return keys
 
-    async def keys(self, kid: str | None) -> KeySet:
+    async def keys(self, kid: str | None, failed: KeySet | None = None) -> KeySet:
+        """The keys to verify a token naming ``kid``: fetched again when too old, or when the token names a key not
+        among them (or, ``failed``, these keys did not verify it: a kid-less token after a rotation), but never
+        more often than ``min_refresh_s``, so made-up kids cannot make this service hammer the provider."""
         async with self._lock:
             age = self._clock() - self._fetched_at
             if self._keys is None or age >= self._max_age_s:
                 return await self._fetch_keys()
-            known = kid is None or any(key.kid == kid for key in self._keys.keys)
-            if not known and age >= self._min_refresh_s:
-                log.info("OpenID Connect: unknown key id %r, fetching the provider's keys again", kid)
+            if failed is not None and failed is not self._keys:
+                return self._keys  # another request fetched them meanwhile
+            unknown = failed is not None or (kid is not None and all(key.kid != kid for key in self._keys.keys))
+            if unknown and age >= self._min_refresh_s:
+                log.info("OpenID Connect: key %r not among the provider's known keys, fetching them again", kid)
                 return await self._fetch_keys()
             return self._keys
 
     async def verify(self, token: str, audiences: tuple[str, ...], nonce: str | None = None) -> dict[str, Any]:
         """The claims of a JWT this issuer signed for one of ``audiences``; Unauthorized saying why otherwise."""
-        header = unverified_header(token)
-        alg = header.get("alg")
-        if alg not in ALGORITHMS:
-            raise Unauthorized(f"bearer token refused: algorithm {alg!r} is not accepted")
-        kid = header.get("kid")
-        keys = await self.keys(kid if isinstance(kid, str) else None)
+        kid = token_kid(token)
+        keys = await self.keys(kid)
         try:
-            decoded = jwt.decode(token, keys, algorithms=list(ALGORITHMS))
-        except JoseError as exc:
-            raise Unauthorized(f"bearer token refused: {exc.error or 'bad signature'}") from None
-        options: dict[str, Any] = {
-            "iss": {"essential": True, "value": self.config.issuer},
-            "aud": {"essential": True, "values": list(audiences)},
-            "exp": {"essential": True},
-            "sub": {"essential": True},
-        }
-        if nonce is not None:
-            options["nonce"] = {"essential": True, "value": nonce}
-        try:
-            jwt.JWTClaimsRegistry(leeway=LEEWAY_S, **options).validate(decoded.claims)
-        except JoseError as exc:
-            raise Unauthorized(f"bearer token refused: {exc.description or exc.error}") from None
-        return dict(decoded.claims)
+            claims = verify_signature(token, keys)
+        except Unauthorized:
+            again = await self.keys(kid, failed=keys)
+            if again is keys:
+                raise
+            claims = verify_signature(token, again)
+        check_claims(claims, self.config.issuer, audiences, nonce)
+        return claims
 
     async def authorization_url(self, attempt: Authorization, redirect_uri: str) -> str:
         metadata = await self.metadata()

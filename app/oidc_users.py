@@ -84,3 +84,9 @@ def upsert_oidc_user(subject: str, claims: Mapping[str, Any], username_claim: st
         raise SignInRefused("a concurrent sign-in of this identity: sign in again") from None
     keys_changed()  # a changed role counts for the user's keys at once
     return SignedIn(user_id=str(user.id), username=str(user.username), role=str(user.role), created=created)
+
+
+def linked_user(subject: str) -> tuple[str | None, bool]:
+    """The id of the user linked to ``subject`` (None: no sign-in made one yet) and whether it is disabled."""
+    user = User.get_or_none(User.oidc_subject == subject)
+    return (str(user.id), user.disabled_at is not None) if user is not None else (None, False)

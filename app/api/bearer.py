@@ -7,8 +7,10 @@ from typing import Final, cast
 
 from quart import Quart, current_app, g
 
+from app.api.context import runtime
 from app.errors import Forbidden
 from app.oidc import OidcConfig, Provider
+from app.oidc_users import linked_user
 from app.principals import Principal
 from app.settings import Settings
 
@@ -37,6 +39,11 @@ async def principal_from_jwt(provider: Provider, token: str) -> Principal:
             f"this identity maps to no NewRemora role: its {provider.config.role_claim!r} claim matches no entry "
             "of NEWREMORA_OIDC_ROLE_MAP"
         )
+    subject = str(claims["sub"])
+    # A user that a sign-in made for this subject and that is disabled here stays out, whatever the provider says.
+    user_id, disabled = await runtime().database.run(linked_user, subject)
+    if disabled:
+        raise Forbidden("this identity's user is disabled in NewRemora")
     # The grant's limits (groups, servers) are for the scope checks: kept with the request.
     g.oidc_grant = grant
-    return Principal(kind="oidc", name=str(claims["sub"]), role=grant.role)
+    return Principal(kind="oidc", name=subject, role=grant.role, user_id=user_id)
