@@ -13,7 +13,7 @@ import html
 import json
 import logging
 import time
-from typing import Final
+from typing import Any, Final
 
 from quart import Blueprint, Response, request, url_for
 from quart_schema import document_querystring, tag
@@ -34,6 +34,27 @@ COOKIE: Final = "newremora_oidc"
 COOKIE_PATH: Final = "/auth/oidc"
 ATTEMPT_TTL_S: Final = 600  # a sign-in not finished within ten minutes starts again
 TAGS: Final = ["sign-in"]
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# What the OpenAPI document says these browser routes answer (app/api/openapi.py adds it): pages, not envelopes.
+SIGN_IN_RESPONSES: Final[dict[str, dict[str, Any]]] = {
+    "/auth/oidc/login": {
+        "302": {"description": "To the provider's authorization page (Location), with the attempt's cookie set"},
+        "404": _html("Single sign-on is not configured"),
+        "503": _html("The provider's discovery document cannot be read"),
+    },
+    "/auth/oidc/callback": {
+        "302": {"description": "Signed in: to the page (/), with the session cookie set"},
+        "400": _html("A stale or foreign attempt (state), a provider error, or an ID token refused"),
+        "403": _html("The identity maps to no role, or its user is disabled here"),
+        "404": _html("Single sign-on is not configured"),
+        "503": _html("The provider cannot be reached"),
+    },
+}
 
 
 def _redirect(location: str) -> Response:
@@ -94,9 +115,11 @@ def _attempt_from_cookie() -> Authorization | None:
 @blueprint.get("/login")
 @tag(TAGS)
 async def login() -> Response:
-    """Start single sign-on: redirects (302) to the OpenID Connect provider with state, nonce and a PKCE (S256)
-    challenge; the attempt is kept in a short-lived encrypted cookie. 404 when single sign-on is not configured,
-    503 when the provider cannot be reached."""
+    """Start single sign-on.
+
+    Redirects (302) to the OpenID Connect provider with state, nonce and a PKCE (S256) challenge; the attempt is
+    kept in a short-lived encrypted cookie. 404 when single sign-on is not configured, 503 when the provider cannot
+    be reached."""
     provider = oidc_provider()
     if provider is None:
         return _page("Single sign-on is off", "This NewRemora has no OpenID Connect provider configured.", 404)
@@ -125,10 +148,12 @@ async def login() -> Response:
 @tag(TAGS)
 @document_querystring(CallbackQuery)
 async def callback() -> Response:
-    """Finish single sign-on: checks the state against the attempt's cookie, exchanges the code with the PKCE
-    verifier, validates the ID token (signature, iss, aud, exp, nonce), maps its claims to a role, makes or
-    refreshes the local user linked to the subject and starts a browser session (302 to the page). A failure
-    answers a page saying why (400 bad or stale attempt, 403 no role or a disabled user, 502/503 the provider)."""
+    """Finish single sign-on (the provider's redirect back).
+
+    Checks the state against the attempt's cookie, exchanges the code with the PKCE verifier, validates the ID
+    token (signature, iss, aud, exp, nonce), maps its claims to a role, makes or refreshes the local user linked to
+    the subject and starts a browser session (302 to the page). A failure answers a page saying why (400 bad or
+    stale attempt, 403 no role or a disabled user, 503 the provider)."""
     provider = oidc_provider()
     if provider is None:
         return _page("Single sign-on is off", "This NewRemora has no OpenID Connect provider configured.", 404)

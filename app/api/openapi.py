@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from quart_schema import OpenAPIProvider
 
+from app.api.oidc import SIGN_IN_RESPONSES
 from app.schemas.common import ErrorEnvelope
 
 ALWAYS: Final = {
@@ -79,6 +80,8 @@ class ApiDocument(OpenAPIProvider):
         if "/metrics" in document["paths"]:
             document["paths"]["/metrics"]["get"] = METRICS_OPERATION
         for path, operations in document["paths"].items():
+            for operation in operations.values() if path in SIGN_IN_RESPONSES else ():
+                operation["responses"] = SIGN_IN_RESPONSES[path]
             if not path.startswith("/api/v1/"):
                 continue
             for method, operation in operations.items():
