@@ -151,6 +151,8 @@ def verify_signature(token: str, keys: KeySet) -> dict[str, Any]:
         decoded = jwt.decode(token, keys, algorithms=list(ALGORITHMS))
     except JoseError as exc:
         raise Unauthorized(f"bearer token refused: {exc.error or 'bad signature'}") from None
+    except (ValueError, TypeError, binascii.Error):  # a payload that is not base64 or JSON
+        raise Unauthorized("bearer token refused: not a JWT") from None
     return dict(decoded.claims)
 
 

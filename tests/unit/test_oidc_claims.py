@@ -137,3 +137,6 @@ def test_signatures_by_another_key_and_symmetric_algorithms_are_refused() -> Non
         verify_signature("eyJhbGciOiJIUzI1NiJ9.e30.c2ln", KeySet([key]))
     with pytest.raises(Unauthorized, match="algorithm 'none' is not accepted"):
         verify_signature("eyJhbGciOiJub25lIn0.e30.", KeySet([key]))
+    for malformed in ("eyJhbGciOiJSUzI1NiJ9.!!!.c2ln", "eyJhbGciOiJSUzI1NiJ9.bm90anNvbg.c2ln", "e30.e30.e30", "!.a.b"):
+        with pytest.raises(Unauthorized, match="bearer token refused"):
+            verify_signature(malformed, KeySet([key]))
