@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Page, expect
 
+from tests.harness.cli import newremora
 from tests.harness.oidc_provider import OidcProvider
 from tests.harness.service import Service
 
@@ -102,3 +103,27 @@ def _sign_in_with_sso_refused(page: Page, service: Service, sub: str) -> None:
     page.locator("input[name=sub]").fill(sub)
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(f"{service.base_url}/auth/oidc/callback*", timeout=PAGE_MS)
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"NEWREMORA_OIDC_ROLE_MAP": "ops=root"}, "NEWREMORA_OIDC_ROLE_MAP: entry 'ops=root': not a role"),
+        ({"NEWREMORA_OIDC_ROLE_MAP": "ops=admin:teams=x"}, "expected a limit groups=a,b or servers=x,y"),
+        ({"NEWREMORA_OIDC_CLIENT_ID": "nr"}, "NEWREMORA_OIDC_ROLE_MAP is required"),
+    ],
+)
+def test_a_bad_single_sign_on_configuration_stops_the_start(
+    tmp_path: Path, settings: dict[str, str], says: str
+) -> None:
+    env = {
+        "NEWREMORA_DATA_DIR": str(tmp_path / "var"),
+        "NEWREMORA_SECRET_KEY": Fernet.generate_key().decode(),
+        "NEWREMORA_PORT": "0",
+        "NEWREMORA_OIDC_ISSUER": "http://127.0.0.1:9",
+        **settings,
+    }
+    done = newremora("serve", env=env, timeout=60)
+    assert done.returncode != 0
+    assert says in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
