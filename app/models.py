@@ -268,6 +268,36 @@ class AuditEvent(BaseModel):
         )
 
 
+class BrowserSession(BaseModel):
+    """A browser's sign-in (app/sessions.py): the cookie holds a random token, the table only its SHA-256."""
+
+    id = IdField(primary_key=True, default=new_id)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    user_id: str
+    method = pw.CharField(max_length=8)  # password | oidc
+    created_at = UtcDateTimeField(default=utcnow)
+    last_seen_at = UtcDateTimeField(default=utcnow)  # written at most once a minute
+    ended_at = UtcDateTimeField(null=True)
+    source = pw.CharField(max_length=64, null=True)
+    user_agent = pw.CharField(max_length=255, null=True)
+    # Sent back by the page on every unsafe request; worth nothing without the cookie it belongs to.
+    csrf_token = pw.CharField(max_length=64)
+
+
+class SigninFailure(BaseModel):
+    """A refused sign-in, counted per username and per address over a window (app/sessions.py): in the database,
+    so every process of a deployment counts the same failures."""
+
+    id = pw.BigAutoField()
+    at = UtcDateTimeField(default=utcnow)
+    username = pw.CharField(max_length=64)
+    source = pw.CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("username", "at"), False), (("source", "at"), False), (("at",), False))
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -282,4 +312,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ApiKey,
     KeyCheck,
     AuditEvent,
+    BrowserSession,
+    SigninFailure,
 )

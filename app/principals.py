@@ -46,3 +46,8 @@ def for_key(key_id: str, role: Role = "admin", user_id: str | None = None) -> Pr
     """A key's principal: ``role`` is already the narrower of the key's and its owner's (app/apikeys.py). A key
     without an owner (made before users existed, or in single-user mode) is an administrator key."""
     return Principal(kind="key", name=key_id, role=role, key_id=key_id, user_id=user_id)
+
+
+def for_user(user_id: str, username: str, role: Role) -> Principal:
+    """A signed-in user's principal (a browser session): their own role, named by their username."""
+    return Principal(kind="user", name=username, role=role, user_id=user_id)

@@ -207,6 +207,21 @@ class Settings:
         _int_in(0, 100 * 365),
         "Days audit rows are kept; older ones are pruned by the service, in small batches, hourly (0: kept forever).",
     )
+    session_idle_minutes: int = _setting(
+        60, _int_in(1, 7 * 24 * 60), "Minutes without a request after which a browser session ends (sign in again)."
+    )
+    session_max_hours: int = _setting(
+        12, _int_in(1, 90 * 24), "Hours after sign-in at which a browser session ends, however busy."
+    )
+    signin_user_failures: int = _setting(
+        5, _int_in(1, 1000), "Refused sign-ins per username in the window after which that username is locked out."
+    )
+    signin_address_failures: int = _setting(
+        20, _int_in(1, 100_000), "Refused sign-ins per client address in the window after which it is locked out."
+    )
+    signin_window_minutes: int = _setting(
+        15, _int_in(1, 24 * 60), "Minutes over which refused sign-ins are counted; a lockout lasts until they age out."
+    )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
     log_format: str = _setting(
         "text", _choice("text", "json"), "text: one line per record for people; json: one JSON object per line."

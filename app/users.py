@@ -19,6 +19,7 @@ from app.clock import utcnow
 from app.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from app.models import ApiKey, User
 from app.principals import Role
+from app.sessions import end_user_sessions
 from app.sites import is_loopback
 
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -103,6 +104,9 @@ def update_user(id_or_username: str, changes: UserChanges) -> User:
             user.disabled_at = (user.disabled_at or utcnow()) if changes.disabled else None
         _keep_an_administrator(user)
         user.save()
+        if user.disabled_at is not None:
+            # Refused per request anyway; ended too, so that enabling the user again does not revive them.
+            end_user_sessions(str(user.id))
     keys_changed()
     return user
 
@@ -117,10 +121,14 @@ def _keep_an_administrator(changed: User) -> None:
         raise Conflict("this is the last enabled administrator: make another one first")
 
 
-def set_password(id_or_username: str, password: str) -> User:
+def set_password(id_or_username: str, password: str, keep_session_id: str | None = None) -> User:
+    """A new password ends the user's browser sessions (but ``keep_session_id``, the one that changed it, if any):
+    whoever knew the old one is signed out."""
     user = find_user(id_or_username)
-    user.password_hash = hash_password(password)
-    user.save()
+    with User._meta.database.atomic():
+        user.password_hash = hash_password(password)
+        user.save()
+        end_user_sessions(str(user.id), keep_session_id)
     return user
 
 

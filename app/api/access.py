@@ -11,9 +11,10 @@ from quart import Quart, current_app, g, request
 from quart_rate_limiter import RateLimit, RateLimiter
 
 from app.api.context import runtime
+from app.api.sessions import current_session, require_csrf, session_principal
 from app.apikeys import touch_key
 from app.errors import Forbidden, Unauthorized
-from app.principals import LOCAL, for_key
+from app.principals import LOCAL, Role, for_key
 from app.rights import at_least, needed_role
 from app.settings import Settings
 
@@ -78,6 +79,13 @@ def install_access_control(app: Quart, settings: Settings) -> None:
         if not request.path.startswith(API_PREFIX) or request.method == "OPTIONS":
             return
         presented = presented_key()
+        # A browser signed in (no key sent): its session cookie, and for what changes state, its CSRF token.
+        live = await current_session() if presented is None else None
+        if live is not None:
+            g.principal = session_principal(live)
+            require_csrf(live)
+            _require_role(g.principal.role)
+            return
         rt = runtime()
         # From memory, no database round trip; the live keys are read again at most once a second (app/apikeys.py).
         verdict = rt.live_keys.check(presented)
@@ -90,6 +98,10 @@ def install_access_control(app: Quart, settings: Settings) -> None:
         # The principal decided here, not current_principal()'s default: the check never rests on a fallback.
         principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id)
         g.principal = principal
-        needed = needed_role(request.endpoint)
-        if request.endpoint is not None and not at_least(principal.role, needed):
-            raise Forbidden(f"this needs the {needed} role; the caller is {principal.role}")
+        _require_role(principal.role)
+
+
+def _require_role(role: Role) -> None:
+    needed = needed_role(request.endpoint)
+    if request.endpoint is not None and not at_least(role, needed):
+        raise Forbidden(f"this needs the {needed} role; the caller is {role}")

@@ -20,6 +20,7 @@ from app.api import (
     metrics,
     playbooks,
     servers,
+    signin,
     stream,
     system,
     users,
@@ -59,6 +60,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(signin.blueprint, url_prefix="/auth")
     app.register_blueprint(servers.blueprint, url_prefix="/api/v1/servers")
     app.register_blueprint(jobs.blueprint, url_prefix="/api/v1/jobs")
     app.register_blueprint(stream.blueprint, url_prefix="/api/v1/jobs")
