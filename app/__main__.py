@@ -237,7 +237,7 @@ def _user(args: argparse.Namespace, settings: Settings) -> None:
                 lambda changed: str(changed.id),
                 {"username": args.username, "password": "(changed)"},
             )
-            print(f"password of {user.username} set")
+            print(f"password of {user.username} set; their browser sessions are ended")
         else:
             changes = users.UserChanges(disabled=args.action == "disable")
             user = run_audited(

@@ -97,6 +97,7 @@ def auth_entry(
 async def start_session(response: Response, user_id: str, method: Literal["password", "oidc"]) -> None:
     """Signs ``user_id`` in: the session row, the cookie on ``response`` and the ``auth.signin`` audit row."""
     database = runtime().database
+    await database.run(sessions.prune_sessions, expiry())
     new = await database.run(
         sessions.create_session, user_id, method, request.remote_addr, request.headers.get("User-Agent")
     )

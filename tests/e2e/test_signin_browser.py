@@ -56,7 +56,7 @@ def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def site(tmp_path: Path, control_root: Path) -> Iterator[tuple[Service, str]]:
+def site(tmp_path: Path, control_root: Path) -> Iterator[tuple[Service, str, dict[str, str]]]:
     """A service with root (admin, key only), ada (admin, password) and vic (viewer, password); root's key."""
     env = {
         "NEWREMORA_DATA_DIR": str(tmp_path / "var"),
@@ -74,7 +74,7 @@ def site(tmp_path: Path, control_root: Path) -> Iterator[tuple[Service, str]]:
     cli(env, tmp_path, "user", "create", "ada", "--role", "admin", "--password-file", str(tmp_path / "ada.pw"))
     key = cli(env, tmp_path, "token", "create", "--name", "root", "--user", "root").strip().splitlines()[-1]
     service = Service.start(tmp_path / "svc", env)
-    yield service, key
+    yield service, key, env
     service.stop()
 
 
@@ -98,9 +98,9 @@ def sign_in(page: Page, username: str, password: str) -> None:
 
 
 def test_a_viewer_signs_in_tails_a_job_over_the_cookie_and_signs_out_for_good(
-    browser: Browser, site: tuple[Service, str], sshd: SshTarget
+    browser: Browser, site: tuple[Service, str, dict[str, str]], sshd: SshTarget, tmp_path: Path
 ) -> None:
-    service, key = site
+    service, key, env = site
     with httpx.Client(base_url=f"{service.base_url}/api/v1", headers={"Authorization": f"Bearer {key}"}) as admin:
         server = admin.post("/servers", json=sshd.server_body("web-01")).json()["data"]
         body = {"server_id": server["id"], "command": "echo signed-in-stream; sleep 1; echo second-line"}
@@ -131,6 +131,16 @@ def test_a_viewer_signs_in_tails_a_job_over_the_cookie_and_signs_out_for_good(
         expect(page.locator("#job-status")).to_contain_text("completed", timeout=PAGE_MS)
         assert streams and all("access_token" not in url for url in streams)
 
+        # The session ends behind the page's back (a new password ends it): the list's next refresh brings the
+        # sign-in form back, saying why, and signing in again carries on.
+        page.goto(f"{service.base_url}/#/jobs")
+        (tmp_path / "new.pw").write_text(VIEWER_PASSWORD + "-new\n")
+        cli(env, tmp_path, "user", "set-password", "vic", "--password-file", str(tmp_path / "new.pw"))
+        expect(page.locator("#signin-reason")).to_have_text("Your session has ended: sign in again.", timeout=PAGE_MS)
+        sign_in(page, "vic", VIEWER_PASSWORD + "-new")
+        expect(page.locator("#signin-dialog")).to_be_hidden(timeout=PAGE_MS)
+        expect(page.locator("#view-jobs")).to_contain_text("signed-in-stream", timeout=PAGE_MS)
+
         cookie = next(c for c in context.cookies() if c["name"] == "newremora_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
         assert page.evaluate("document.cookie") == ""  # no script of the page can read it
@@ -156,9 +166,9 @@ def test_a_viewer_signs_in_tails_a_job_over_the_cookie_and_signs_out_for_good(
 
 
 def test_forms_of_another_site_and_scripts_without_the_csrf_token_change_nothing(
-    browser: Browser, site: tuple[Service, str], other_site: tuple[str, Path]
+    browser: Browser, site: tuple[Service, str, dict[str, str]], other_site: tuple[str, Path]
 ) -> None:
-    service, key = site
+    service, key, _ = site
     origin, root = other_site
     (root / "evil.html").write_text(EVIL_PAGE.format(api=service.base_url))
     context = browser.new_context()

@@ -167,6 +167,10 @@ async def test_idle_absolute_disabled_and_new_password_end_sessions(app: Quart, 
         assert await error_of(await client.get("/api/v1/me", headers=with_cookie(old)), 401)
     assert await error_of(await sign_in(client, "alice"), 401)
     fresh = cookie_of(await sign_in(client, "alice", OTHER_PASSWORD))[0]
+    # Each sign-in deletes the sessions past their absolute expiry (the busy one); ended ones stay till then.
+    hashes = {row[0] for row in raw_db.execute_sql("SELECT token_hash FROM browser_session").fetchall()}
+    assert hashlib.sha256(busy.encode()).hexdigest() not in hashes
+    assert hashlib.sha256(first.encode()).hexdigest() in hashes
     await ok_data(await client.get("/api/v1/jobs", headers=with_cookie(fresh)))
 
     await database.run(users.update_user, "alice", users.UserChanges(disabled=True))
