@@ -268,6 +268,16 @@ class AuditEvent(BaseModel):
         )
 
 
+class RuntimeSetting(BaseModel):
+    """A setting an administrator changed while the service runs (app/runtime_settings.py): it overrides the
+    environment's value until reset (the row deleted). ``value`` is JSON text."""
+
+    name = pw.CharField(max_length=64, primary_key=True)
+    value = pw.TextField()
+    changed_at = UtcDateTimeField(default=utcnow)
+    changed_by = pw.CharField(max_length=255)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -282,4 +292,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ApiKey,
     KeyCheck,
     AuditEvent,
+    RuntimeSetting,
 )

@@ -29,16 +29,18 @@ SUBMISSION_ENDPOINTS: Final = (
 
 class PerClientRateLimiter(RateLimiter):
     """The limits count all of a client's requests together, not each route apart (the library keys them by
-    route): "100 requests per minute per IP" means across the API. Submissions have a budget of their own,
-    set per app here rather than on the shared view functions."""
-
-    def __init__(self, app: Quart, submission_limits: list[RateLimit], **kwargs: Any) -> None:
-        self.submission_limits = submission_limits
-        super().__init__(app, **kwargs)
+    route): "100 requests per minute per IP" means across the API. Submissions have a budget of their own.
+    Both are read per request from the runtime settings (app/runtime_settings.py): an administrator may change
+    them while the service runs (a changed limit is a new key, so it starts a fresh count)."""
 
     def _get_limits_for_view_function(self, view_func: Callable[..., Any], blueprint: Any) -> list[RateLimit]:
+        live = runtime().live_settings
         limits: list[RateLimit] = super()._get_limits_for_view_function(view_func, blueprint)
-        return limits + self.submission_limits if request.endpoint in SUBMISSION_ENDPOINTS else limits
+        if live.rate_limit:
+            limits = [*limits, RateLimit(live.rate_limit, timedelta(minutes=1))]
+        if live.job_rate_limit and request.endpoint in SUBMISSION_ENDPOINTS:
+            limits = [*limits, RateLimit(live.job_rate_limit, timedelta(hours=1))]
+        return limits
 
     async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
         key_function = rate_limit.key_function or self.key_function
@@ -67,11 +69,7 @@ def presented_key() -> str | None:
 
 
 def install_access_control(app: Quart, settings: Settings) -> None:
-    default_limits = [RateLimit(settings.rate_limit, timedelta(minutes=1))] if settings.rate_limit else []
-    submissions = [RateLimit(settings.job_rate_limit, timedelta(hours=1))] if settings.job_rate_limit else []
-    PerClientRateLimiter(
-        app, submissions, default_limits=default_limits, key_function=_client_key, skip_function=_not_api
-    )
+    PerClientRateLimiter(app, key_function=_client_key, skip_function=_not_api)
 
     @app.before_request
     async def require_api_key() -> None:

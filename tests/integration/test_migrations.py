@@ -27,6 +27,7 @@ ALL_MIGRATIONS = [
     "0008_job_contact",
     "0009_users",
     "0010_audit",
+    "0014_runtime_settings",
 ]
 
 
@@ -88,6 +89,7 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "key_check",
         "app_user",
         "audit_event",
+        "runtime_setting",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
