@@ -108,6 +108,8 @@ class Runtime:
         def applied(name: str, value: object) -> None:
             if name == "log_level":
                 apply_level(str(value))
+                # Said at the new level itself: the line shows only where the level took effect.
+                log.log(logging.getLevelNamesMapping()[str(value).upper()], "log level %s in effect", value)
 
         self.live_settings.on_change(applied)
         self.settings_watcher = SettingsWatcher(self.database, self.live_settings)

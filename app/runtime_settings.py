@@ -182,7 +182,11 @@ def validate(changes: Mapping[str, Any]) -> dict[str, Any]:
     """Every given setting checked before anything is written (all or nothing): name -> value, None to reset."""
     if not changes:
         raise InvalidInput('give at least one setting to change, e.g. {"log_level": "debug"}')
-    return {name: None if value is None else changeable(name).validated(value) for name, value in changes.items()}
+    for name in changes:
+        changeable(name)
+    # In the registry's order, whatever the request's: answers and audit rows read the same for the same change.
+    ordered = [name for name in REGISTRY if name in changes]
+    return {name: None if changes[name] is None else REGISTRY[name].validated(changes[name]) for name in ordered}
 
 
 def apply_changes(env: Settings, values: Mapping[str, Any], actor: str) -> list[Change]:
