@@ -10,11 +10,12 @@ from typing import Any, Final
 from quart import Quart, current_app, g, request
 from quart_rate_limiter import RateLimit, RateLimiter
 
-from app.api.context import runtime
+from app.api.context import RUNTIME_KEY, runtime
 from app.apikeys import touch_key
 from app.errors import Forbidden, Unauthorized
 from app.principals import LOCAL, for_key
 from app.rights import at_least, needed_role
+from app.runtime_settings import LiveSettings
 from app.settings import Settings
 
 API_PREFIX: Final = "/api/v1/"
@@ -33,8 +34,14 @@ class PerClientRateLimiter(RateLimiter):
     Both are read per request from the runtime settings (app/runtime_settings.py): an administrator may change
     them while the service runs (a changed limit is a new key, so it starts a fresh count)."""
 
+    def __init__(self, app: Quart, settings: Settings, **kwargs: Any) -> None:
+        self.settings = settings
+        super().__init__(app, **kwargs)
+
     def _get_limits_for_view_function(self, view_func: Callable[..., Any], blueprint: Any) -> list[RateLimit]:
-        live = runtime().live_settings
+        # The environment's values until the runtime is open (a request served before it, a test app).
+        found = current_app.extensions.get(RUNTIME_KEY)
+        live: LiveSettings | Settings = found.live_settings if found is not None else self.settings
         limits: list[RateLimit] = super()._get_limits_for_view_function(view_func, blueprint)
         if live.rate_limit:
             limits = [*limits, RateLimit(live.rate_limit, timedelta(minutes=1))]
@@ -69,7 +76,7 @@ def presented_key() -> str | None:
 
 
 def install_access_control(app: Quart, settings: Settings) -> None:
-    PerClientRateLimiter(app, key_function=_client_key, skip_function=_not_api)
+    PerClientRateLimiter(app, settings, key_function=_client_key, skip_function=_not_api)
 
     @app.before_request
     async def require_api_key() -> None:
