@@ -1,7 +1,7 @@
 """The ``newremora`` command.
 
-Service: serve | worker | health | migrate | token | user | import-inventory | audit. Client of a running service:
-servers | run | jobs | logs | cancel (see app/client).
+Service: serve | worker | health | migrate | token | user | settings | import-inventory | audit. Client of a running
+service: servers | run | jobs | logs | cancel (see app/client).
 """
 
 from __future__ import annotations
@@ -254,6 +254,41 @@ def _user(args: argparse.Namespace, settings: Settings) -> None:
         database.close()
 
 
+def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    from app import runtime_settings as rs
+    from app.admin import open_database
+    from app.audit import cli_entry, run_audited
+
+    # Checked before the database is opened: a typo is a message, not a refused row.
+    values = {}
+    if args.action == "set":
+        values = {args.name: rs.changeable(args.name).from_text(args.value)}
+    elif args.action == "reset":
+        values = {rs.changeable(args.name).name: None}
+    database = open_database(settings)
+    try:
+        if args.action == "list":
+            for item in rs.show(settings, database.call(rs.load_stored)):
+                since = f"  (since {item.changed_at:%Y-%m-%d %H:%M} by {item.changed_by})" if item.changed_at else ""
+                base = f"; {item.environment_source}: {item.environment_value}" if item.source == "runtime" else ""
+                print(f"{item.name:<22} {item.value!s:<10} {item.source}{base}{since}")
+            return
+        actor = cli_entry("settings.change", "success").actor
+        # The row's summary is old -> new, known only inside the transaction: run_audited writes it from there.
+        summary: dict[str, object] = {name: {"new": value} for name, value in values.items()}
+
+        def apply() -> list[rs.Change]:
+            changes = rs.apply_changes(settings, values, actor)
+            summary.update(rs.audit_summary(changes))
+            return changes
+
+        done = run_audited(database, "settings.change", "settings", apply, lambda _: None, summary)
+        for change in done:
+            print(f"{change.name}: {change.old} -> {change.new} (every process within about two seconds)")
+    finally:
+        database.close()
+
+
 def _import_inventory(args: argparse.Namespace, settings: Settings) -> int:
     from app.admin import open_database
     from app.audit import cli_entry, record
@@ -337,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     set_password = user_actions.add_parser("set-password", help="set a user's password")
     set_password.add_argument("username")
     set_password.add_argument("--password-file", help=FROM_FILE_HELP)
+    runtime = commands.add_parser("settings", help="settings that may change while the service runs (audited)")
+    runtime_actions = runtime.add_subparsers(dest="action", required=True)
+    runtime_actions.add_parser("list", help="each setting: its value, where it comes from, who changed it")
+    set_one = runtime_actions.add_parser("set", help="change a setting in every process, without a restart")
+    set_one.add_argument("name")
+    set_one.add_argument("value")
+    runtime_actions.add_parser("reset", help="back to the environment's value").add_argument("name")
     inventory = commands.add_parser("import-inventory", help="import an Ansible inventory (INI or YAML) file")
     inventory.add_argument("file", help="the inventory file ('-' for standard input)")
     inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
@@ -376,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             _token(args, settings)
         elif args.command == "user":
             _user(args, settings)
+        elif args.command == "settings":
+            _settings(args, settings)
         elif args.command == "import-inventory":
             return _import_inventory(args, settings)
         elif args.command == "audit":

@@ -298,6 +298,16 @@ class SigninFailure(BaseModel):
         indexes = ((("username", "at"), False), (("source", "at"), False), (("at",), False))
 
 
+class RuntimeSetting(BaseModel):
+    """A setting an administrator changed while the service runs (app/runtime_settings.py): it overrides the
+    environment's value until reset (the row deleted). ``value`` is JSON text."""
+
+    name = pw.CharField(max_length=64, primary_key=True)
+    value = pw.TextField()
+    changed_at = UtcDateTimeField(default=utcnow)
+    changed_by = pw.CharField(max_length=255)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -314,4 +324,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AuditEvent,
     BrowserSession,
     SigninFailure,
+    RuntimeSetting,
 )

@@ -39,27 +39,42 @@ class Secret:
         return hash(self._value)
 
 
-def _int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+@dataclass(frozen=True)
+class IntIn:
+    """Parses an integer in ``low..high``; its bounds are readable (the runtime settings show and check them)."""
+
+    low: int
+    high: int
+
+    def __call__(self, raw: str) -> int:
         try:
             value = int(raw)
         except ValueError:
             raise ValueError(f"expected an integer, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer in {low}..{high}, got {value}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"expected an integer in {self.low}..{self.high}, got {value}")
         return value
 
-    return parse
 
+@dataclass(frozen=True)
+class Choice:
+    """Parses one of ``allowed`` (case-insensitive); the choices are readable, as ``IntIn``'s bounds."""
 
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
+    allowed: tuple[str, ...]
+
+    def __call__(self, raw: str) -> str:
         value = raw.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        if value not in self.allowed:
+            raise ValueError(f"expected one of {', '.join(self.allowed)}, got {raw!r}")
         return value
 
-    return parse
+
+def _int_in(low: int, high: int) -> IntIn:
+    return IntIn(low, high)
+
+
+def _choice(*allowed: str) -> Choice:
+    return Choice(allowed)
 
 
 def _database_url(raw: str) -> str:

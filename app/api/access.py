@@ -10,12 +10,13 @@ from typing import Any, Final
 from quart import Quart, current_app, g, request
 from quart_rate_limiter import RateLimit, RateLimiter
 
-from app.api.context import runtime
+from app.api.context import RUNTIME_KEY, runtime
 from app.api.sessions import current_session, require_csrf, session_principal
 from app.apikeys import touch_key
 from app.errors import Forbidden, Unauthorized
 from app.principals import LOCAL, Role, for_key
 from app.rights import at_least, needed_role
+from app.runtime_settings import LiveSettings
 from app.settings import Settings
 
 API_PREFIX: Final = "/api/v1/"
@@ -30,16 +31,24 @@ SUBMISSION_ENDPOINTS: Final = (
 
 class PerClientRateLimiter(RateLimiter):
     """The limits count all of a client's requests together, not each route apart (the library keys them by
-    route): "100 requests per minute per IP" means across the API. Submissions have a budget of their own,
-    set per app here rather than on the shared view functions."""
+    route): "100 requests per minute per IP" means across the API. Submissions have a budget of their own.
+    Both are read per request from the runtime settings (app/runtime_settings.py): an administrator may change
+    them while the service runs (a changed limit is a new key, so it starts a fresh count)."""
 
-    def __init__(self, app: Quart, submission_limits: list[RateLimit], **kwargs: Any) -> None:
-        self.submission_limits = submission_limits
+    def __init__(self, app: Quart, settings: Settings, **kwargs: Any) -> None:
+        self.settings = settings
         super().__init__(app, **kwargs)
 
     def _get_limits_for_view_function(self, view_func: Callable[..., Any], blueprint: Any) -> list[RateLimit]:
+        # The environment's values until the runtime is open (a request served before it, a test app).
+        found = current_app.extensions.get(RUNTIME_KEY)
+        live: LiveSettings | Settings = found.live_settings if found is not None else self.settings
         limits: list[RateLimit] = super()._get_limits_for_view_function(view_func, blueprint)
-        return limits + self.submission_limits if request.endpoint in SUBMISSION_ENDPOINTS else limits
+        if live.rate_limit:
+            limits = [*limits, RateLimit(live.rate_limit, timedelta(minutes=1))]
+        if live.job_rate_limit and request.endpoint in SUBMISSION_ENDPOINTS:
+            limits = [*limits, RateLimit(live.job_rate_limit, timedelta(hours=1))]
+        return limits
 
     async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
         key_function = rate_limit.key_function or self.key_function
@@ -68,11 +77,7 @@ def presented_key() -> str | None:
 
 
 def install_access_control(app: Quart, settings: Settings) -> None:
-    default_limits = [RateLimit(settings.rate_limit, timedelta(minutes=1))] if settings.rate_limit else []
-    submissions = [RateLimit(settings.job_rate_limit, timedelta(hours=1))] if settings.job_rate_limit else []
-    PerClientRateLimiter(
-        app, submissions, default_limits=default_limits, key_function=_client_key, skip_function=_not_api
-    )
+    PerClientRateLimiter(app, settings, key_function=_client_key, skip_function=_not_api)
 
     @app.before_request
     async def require_api_key() -> None:

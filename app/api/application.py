@@ -20,6 +20,7 @@ from app.api import (
     metrics,
     playbooks,
     servers,
+    settings_api,
     signin,
     stream,
     system,
@@ -74,6 +75,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(keys.blueprint, url_prefix="/api/v1/keys")
     app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
+    app.register_blueprint(settings_api.blueprint, url_prefix="/api/v1/settings")
     install_audit(app)
     install_access_control(app, settings)
     install_trusted_proxies(app, settings)

@@ -91,7 +91,7 @@ async def _submit(new: submit.NewJob, selection: Selection) -> Submission:
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
     # after the commit that could fail and turn a stored job into an error.
     submitted = await rt.database.run(
-        submit.create_jobs, new, selection, rt.settings.max_job_timeout, rt.vault, current_principal().actor
+        submit.create_jobs, new, selection, rt.live_settings.max_job_timeout, rt.vault, current_principal().actor
     )
     for job in submitted.jobs:
         log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
@@ -246,7 +246,7 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
         job_id,
         overrides.server_id,
         given,
-        rt.settings.max_job_timeout,
+        rt.live_settings.max_job_timeout,  # changeable at runtime (app/runtime_settings.py)
         rt.vault,
         current_principal().actor,
     )

@@ -3,6 +3,7 @@
 //   #/run         submit a job       #/jobs?...       jobs list (filters in the query)
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
 //   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
+//   #/settings    runtime settings (admins)
 // A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
 "use strict";
 
@@ -17,11 +18,12 @@ import { keys } from "./keys.js";
 import { run } from "./run.js";
 import { servers } from "./servers.js";
 import * as signin from "./signin.js";
+import { settings } from "./settings.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, denied];
-const ROUTES = { servers, run, keys, users, audit };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, denied];
+const ROUTES = { servers, run, keys, users, audit, settings };
 let active = null;
 
 function route() {

@@ -28,6 +28,7 @@ ALL_MIGRATIONS = [
     "0009_users",
     "0010_audit",
     "0011_sessions",
+    "0014_runtime_settings",
 ]
 
 
@@ -91,6 +92,7 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "audit_event",
         "browser_session",
         "signin_failure",
+        "runtime_setting",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
