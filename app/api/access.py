@@ -15,6 +15,7 @@ from app.apikeys import touch_key
 from app.errors import Forbidden, Unauthorized
 from app.principals import LOCAL, for_key
 from app.rights import at_least, needed_role
+from app.scopes import UNSCOPED_ONLY, scope_rule
 from app.settings import Settings
 
 API_PREFIX: Final = "/api/v1/"
@@ -88,8 +89,12 @@ def install_access_control(app: Quart, settings: Settings) -> None:
         if verdict.allowed is False:
             raise Unauthorized()
         # The principal decided here, not current_principal()'s default: the check never rests on a fallback.
-        principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id)
+        principal = (
+            LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id, verdict.scope)
+        )
         g.principal = principal
         needed = needed_role(request.endpoint)
         if request.endpoint is not None and not at_least(principal.role, needed):
             raise Forbidden(f"this needs the {needed} role; the caller is {principal.role}")
+        if principal.scope is not None and request.endpoint is not None and scope_rule(request.endpoint) == "unscoped":
+            raise Forbidden(UNSCOPED_ONLY)

@@ -27,6 +27,7 @@ ALL_MIGRATIONS = [
     "0008_job_contact",
     "0009_users",
     "0010_audit",
+    "0012_scopes",
 ]
 
 
