@@ -3,6 +3,7 @@ servers in ``web``, through every /api/v1 route, on SQLite and PostgreSQL (docs/
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,10 @@ from app.models import Job
 from app.rights import ROUTE_RIGHTS
 from app.runtime import Runtime
 from app.scopes import ENDPOINT_SCOPES, UNSCOPED_ONLY
+from app.settings import Settings
 from app.users import create_user
+from tests.harness.cli import newremora
+from tests.harness.wait import wait_until_async
 from tests.helpers import error_of, ok_data, password_server
 
 WEB: frozenset[str] = frozenset({"web1", "web2", "web3"})  # web3 is in group edge, nested in web
@@ -245,7 +249,7 @@ def job_reader(suffix: str) -> Probe:
 async def stream(client: Client, w: World, raw_db: pw.Database) -> None:
     await missing(await client.get(f"/api/v1/jobs/{w.jobs['db-done']}/stream", headers=w.webop), "Job not found")
     ended = await client.get(f"/api/v1/jobs/{w.jobs['web-done']}/stream", headers=w.webop)
-    assert ended.status_code == 200 and "event: complete" in (await ended.get_data()).decode()
+    assert ended.status_code == 200 and "event: complete" in await ended.get_data(as_text=True)
 
 
 def submission(path: str, fields: dict[str, Any]) -> Probe:
@@ -335,7 +339,7 @@ def unscoped_only(method: str, path: str, body: dict[str, Any] | None = None) ->
 async def inventory_export(client: Client, w: World, raw_db: pw.Database) -> None:
     for fmt in ("ini", "yaml"):
         response = await client.get(f"/api/v1/inventories/export?format={fmt}", headers=w.webadmin)
-        text = (await response.get_data()).decode()
+        text = await response.get_data(as_text=True)
         assert response.status_code == 200 and all(name in text for name in WEB), text
         assert "db1" not in text and "db2" not in text and "fleet" not in text, text
 
@@ -437,3 +441,112 @@ async def test_a_caller_limited_to_a_group_sees_and_acts_only_within_it(
         except (AssertionError, KeyError) as exc:
             failures.append(f"{endpoint}: {str(exc)[:600]}")
     assert failures == [], "\n".join(failures)
+
+
+async def names(client: Client, key: str) -> list[str]:
+    listed = await ok_data(await client.get("/api/v1/servers", headers=bearer(key)))
+    return [server["name"] for server in listed["servers"]]
+
+
+def cli(settings: Settings, *args: str) -> str:
+    """``newremora ...`` in a process of its own on the app's database: what an operator runs on the server."""
+    assert settings.secret_key is not None
+    env = {
+        "NEWREMORA_DATA_DIR": str(settings.data_dir),
+        "NEWREMORA_DATABASE_URL": settings.effective_database_url,
+        "NEWREMORA_SECRET_KEY": settings.secret_key.reveal(),
+    }
+    done = newremora(*args, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_a_key_sees_at_most_its_owner_s_scope_now(app: Quart, client: Client, raw_db: pw.Database) -> None:
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    root = bearer(runtime.database.call(lambda: create_key("root", create_user("root", "admin")).key))
+    for name, groups in (("web1", ["web"]), ("web2", ["web"]), ("db1", ["db"]), ("db2", ["db"])):
+        await ok_data(
+            await client.post("/api/v1/servers", json=password_server(name, groups=groups), headers=root), 201
+        )
+
+    before = raw_db.execute_sql("SELECT COUNT(*) FROM app_user").fetchone()[0]
+    unknown = {"username": "carol", "role": "operator", "scope": {"groups": ["web", "nope"], "servers": ["db9"]}}
+    message = await error_of(await client.post("/api/v1/users", json=unknown, headers=root), 400)
+    assert message == "scope: no such group 'nope', server 'db9'"
+    assert await error_of(await client.post("/api/v1/users", json={**unknown, "scope": {}}, headers=root), 400)
+    assert raw_db.execute_sql("SELECT COUNT(*) FROM app_user").fetchone()[0] == before  # nothing created
+
+    body = {"username": "carol", "role": "operator", "scope": {"groups": ["web"], "servers": ["db1"]}}
+    carol = await ok_data(await client.post("/api/v1/users", json=body, headers=root), 201)
+    assert carol["scope"] == {"groups": ["web"], "servers": ["db1"], "within": None}
+    keys = {
+        name: (await ok_data(await client.post("/api/v1/keys", json=request, headers=root), 201))["key"]
+        for name, request in (
+            ("owner's", {"name": "owner's", "user_id": carol["id"]}),
+            ("narrower", {"name": "narrower", "user_id": carol["id"], "scope": {"servers": ["web1", "db2"]}}),
+        )
+    }
+    assert await names(client, keys["owner's"]) == ["db1", "web1", "web2"]
+    assert await names(client, keys["narrower"]) == ["web1"]  # db2: never beyond the owner's scope
+    me = await ok_data(await client.get("/api/v1/me", headers=bearer(keys["narrower"])))
+    assert me["scope"] == {
+        "groups": [],
+        "servers": ["db2", "web1"],
+        "within": {"groups": ["web"], "servers": ["db1"], "within": None},
+    }
+
+    # A server put into a granted group later is in scope at once (membership is read at each request).
+    await ok_data(await client.post("/api/v1/servers", json=password_server("web3", groups=["web"]), headers=root), 201)
+    assert await names(client, keys["owner's"]) == ["db1", "web1", "web2", "web3"]
+
+    # The owner narrowed: their keys narrowed at once; widened back to unlimited: so are their keys.
+    narrowed = await client.patch(f"/api/v1/users/{carol['id']}", json={"scope": {"servers": ["web2"]}}, headers=root)
+    assert (await ok_data(narrowed))["scope"] == {"groups": [], "servers": ["web2"], "within": None}
+    assert await names(client, keys["owner's"]) == ["web2"]
+    assert await names(client, keys["narrower"]) == []
+    await ok_data(await client.patch(f"/api/v1/users/{carol['id']}", json={"scope": None}, headers=root))
+    assert await names(client, keys["owner's"]) == ["db1", "db2", "web1", "web2", "web3"]
+    assert await names(client, keys["narrower"]) == ["db2", "web1"]
+
+    # The last administrator without a scope keeps it: nobody else could manage users.
+    last = await client.patch("/api/v1/users/root", json={"scope": {"groups": ["web"]}}, headers=root)
+    assert await error_of(last, 409) == "this is the last enabled administrator without a scope: make another one first"
+    assert raw_db.execute_sql("SELECT scope FROM app_user WHERE username = 'root'").fetchone()[0] is None
+
+    trail = raw_db.execute_sql("SELECT summary FROM audit_event WHERE action = 'user.update' ORDER BY id").fetchall()
+    assert json.loads(trail[0][0]) == {"scope": {"servers": ["web2"]}}
+    assert json.loads(trail[1][0]) == {"scope": None}
+
+
+@pytest.mark.slow  # admin commands as processes
+async def test_the_commands_set_and_show_scopes(app: Quart, client: Client, settings: Settings) -> None:
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    root = bearer(runtime.database.call(lambda: create_key("root", create_user("root", "admin")).key))
+    for name, groups in (("web1", ["web"]), ("db1", ["db"])):
+        await ok_data(
+            await client.post("/api/v1/servers", json=password_server(name, groups=groups), headers=root), 201
+        )
+
+    async def sees(key: str, expected: list[str]) -> None:
+        # Changes made by another process count within LIVE_KEYS_TTL_S; the timeout only ends a broken test.
+        async def listed() -> list[str] | None:
+            response = await client.get("/api/v1/servers", headers=bearer(key))
+            return (
+                [s["name"] for s in (await response.get_json())["data"]["servers"]]
+                if response.status_code == 200
+                else None
+            )
+
+        await wait_until_async(listed, 30, f"the key to see {expected}", done=lambda names: names == expected)
+
+    cli(settings, "user", "create", "dave", "--role", "operator", "--no-password", "--group", "web")
+    made = cli(settings, "token", "create", "--name", "d", "--user", "dave").strip().splitlines()[-1]
+    await sees(made, ["web1"])
+    assert "limited to: servers db1" in cli(settings, "user", "scope", "dave", "--server", "db1")
+    await sees(made, ["db1"])
+    listed = next(line for line in cli(settings, "user", "list").splitlines() if " dave " in line)
+    assert "servers db1" in listed
+    ownerless = cli(settings, "token", "create", "--name", "w", "--group", "web").strip().splitlines()[-1]
+    await sees(ownerless, ["web1"])
+    assert "limited to: unlimited" in cli(settings, "user", "scope", "dave", "--unlimited")
+    await sees(made, ["db1", "web1"])
