@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from quart import Blueprint, request
 from quart_schema import DataSource, document_request, validate_querystring, validate_request, validate_response
@@ -38,6 +38,7 @@ from app.schemas.servers import (
     ServerUpdate,
 )
 from app.scopes import Visible, require_visible
+from app.vault import Vault
 
 blueprint = Blueprint("servers", __name__)
 
@@ -76,6 +77,23 @@ def _must_see(server_id: str, visible: Visible) -> None:
     require_visible([servers.parse_id(server_id, "Server")], visible, "Server")
 
 
+SHARED_CREDENTIAL: Final = (
+    "a credential is shared by servers of any scope: giving one to a server, or pointing a server that has one "
+    "elsewhere, needs an administrator without a scope"
+)
+_ENDPOINT_FIELDS: Final = frozenset({"hostname", "port", "user"})
+
+
+def _no_borrowed_secrets(data: ServerCreate | ServerUpdate, current: Server | None) -> None:
+    """A scoped administrator could otherwise aim a server of theirs at a host of their own and have a job hand it
+    a credential's password that servers out of their scope use too."""
+    given = data.credential_id if "credential_id" in data.model_fields_set else None
+    if given is not None and (current is None or given != current.credential_id):
+        raise Forbidden(SHARED_CREDENTIAL)
+    if current is not None and current.credential_id is not None and _ENDPOINT_FIELDS & data.model_fields_set:
+        raise Forbidden(SHARED_CREDENTIAL)
+
+
 async def _one(fn: Callable[..., Server], *args: Any, named: str | None = None, lands: bool = False) -> ServerOut:
     """Run a server operation and read the server's groups in the same database call. ``named``: the server the
     path names, which must be in the caller's scope (404 otherwise); ``lands``: a change that must leave the
@@ -100,6 +118,8 @@ async def _one(fn: Callable[..., Server], *args: Any, named: str | None = None, 
 @validate_response(Envelope[ServerOut], 201)
 async def create_server(data: ServerCreate) -> tuple[Envelope[ServerOut], int]:
     """A caller with a scope creates a server only into it (``groups`` naming a group of that scope)."""
+    if current_principal().scope is not None:
+        _no_borrowed_secrets(data, None)
     return Envelope(data=await _one(servers.create_server, runtime().vault, data, lands=True)), 201
 
 
@@ -127,9 +147,14 @@ async def get_server(server_id: str) -> Envelope[ServerOut]:
 @validate_request(ServerUpdate)
 @validate_response(Envelope[ServerOut])
 async def update_server(server_id: str, data: ServerUpdate) -> Envelope[ServerOut]:
-    return Envelope(
-        data=await _one(servers.update_server, runtime().vault, server_id, data, named=server_id, lands=True)
-    )
+    scoped = current_principal().scope is not None
+
+    def update(vault: Vault, server_id: str, data: ServerUpdate) -> Server:
+        if scoped:
+            _no_borrowed_secrets(data, servers.get_server(server_id))
+        return servers.update_server(vault, server_id, data)
+
+    return Envelope(data=await _one(update, runtime().vault, server_id, data, named=server_id, lands=True))
 
 
 @blueprint.delete("/<server_id>")

@@ -179,6 +179,23 @@ async def update_server(client: Client, w: World, raw_db: pw.Database) -> None:
     assert kept["groups"] == ["web"]  # refused whole: nothing changed
     port = raw_db.execute_sql("SELECT port FROM server WHERE name = 'db1'").fetchone()[0]
     assert port == 1
+    # A credential is shared across scopes: a scoped administrator neither gives one to a server nor points a
+    # server that has one at another host (a job would hand its password to that host).
+    shared = {"name": "shared", "password": "a password of many servers"}
+    credential = (await ok_data(await client.post("/api/v1/credentials", json=shared, headers=w.admin), 201))["id"]
+    await ok_data(
+        await client.patch(f"/api/v1/servers/{w.servers['web2']}", json={"credential_id": credential}, headers=w.admin)
+    )
+    for name, change in (("web1", {"credential_id": credential}), ("web2", {"hostname": "203.0.113.9"})):
+        refused = await client.patch(f"/api/v1/servers/{w.servers[name]}", json=change, headers=w.webadmin)
+        assert "shared by servers of any scope" in await error_of(refused, 403)
+    borrowed = password_server("web8", groups=["web"], credential_id=credential)
+    assert await error_of(await client.post("/api/v1/servers", json=borrowed, headers=w.webadmin), 403)
+    hosts = dict(raw_db.execute_sql("SELECT name, hostname FROM server").fetchall())
+    assert hosts["web2"] == "127.0.0.1" and "web8" not in hosts
+    await ok_data(
+        await client.patch(f"/api/v1/servers/{w.servers['web2']}", json={"is_active": True}, headers=w.webadmin)
+    )
 
 
 async def delete_server(client: Client, w: World, raw_db: pw.Database) -> None:
