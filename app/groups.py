@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.db import rows
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.models import Group, GroupChild, Server, ServerGroup
 from app.scopes import Scope, ScopeNames, Visible
 
@@ -189,47 +189,32 @@ def visible_groups(scope: Scope | None, visible: Visible) -> set[str] | None:
     return shown
 
 
+def _ids_by_name(model: type[Group] | type[Server], names: tuple[str, ...]) -> dict[str, str]:
+    if not names:
+        return {}
+    return {
+        str(name): str(found) for found, name in rows(model.select(model.id, model.name).where(model.name.in_(names)))
+    }
+
+
+def _names_of(model: type[Group] | type[Server], ids: frozenset[str]) -> tuple[str, ...]:
+    if not ids:
+        return ()
+    return tuple(sorted(str(name) for (name,) in rows(model.select(model.name).where(model.id.in_(sorted(ids))))))
+
+
 def scope_of_names(names: ScopeNames) -> Scope:
     """Group and server names as a scope of ids; 400 naming every name that matches nothing."""
-    from app.errors import InvalidInput
-
-    groups = (
-        {
-            name: group_id
-            for group_id, name in rows(Group.select(Group.id, Group.name).where(Group.name.in_(list(names.groups))))
-        }
-        if names.groups
-        else {}
-    )
-    servers = (
-        {
-            name: server_id
-            for server_id, name in rows(
-                Server.select(Server.id, Server.name).where(Server.name.in_(list(names.servers)))
-            )
-        }
-        if names.servers
-        else {}
-    )
+    groups, servers = _ids_by_name(Group, names.groups), _ids_by_name(Server, names.servers)
     unknown = [f"group {name!r}" for name in names.groups if name not in groups]
     unknown += [f"server {name!r}" for name in names.servers if name not in servers]
     if unknown:
         raise InvalidInput(f"scope: no such {', '.join(unknown)}")
-    return Scope(groups=frozenset(str(v) for v in groups.values()), servers=frozenset(str(v) for v in servers.values()))
+    return Scope(groups=frozenset(groups.values()), servers=frozenset(servers.values()))
 
 
 def names_of_scope(scope: Scope | None) -> ScopeNames | None:
     """A scope as names, to show (a group or server removed since is left out)."""
     if scope is None:
         return None
-    groups = (
-        [str(name) for (name,) in rows(Group.select(Group.name).where(Group.id.in_(sorted(scope.groups))))]
-        if scope.groups
-        else []
-    )
-    servers = (
-        [str(name) for (name,) in rows(Server.select(Server.name).where(Server.id.in_(sorted(scope.servers))))]
-        if scope.servers
-        else []
-    )
-    return ScopeNames(tuple(sorted(groups)), tuple(sorted(servers)), names_of_scope(scope.within))
+    return ScopeNames(_names_of(Group, scope.groups), _names_of(Server, scope.servers), names_of_scope(scope.within))

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound
 
 # The server ids a request may see; None: every server (an unlimited caller pays nothing to find out).
 Visible = frozenset[str] | None
@@ -91,11 +91,6 @@ class ScopeNames:
     groups: tuple[str, ...] = ()
     servers: tuple[str, ...] = ()
     within: ScopeNames | None = None  # a key's owner's scope, which holds too
-
-
-def check_names(names: ScopeNames) -> None:
-    if not names.groups and not names.servers:
-        raise InvalidInput("scope: name at least one group or server (null: unlimited)")
 
 
 # How scope applies to an endpoint:
