@@ -59,13 +59,18 @@ def _contains_ignoring_case(field: pw.Field, text: str, postgresql: bool) -> Any
     return ascii_folded | unicode_folded
 
 
-def in_scope(field: pw.Field, visible_json: str, postgresql: bool) -> Any:
+def in_scope(field: pw.Field, visible_json: str, postgresql: bool, walk_order: bool = False) -> Any:
     """``field`` (a server id) is among the caller's visible servers, given as one JSON array parameter: one
-    statement whatever the number of servers (a list of placeholders would compile one per length)."""
+    statement whatever the number of servers (a list of placeholders would compile one per length).
+
+    ``walk_order``: SQLite would otherwise fetch every job of the visible servers through the server index and sort
+    them (20,000 jobs: 14 ms a page instead of 1); the unary ``+`` keeps it walking the order's index and stopping
+    at the page's end, as it does for an unlimited caller."""
     elements = "SELECT json_array_elements_text(" if postgresql else "SELECT value FROM json_each("
     cast = "::json)" if postgresql else ")"
     subquery = pw.NodeList((pw.SQL(elements), pw.Value(visible_json), pw.SQL(cast)), glue="")
-    return pw.Expression(field, pw.OP.IN, pw.EnclosedNodeList([subquery]))
+    tested: Any = pw.NodeList((pw.SQL("+"), field), glue="") if walk_order and not postgresql else field
+    return pw.Expression(tested, pw.OP.IN, pw.EnclosedNodeList([subquery]))
 
 
 def _order(sort_by: SortField, sort_order: str) -> list[Any]:
@@ -142,14 +147,16 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
         fields = (Job.command, Job.args, Job.script, Job.playbook)
         matches = [_contains_ignoring_case(field, text, shape.postgresql) for field in fields]
         terms.append(functools.reduce(operator.or_, matches))
-    if shape.scoped:
-        terms.append(in_scope(Job.server, str(_MARKERS["visible"]), shape.postgresql))
+    visible = str(_MARKERS["visible"])
 
-    def filtered(select: Any) -> Any:
-        return select.where(*terms) if terms else select
+    def filtered(select: Any, walk_order: bool = False) -> Any:
+        scoped = [in_scope(Job.server, visible, shape.postgresql, walk_order)] if shape.scoped else []
+        return select.where(*terms, *scoped) if terms or scoped else select
 
     columns = [field.alias(name) for name, field in COLUMNS.items()]
-    page = filtered(Job.select(*columns).join(Server)).order_by(*_order(shape.sort_by, shape.sort_order))
+    page = filtered(Job.select(*columns).join(Server), walk_order=True).order_by(
+        *_order(shape.sort_by, shape.sort_order)
+    )
     page = page.limit(_MARKERS["limit"]).offset(_MARKERS["offset"])
     count = filtered(Job.select(pw.fn.COUNT(Job.id)))
     compiled_page = _compile(page)
