@@ -148,18 +148,22 @@ def _migrate(settings: Settings) -> None:
 
 def _token(args: argparse.Namespace, settings: Settings) -> None:
     from app import apikeys, users
-    from app.admin import open_database
+    from app.admin import open_database, scope_flags
     from app.audit import run_audited
+    from app.groups import scope_of_names
 
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
+            names = scope_flags(args)
 
             def create() -> apikeys.NewKey:
                 owner = users.find_user(args.user) if args.user else None
-                return apikeys.create_key(args.name, owner, args.role, args.expires)
+                scope = scope_of_names(names) if names is not None else None
+                return apikeys.create_key(args.name, owner, args.role, args.expires, scope)
 
-            given = {"name": args.name, "user": args.user, "role": args.role}
+            scope_given = {"groups": args.group or None, "servers": args.server or None}
+            given = {"name": args.name, "user": args.user, "role": args.role, **scope_given}
             summary = {field: value for field, value in given.items() if value is not None}
             created = run_audited(database, "key.create", "api_key", create, lambda made: str(made.record.id), summary)
             owner = f", of {args.user}" if args.user else ", an administrator key of no user"
@@ -204,29 +208,65 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _user(args: argparse.Namespace, settings: Settings) -> None:
     from app import users
-    from app.admin import open_database
+    from app.admin import open_database, scope_flags, scope_text
     from app.audit import run_audited
+    from app.groups import names_of_scope, scope_of_names
+    from app.models import User
+    from app.scopes import scope_from_json
 
     needs_password = args.action == "set-password" or (args.action == "create" and not args.no_password)
     password = _read_password(args) if needs_password else None
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
-            summary = {"username": args.username, "role": args.role, "password": "(set)" if password else None}
+            names = scope_flags(args)
+            summary = {
+                "username": args.username,
+                "role": args.role,
+                "password": "(set)" if password else None,
+                "groups": args.group or None,
+                "servers": args.server or None,
+            }
             summary = {field: value for field, value in summary.items() if value is not None}
             user = run_audited(
                 database,
                 "user.create",
                 "user",
-                lambda: users.create_user(args.username, args.role, password, args.display_name or "", args.email),
+                lambda: users.create_user(
+                    args.username,
+                    args.role,
+                    password,
+                    args.display_name or "",
+                    args.email,
+                    scope_of_names(names) if names is not None else None,
+                ),
                 lambda made: str(made.id),
                 summary,
             )
             print(f"user {user.username} ({user.role}) created: {user.id}")
         elif args.action == "list":
-            for user in database.call(users.list_users):
+            listed = database.call(
+                lambda: [(user, names_of_scope(scope_from_json(user.scope))) for user in users.list_users()]
+            )
+            for user, scope in listed:
                 state = f"disabled {user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else "enabled"
-                print(f"{user.id}  {user.username:<20}  {user.role:<8}  {state:<24}  {user.display_name}")
+                limited = scope_text(scope)
+                print(
+                    f"{user.id}  {user.username:<20}  {user.role:<8}  {state:<24}  {limited:<24}  {user.display_name}"
+                )
+        elif args.action == "scope":
+            names = scope_flags(args)
+            if names is None and not args.unlimited:
+                raise ConfigurationError("user scope: give --group and/or --server, or --unlimited")
+
+            def rescope() -> User:
+                scope = scope_of_names(names) if names is not None else None
+                return users.update_user(args.username, users.UserChanges(scope=scope, scope_set=True))
+
+            given = {"username": args.username, "groups": args.group, "servers": args.server}
+            user = run_audited(database, "user.update", "user", rescope, lambda changed: str(changed.id), given)
+            shown = database.call(lambda: scope_text(names_of_scope(scope_from_json(user.scope))))
+            print(f"user {user.username} limited to: {shown}")
         elif args.action == "set-password":
             assert password is not None
             user = run_audited(
@@ -334,6 +374,8 @@ def _utc_time(raw: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.admin import add_scope_flags
+
     parser = argparse.ArgumentParser(
         prog="newremora", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -354,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", type=_role, help="narrower than the owner's role (default: the owner's)")
     create.add_argument("--expires", type=_expiry, help="expiry, e.g. 2027-01-01 or 2027-01-01T12:00:00Z")
     create.add_argument("--create", action="store_true", help=CREATE_HELP)
+    add_scope_flags(create)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
     user = commands.add_parser("user", help="manage users (passwords from a prompt or --password-file)")
@@ -366,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument("--no-password", action="store_true", help="no password: the user uses API keys")
     user_create.add_argument("--password-file", help=FROM_FILE_HELP)
     user_create.add_argument("--create", action="store_true", help=CREATE_HELP)
+    add_scope_flags(user_create)
+    user_scope = user_actions.add_parser("scope", help="limit a user (and their keys) to groups and servers")
+    user_scope.add_argument("username")
+    add_scope_flags(user_scope, unlimited=True)
     user_actions.add_parser("list", help="list users")
     for action in ("disable", "enable"):
         user_actions.add_parser(action, help=f"{action} a user and their keys").add_argument("username")

@@ -207,6 +207,8 @@ class User(BaseModel):
     role = pw.CharField(max_length=16)
     disabled_at = UtcDateTimeField(null=True)
     created_at = UtcDateTimeField(default=utcnow)
+    # The groups and servers the user is limited to, as JSON of their ids (app/scopes.py); null: unlimited.
+    scope = pw.TextField(null=True)
 
     class Meta:
         table_name = "app_user"  # "user" is a reserved word in PostgreSQL
@@ -227,6 +229,8 @@ class ApiKey(BaseModel):
     # Null: the owner's role; else at most it (narrower), checked at every request against the owner's role now.
     role = pw.CharField(max_length=16, null=True)
     expires_at = UtcDateTimeField(null=True)
+    # Null: the owner's scope; else the key's own, which holds within its owner's current one (app/scopes.py).
+    scope = pw.TextField(null=True)
 
 
 class KeyCheck(BaseModel):

@@ -19,6 +19,7 @@ from typing import Final, Literal
 from app.clock import utcnow
 from app.models import BrowserSession, User
 from app.principals import Role, as_role
+from app.scopes import Scope, scope_from_json
 
 Method = Literal["password", "oidc"]
 # last_seen_at is written at most this often per session: an idle expiry of minutes needs no finer grain, and a
@@ -58,6 +59,8 @@ class LiveSession:
     method: str
     csrf_token: str
     created_at: datetime
+    # The user's scope now (app/scopes.py): narrowing a user narrows their signed-in page at its next request.
+    scope: Scope | None = None
 
 
 def _live(row: BrowserSession) -> LiveSession:
@@ -69,6 +72,7 @@ def _live(row: BrowserSession) -> LiveSession:
         method=row.method,
         csrf_token=row.csrf_token,
         created_at=row.created_at,
+        scope=scope_from_json(row.user.scope),
     )
 
 

@@ -14,9 +14,10 @@ from app.api.context import RUNTIME_KEY, runtime
 from app.api.sessions import current_session, require_csrf, session_principal
 from app.apikeys import touch_key
 from app.errors import Forbidden, Unauthorized
-from app.principals import LOCAL, Role, for_key
+from app.principals import LOCAL, Principal, for_key
 from app.rights import at_least, needed_role
 from app.runtime_settings import LiveSettings
+from app.scopes import UNSCOPED_ONLY, scope_rule
 from app.settings import Settings
 
 API_PREFIX: Final = "/api/v1/"
@@ -89,7 +90,7 @@ def install_access_control(app: Quart, settings: Settings) -> None:
         if live is not None:
             g.principal = session_principal(live)
             require_csrf(live)
-            _require_role(g.principal.role)
+            _require_rights(g.principal)
             return
         rt = runtime()
         # From memory, no database round trip; the live keys are read again at most once a second (app/apikeys.py).
@@ -101,12 +102,19 @@ def install_access_control(app: Quart, settings: Settings) -> None:
         if verdict.allowed is False:
             raise Unauthorized()
         # The principal decided here, not current_principal()'s default: the check never rests on a fallback.
-        principal = LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id)
+        principal = (
+            LOCAL if verdict.key_id is None else for_key(verdict.key_id, verdict.role, verdict.user_id, verdict.scope)
+        )
         g.principal = principal
-        _require_role(principal.role)
+        _require_rights(principal)
 
 
-def _require_role(role: Role) -> None:
+def _require_rights(principal: Principal) -> None:
+    """The route's least role (app/rights.py), and an unlimited caller where the route needs one (app/scopes.py)."""
+    if request.endpoint is None:
+        return
     needed = needed_role(request.endpoint)
-    if request.endpoint is not None and not at_least(role, needed):
-        raise Forbidden(f"this needs the {needed} role; the caller is {role}")
+    if not at_least(principal.role, needed):
+        raise Forbidden(f"this needs the {needed} role; the caller is {principal.role}")
+    if principal.scope is not None and scope_rule(request.endpoint) == "unscoped":
+        raise Forbidden(UNSCOPED_ONLY)

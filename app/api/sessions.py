@@ -62,7 +62,7 @@ async def current_session() -> sessions.LiveSession | None:
 
 
 def session_principal(live: sessions.LiveSession) -> Principal:
-    return for_user(live.user_id, live.username, live.role)
+    return for_user(live.user_id, live.username, live.role, live.scope)
 
 
 def require_csrf(live: sessions.LiveSession) -> None:

@@ -28,6 +28,7 @@ ALL_MIGRATIONS = [
     "0009_users",
     "0010_audit",
     "0011_sessions",
+    "0012_scopes",
     "0014_runtime_settings",
 ]
 
