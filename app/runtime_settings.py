@@ -96,6 +96,11 @@ REGISTRY: Final[dict[str, Changeable]] = {
         Changeable("log_level", "each process (API and worker) sets its level within about a second"),
         Changeable("rate_limit", "the next request counts against it (a changed limit starts a fresh count)"),
         Changeable("job_rate_limit", "the next submission counts against it (a changed limit starts a fresh count)"),
+        Changeable("session_idle_minutes", "every browser session's next request is checked against it"),
+        Changeable("session_max_hours", "every browser session's next request is checked against it"),
+        Changeable("signin_user_failures", "the next sign-in is checked against it"),
+        Changeable("signin_address_failures", "the next sign-in is checked against it"),
+        Changeable("signin_window_minutes", "the next sign-in counts the failures of this window"),
     )
 }
 
@@ -248,6 +253,26 @@ class LiveSettings:
     @property
     def job_rate_limit(self) -> int:
         return int(self.value("job_rate_limit"))
+
+    @property
+    def session_idle_minutes(self) -> int:
+        return int(self.value("session_idle_minutes"))
+
+    @property
+    def session_max_hours(self) -> int:
+        return int(self.value("session_max_hours"))
+
+    @property
+    def signin_user_failures(self) -> int:
+        return int(self.value("signin_user_failures"))
+
+    @property
+    def signin_address_failures(self) -> int:
+        return int(self.value("signin_address_failures"))
+
+    @property
+    def signin_window_minutes(self) -> int:
+        return int(self.value("signin_window_minutes"))
 
     def stored(self) -> dict[str, Stored]:
         return dict(self._stored)

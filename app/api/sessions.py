@@ -30,7 +30,7 @@ MAX_COOKIE_CHARS: Final = 128  # a token is 43 characters; anything much longer 
 
 
 def expiry() -> sessions.Expiry:
-    settings = runtime().settings
+    settings = runtime().live_settings  # changeable at runtime (app/runtime_settings.py)
     return sessions.Expiry(
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_max_hours),

@@ -34,7 +34,7 @@ SIGNIN_HEADER: Final = "X-Sign-In"
 
 
 def _limits() -> signin.Limits:
-    settings = runtime().settings
+    settings = runtime().live_settings  # changeable at runtime (app/runtime_settings.py)
     return signin.Limits(
         per_user=settings.signin_user_failures,
         per_address=settings.signin_address_failures,

@@ -28,6 +28,21 @@ class SettingsPatch(RequestModel):
     log_level: str | None = Field(None, description="debug, info, warning or error." + NULL_RESETS)
     rate_limit: int | None = Field(None, description="Requests per minute per client (0: none)." + NULL_RESETS)
     job_rate_limit: int | None = Field(None, description="Submissions per hour per client (0: none)." + NULL_RESETS)
+    session_idle_minutes: int | None = Field(
+        None, description="Minutes without a request after which a browser session ends." + NULL_RESETS
+    )
+    session_max_hours: int | None = Field(
+        None, description="Hours after sign-in at which a browser session ends, however busy." + NULL_RESETS
+    )
+    signin_user_failures: int | None = Field(
+        None, description="Refused sign-ins per username in the window before a lockout." + NULL_RESETS
+    )
+    signin_address_failures: int | None = Field(
+        None, description="Refused sign-ins per client address in the window before a lockout." + NULL_RESETS
+    )
+    signin_window_minutes: int | None = Field(
+        None, description="Minutes over which refused sign-ins are counted." + NULL_RESETS
+    )
 
 
 EXAMPLE_SETTING: Final[dict[str, Any]] = {

@@ -20,7 +20,7 @@ from app import audit
 from app.api.context import RUNTIME_KEY
 from app.apikeys import create_key
 from app.clock import utcnow
-from app.models import AuditEvent
+from app.models import AuditEvent, BrowserSession, SigninFailure
 from app.runtime import Runtime
 from app.runtime_settings import REGISTRY
 from app.schemas.settings import SettingsPatch
@@ -190,4 +190,66 @@ async def test_each_registered_setting_takes_effect_without_a_restart(
     await patch(rate_limit=3)
     statuses = [(await client.get("/api/v1/settings")).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
-    assert tested == set(REGISTRY)
+    assert tested == set(REGISTRY) - SIGNIN_SETTINGS  # the rest: the test below
+
+
+SIGNIN_SETTINGS = {
+    "session_idle_minutes",
+    "session_max_hours",
+    "signin_user_failures",
+    "signin_address_failures",
+    "signin_window_minutes",
+}
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_session_and_sign_in_settings_take_effect_without_a_restart(app: Quart, raw_db: pw.Database) -> None:
+    """A signed-in page's session and the next sign-in follow the values changed at runtime."""
+    headers, _ = admin_key(app)
+    client = app.test_client(use_cookies=False)
+    password = "correct horse battery staple 7"
+    runtime_of(app).database.call(create_user, "alice", "viewer", password)
+    tested: set[str] = set()
+
+    async def patch(**values: Any) -> None:
+        await ok_data(await client.patch("/api/v1/settings", json=values, headers=headers))
+        tested.update(values)
+
+    async def sign_in(name: str, secret: str, address: str = "192.0.2.1") -> Any:
+        return await client.post(
+            "/auth/signin", json={"username": name, "password": secret}, scope_base={"client": (address, 40000)}
+        )
+
+    def session_of(response: Any) -> dict[str, str]:
+        header = next(v for v in response.headers.getlist("Set-Cookie") if v.startswith("newremora_session="))
+        return {"Cookie": header.split(";", 1)[0]}
+
+    def age(column: str, by: timedelta) -> None:
+        with raw_db.bind_ctx([BrowserSession]):  # through the model: stored as the app stores times
+            BrowserSession.update({getattr(BrowserSession, column): utcnow() - by}).execute()
+
+    cookie = session_of(await sign_in("alice", password))
+    age("last_seen_at", timedelta(minutes=20))
+    await ok_data(await client.get("/api/v1/me", headers=cookie))  # the default: an hour idle
+    age("last_seen_at", timedelta(minutes=20))
+    await patch(session_idle_minutes=10)
+    assert await error_of(await client.get("/api/v1/me", headers=cookie), 401)
+
+    cookie = session_of(await sign_in("alice", password))
+    age("created_at", timedelta(hours=3))
+    await ok_data(await client.get("/api/v1/me", headers=cookie))  # the default: twelve hours
+    await patch(session_max_hours=2)
+    assert await error_of(await client.get("/api/v1/me", headers=cookie), 401)
+
+    await patch(signin_user_failures=1)
+    assert await error_of(await sign_in("alice", "wrong guess 1"), 401)
+    assert await error_of(await sign_in("alice", password, "192.0.2.2"), 429)  # one failure locks alice out now
+    await patch(signin_window_minutes=1)
+    with raw_db.bind_ctx([SigninFailure]):
+        SigninFailure.update(at=utcnow() - timedelta(minutes=2)).execute()
+    await ok_data(await sign_in("alice", password, "192.0.2.2"))  # aged out of the one-minute window
+
+    await patch(signin_user_failures=None, signin_address_failures=1)
+    assert await error_of(await sign_in("nobody", "wrong guess 2", "198.51.100.7"), 401)
+    assert await error_of(await sign_in("alice", password, "198.51.100.7"), 429)  # that address is locked out now
+    assert tested == SIGNIN_SETTINGS
