@@ -22,7 +22,7 @@ from app.rights import ROUTE_RIGHTS
 from app.runtime import Runtime
 from app.scopes import ENDPOINT_SCOPES, UNSCOPED_ONLY
 from app.settings import Settings
-from app.users import create_user
+from app.users import create_user, set_password
 from tests.harness.cli import newremora
 from tests.harness.wait import wait_until_async
 from tests.helpers import error_of, ok_data, password_server
@@ -518,11 +518,25 @@ async def test_a_key_sees_at_most_its_owner_s_scope_now(app: Quart, client: Clie
     await ok_data(await client.post("/api/v1/servers", json=password_server("web3", groups=["web"]), headers=root), 201)
     assert await names(client, keys["owner's"]) == ["db1", "web1", "web2", "web3"]
 
+    # Signed in through the page, the owner has the same scope (a browser session carries the user's scope now).
+    runtime.database.call(set_password, "carol", "correct horse battery staple 7")
+    signed = await client.post("/auth/signin", json={"username": "carol", "password": "correct horse battery staple 7"})
+    cookie = {"Cookie": next(v for v in signed.headers.getlist("Set-Cookie") if v.startswith("newremora_session="))}
+    cookie["Cookie"] = cookie["Cookie"].split(";", 1)[0]
+
+    async def session_names() -> list[str]:
+        listed = await ok_data(await client.get("/api/v1/servers", headers=cookie))
+        return sorted(server["name"] for server in listed["servers"])
+
+    assert await session_names() == ["db1", "web1", "web2", "web3"]
+    assert (await ok_data(await client.get("/api/v1/me", headers=cookie)))["scope"]["groups"] == ["web"]
+
     # The owner narrowed: their keys narrowed at once; widened back to unlimited: so are their keys.
     narrowed = await client.patch(f"/api/v1/users/{carol['id']}", json={"scope": {"servers": ["web2"]}}, headers=root)
     assert (await ok_data(narrowed))["scope"] == {"groups": [], "servers": ["web2"], "within": None}
     assert await names(client, keys["owner's"]) == ["web2"]
     assert await names(client, keys["narrower"]) == []
+    assert await session_names() == ["web2"]  # the signed-in page too, at its next request
     await ok_data(await client.patch(f"/api/v1/users/{carol['id']}", json={"scope": None}, headers=root))
     assert await names(client, keys["owner's"]) == ["db1", "db2", "web1", "web2", "web3"]
     assert await names(client, keys["narrower"]) == ["db2", "web1"]
