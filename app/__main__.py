@@ -1,7 +1,7 @@
 """The ``newremora`` command.
 
-Service: serve | worker | health | migrate | token | user | import-inventory | audit. Client of a running service:
-servers | run | jobs | logs | cancel (see app/client).
+Service: serve | worker | health | migrate | token | user | settings | import-inventory | audit. Client of a running
+service: servers | run | jobs | logs | cancel (see app/client).
 """
 
 from __future__ import annotations
@@ -148,18 +148,22 @@ def _migrate(settings: Settings) -> None:
 
 def _token(args: argparse.Namespace, settings: Settings) -> None:
     from app import apikeys, users
-    from app.admin import open_database
+    from app.admin import open_database, scope_flags
     from app.audit import run_audited
+    from app.groups import scope_of_names
 
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
+            names = scope_flags(args)
 
             def create() -> apikeys.NewKey:
                 owner = users.find_user(args.user) if args.user else None
-                return apikeys.create_key(args.name, owner, args.role, args.expires)
+                scope = scope_of_names(names) if names is not None else None
+                return apikeys.create_key(args.name, owner, args.role, args.expires, scope)
 
-            given = {"name": args.name, "user": args.user, "role": args.role}
+            scope_given = {"groups": args.group or None, "servers": args.server or None}
+            given = {"name": args.name, "user": args.user, "role": args.role, **scope_given}
             summary = {field: value for field, value in given.items() if value is not None}
             created = run_audited(database, "key.create", "api_key", create, lambda made: str(made.record.id), summary)
             owner = f", of {args.user}" if args.user else ", an administrator key of no user"
@@ -204,29 +208,65 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _user(args: argparse.Namespace, settings: Settings) -> None:
     from app import users
-    from app.admin import open_database
+    from app.admin import open_database, scope_flags, scope_text
     from app.audit import run_audited
+    from app.groups import names_of_scope, scope_of_names
+    from app.models import User
+    from app.scopes import scope_from_json
 
     needs_password = args.action == "set-password" or (args.action == "create" and not args.no_password)
     password = _read_password(args) if needs_password else None
     database = open_database(settings, create=args.action == "create" and args.create)
     try:
         if args.action == "create":
-            summary = {"username": args.username, "role": args.role, "password": "(set)" if password else None}
+            names = scope_flags(args)
+            summary = {
+                "username": args.username,
+                "role": args.role,
+                "password": "(set)" if password else None,
+                "groups": args.group or None,
+                "servers": args.server or None,
+            }
             summary = {field: value for field, value in summary.items() if value is not None}
             user = run_audited(
                 database,
                 "user.create",
                 "user",
-                lambda: users.create_user(args.username, args.role, password, args.display_name or "", args.email),
+                lambda: users.create_user(
+                    args.username,
+                    args.role,
+                    password,
+                    args.display_name or "",
+                    args.email,
+                    scope_of_names(names) if names is not None else None,
+                ),
                 lambda made: str(made.id),
                 summary,
             )
             print(f"user {user.username} ({user.role}) created: {user.id}")
         elif args.action == "list":
-            for user in database.call(users.list_users):
+            listed = database.call(
+                lambda: [(user, names_of_scope(scope_from_json(user.scope))) for user in users.list_users()]
+            )
+            for user, scope in listed:
                 state = f"disabled {user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else "enabled"
-                print(f"{user.id}  {user.username:<20}  {user.role:<8}  {state:<24}  {user.display_name}")
+                limited = scope_text(scope)
+                print(
+                    f"{user.id}  {user.username:<20}  {user.role:<8}  {state:<24}  {limited:<24}  {user.display_name}"
+                )
+        elif args.action == "scope":
+            names = scope_flags(args)
+            if names is None and not args.unlimited:
+                raise ConfigurationError("user scope: give --group and/or --server, or --unlimited")
+
+            def rescope() -> User:
+                scope = scope_of_names(names) if names is not None else None
+                return users.update_user(args.username, users.UserChanges(scope=scope, scope_set=True))
+
+            given = {"username": args.username, "groups": args.group, "servers": args.server}
+            user = run_audited(database, "user.update", "user", rescope, lambda changed: str(changed.id), given)
+            shown = database.call(lambda: scope_text(names_of_scope(scope_from_json(user.scope))))
+            print(f"user {user.username} limited to: {shown}")
         elif args.action == "set-password":
             assert password is not None
             user = run_audited(
@@ -237,7 +277,7 @@ def _user(args: argparse.Namespace, settings: Settings) -> None:
                 lambda changed: str(changed.id),
                 {"username": args.username, "password": "(changed)"},
             )
-            print(f"password of {user.username} set")
+            print(f"password of {user.username} set; their browser sessions are ended")
         else:
             changes = users.UserChanges(disabled=args.action == "disable")
             user = run_audited(
@@ -250,6 +290,41 @@ def _user(args: argparse.Namespace, settings: Settings) -> None:
             )
             effect = "their keys stop working" if args.action == "disable" else "their keys work again"
             print(f"user {user.username} {args.action}d: {effect}")
+    finally:
+        database.close()
+
+
+def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    from app import runtime_settings as rs
+    from app.admin import open_database
+    from app.audit import cli_entry, run_audited
+
+    # Checked before the database is opened: a typo is a message, not a refused row.
+    values = {}
+    if args.action == "set":
+        values = {args.name: rs.changeable(args.name).from_text(args.value)}
+    elif args.action == "reset":
+        values = {rs.changeable(args.name).name: None}
+    database = open_database(settings)
+    try:
+        if args.action == "list":
+            for item in rs.show(settings, database.call(rs.load_stored)):
+                since = f"  (since {item.changed_at:%Y-%m-%d %H:%M} by {item.changed_by})" if item.changed_at else ""
+                base = f"; {item.environment_source}: {item.environment_value}" if item.source == "runtime" else ""
+                print(f"{item.name:<22} {item.value!s:<10} {item.source}{base}{since}")
+            return
+        actor = cli_entry("settings.change", "success").actor
+        # The row's summary is old -> new, known only inside the transaction: run_audited writes it from there.
+        summary: dict[str, object] = {name: {"new": value} for name, value in values.items()}
+
+        def apply() -> list[rs.Change]:
+            changes = rs.apply_changes(settings, values, actor)
+            summary.update(rs.audit_summary(changes))
+            return changes
+
+        done = run_audited(database, "settings.change", "settings", apply, lambda _: None, summary)
+        for change in done:
+            print(f"{change.name}: {change.old} -> {change.new} (every process within about two seconds)")
     finally:
         database.close()
 
@@ -299,6 +374,8 @@ def _utc_time(raw: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.admin import add_scope_flags
+
     parser = argparse.ArgumentParser(
         prog="newremora", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -319,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", type=_role, help="narrower than the owner's role (default: the owner's)")
     create.add_argument("--expires", type=_expiry, help="expiry, e.g. 2027-01-01 or 2027-01-01T12:00:00Z")
     create.add_argument("--create", action="store_true", help=CREATE_HELP)
+    add_scope_flags(create)
     actions.add_parser("list", help="list keys (never the keys themselves)")
     actions.add_parser("revoke", help="revoke a key").add_argument("key", help="id or prefix shown by list")
     user = commands.add_parser("user", help="manage users (passwords from a prompt or --password-file)")
@@ -331,12 +409,23 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument("--no-password", action="store_true", help="no password: the user uses API keys")
     user_create.add_argument("--password-file", help=FROM_FILE_HELP)
     user_create.add_argument("--create", action="store_true", help=CREATE_HELP)
+    add_scope_flags(user_create)
+    user_scope = user_actions.add_parser("scope", help="limit a user (and their keys) to groups and servers")
+    user_scope.add_argument("username")
+    add_scope_flags(user_scope, unlimited=True)
     user_actions.add_parser("list", help="list users")
     for action in ("disable", "enable"):
         user_actions.add_parser(action, help=f"{action} a user and their keys").add_argument("username")
     set_password = user_actions.add_parser("set-password", help="set a user's password")
     set_password.add_argument("username")
     set_password.add_argument("--password-file", help=FROM_FILE_HELP)
+    runtime = commands.add_parser("settings", help="settings that may change while the service runs (audited)")
+    runtime_actions = runtime.add_subparsers(dest="action", required=True)
+    runtime_actions.add_parser("list", help="each setting: its value, where it comes from, who changed it")
+    set_one = runtime_actions.add_parser("set", help="change a setting in every process, without a restart")
+    set_one.add_argument("name")
+    set_one.add_argument("value")
+    runtime_actions.add_parser("reset", help="back to the environment's value").add_argument("name")
     inventory = commands.add_parser("import-inventory", help="import an Ansible inventory (INI or YAML) file")
     inventory.add_argument("file", help="the inventory file ('-' for standard input)")
     inventory.add_argument("--format", choices=["auto", "ini", "yaml"], default="auto")
@@ -376,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
             _token(args, settings)
         elif args.command == "user":
             _user(args, settings)
+        elif args.command == "settings":
+            _settings(args, settings)
         elif args.command == "import-inventory":
             return _import_inventory(args, settings)
         elif args.command == "audit":

@@ -1,4 +1,5 @@
-"""The database of an admin command (``token``, ``import-inventory``, ``health``, ``migrate``).
+"""The database of an admin command (``token``, ``import-inventory``, ``health``, ``migrate``), and the scope flags
+of ``user`` and ``token``.
 
 It is the service's own, found with the same ``NEWREMORA_*`` settings as ``serve``, and named on stderr. An admin
 command never creates a database by accident: run in the wrong directory, it used to make an empty ``./var`` and
@@ -9,6 +10,7 @@ SQLite file, or a database without the current schema, stops it with what to run
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from app.db import Database
 from app.errors import ConfigurationError
 from app.migrate import apply_migrations, pending_migrations
+from app.scopes import ScopeNames
 from app.settings import Settings
 
 
@@ -90,3 +93,31 @@ def open_database(settings: Settings, create: bool = False, err: TextIO | None =
         database.close()
         raise
     return database
+
+
+def add_scope_flags(parser: argparse.ArgumentParser, unlimited: bool = False) -> None:
+    """``--group`` and ``--server`` (each repeatable): the scope of a user or key (docs/access.md, "Scopes")."""
+    parser.add_argument("--group", action="append", default=[], help="limit to this group (repeatable)")
+    parser.add_argument("--server", action="append", default=[], help="limit to this server (repeatable)")
+    if unlimited:
+        parser.add_argument("--unlimited", action="store_true", help="no limit: every group and server")
+
+
+def scope_flags(args: argparse.Namespace) -> ScopeNames | None:
+    """The scope the flags name, None for none (unlimited)."""
+    if getattr(args, "unlimited", False):
+        if args.group or args.server:
+            raise ConfigurationError("--unlimited: give it alone, without --group or --server")
+        return None
+    if not args.group and not args.server:
+        return None
+    return ScopeNames(tuple(args.group), tuple(args.server))
+
+
+def scope_text(names: ScopeNames | None) -> str:
+    """A scope as ``user list`` and ``token list`` show it: ``groups web; servers db1``, or ``unlimited``."""
+    if names is None:
+        return "unlimited"
+    parts = [f"{kind} {','.join(values)}" for kind, values in (("groups", names.groups), ("servers", names.servers))]
+    shown = "; ".join(part for part in parts if not part.endswith(" "))
+    return shown + (f" (within {scope_text(names.within)})" if names.within is not None else "")

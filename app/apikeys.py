@@ -26,6 +26,7 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import ApiKey, User
 from app.principals import Role, as_role
 from app.rights import at_least, narrower
+from app.scopes import Scope, narrowed, scope_from_json
 
 KEY_PREFIX: Final = "nr_"
 LAST_USED_PRECISION_S: Final = 60
@@ -45,10 +46,15 @@ class NewKey:
 # create_key and revoke_key write in autocommit (never inside a caller's transaction): the change is committed
 # when they tell this process's LiveKeys about it.
 def create_key(
-    name: str, user: User | None = None, role: Role | None = None, expires_at: datetime | None = None
+    name: str,
+    user: User | None = None,
+    role: Role | None = None,
+    expires_at: datetime | None = None,
+    scope: Scope | None = None,
 ) -> NewKey:
-    """A new key; with ``user``, theirs, with at most their role (``role`` narrows it). Without, an administrator
-    key of no one (single-user mode, or ``newremora token create`` without ``--user``)."""
+    """A new key; with ``user``, theirs, with at most their role (``role`` narrows it) and within their scope
+    (``scope`` narrows it). Without, an administrator key of no one (single-user mode, or ``newremora token
+    create`` without ``--user``), which a scope may limit too."""
     if user is not None and role is not None and not at_least(as_role(user.role), role):
         raise Forbidden(f"a key cannot have more rights than its owner: {user.username} is {user.role}, not {role}")
     if user is not None and user.disabled_at is not None:
@@ -58,7 +64,15 @@ def create_key(
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("expires_at: must be in the future")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey.create(name=name, prefix=key[:10], key_hash=_hash(key), user=user, role=role, expires_at=expires_at)
+    record = ApiKey.create(
+        name=name,
+        prefix=key[:10],
+        key_hash=_hash(key),
+        user=user,
+        role=role,
+        expires_at=expires_at,
+        scope=scope.to_json() if scope is not None else None,
+    )
     keys_changed()
     return NewKey(record, key)
 
@@ -96,6 +110,11 @@ def effective_role(key_role: str | None, owner_role: str | None) -> Role:
     return owner if key_role is None else narrower(as_role(key_role), owner)
 
 
+def effective_scope(key_scope: str | None, owner_scope: str | None) -> Scope | None:
+    """What a key may see now: its own scope within its owner's current one (null columns: unlimited)."""
+    return narrowed(scope_from_json(key_scope), scope_from_json(owner_scope))
+
+
 # How long a key revoked (or created) by another process (the ``newremora token`` CLI, another API node) may
 # still be taken as it was: each process reads the live keys at most once per this many seconds. Changes made
 # through this process count at once.
@@ -119,6 +138,7 @@ class _LiveKey:
     user_id: str | None
     expires_at: datetime | None
     owner_disabled: bool
+    scope: Scope | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,7 @@ class Verdict:
     key_id: str | None = None  # the key presented, when allowed
     role: Role = "admin"  # what it may do: the narrower of its role and its owner's
     user_id: str | None = None  # its owner
+    scope: Scope | None = None  # its own within its owner's (None: unlimited)
 
 
 class LiveKeys:
@@ -171,7 +192,7 @@ class LiveKeys:
         now = utcnow()
         if key is None or key.owner_disabled or (key.expires_at is not None and key.expires_at <= now):
             return Verdict(False)
-        found = Verdict(True, key_id=key.id, role=key.role, user_id=key.user_id)
+        found = Verdict(True, key_id=key.id, role=key.role, user_id=key.user_id, scope=key.scope)
         with self._lock:
             last = self._last_used.get(key.id)
             if last is not None and (now - last).total_seconds() <= LAST_USED_PRECISION_S:
@@ -191,6 +212,8 @@ class LiveKeys:
                 ApiKey.user,
                 User.role,
                 User.disabled_at,
+                ApiKey.scope,
+                User.scope,
             )
             .join(User, pw.JOIN.LEFT_OUTER)
             .where(ApiKey.revoked_at.is_null())
@@ -200,13 +223,25 @@ class LiveKeys:
         keys = {}
         with self._lock:
             for row in cast(Iterable[tuple[Any, ...]], rows):
-                key_id, key_hash, last_used_at, key_role, expires_at, user_id, owner_role, disabled_at = row
+                (
+                    key_id,
+                    key_hash,
+                    last_used_at,
+                    key_role,
+                    expires_at,
+                    user_id,
+                    owner_role,
+                    disabled_at,
+                    key_scope,
+                    owner_scope,
+                ) = row
                 keys[key_hash] = _LiveKey(
                     id=key_id,
                     role=effective_role(key_role, owner_role if user_id is not None else None),
                     user_id=user_id,
                     expires_at=ApiKey.expires_at.python_value(expires_at),
                     owner_disabled=disabled_at is not None,
+                    scope=effective_scope(key_scope, owner_scope),
                 )
                 used = ApiKey.last_used_at.python_value(last_used_at)
                 known = self._last_used.get(key_id)

@@ -224,21 +224,25 @@ class AuditPruner:
     """Prunes the audit trail by age now and then, in a thread of its own: it never takes a worker's or the API's
     database thread for long (each batch is one short transaction)."""
 
-    def __init__(self, database: Database, retention_days: int, every_s: float = PRUNE_EVERY_S) -> None:
+    def __init__(self, database: Database, retention_days: Callable[[], int], every_s: float = PRUNE_EVERY_S) -> None:
         self._database = database
+        # Read at each pass: an administrator may change it while the service runs (app/runtime_settings.py).
         self._retention_days = retention_days
         self._every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-prune", daemon=True)
 
     def start(self) -> None:
-        if self._retention_days > 0:
-            self._thread.start()
+        self._thread.start()
+
+    def run_pass(self) -> int:
+        """One pass with the retention in effect now (0 days: nothing pruned). Returns how many rows went."""
+        return prune_expired(self._database, self._retention_days(), self._stop)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                prune_expired(self._database, self._retention_days, self._stop)
+                self.run_pass()
             except Exception:  # a database away now is tried again at the next round
                 log.warning("audit trail: pruning failed", exc_info=True)
             self._stop.wait(self._every_s)

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.db import rows
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.models import Group, GroupChild, Server, ServerGroup
+from app.scopes import Scope, ScopeNames, Visible
 
 
 def ensure_groups(names: Iterable[str]) -> dict[str, Group]:
@@ -130,3 +131,90 @@ def list_groups() -> list[GroupInfo]:
             )
         )
     return sorted(infos, key=lambda info: info.name)
+
+
+def visible_servers(scope: Scope | None) -> Visible:
+    """The ids of the servers a scope admits, in one query (a recursive one walks nested groups); None for no
+    scope, without a query. Each scope of the chain (a key within its owner) must admit a server."""
+    if scope is None:
+        return None
+    ctes: list[str] = []
+    conditions: list[str] = []
+    params: list[str] = []
+    group_table, child_table = Group._meta.table_name, GroupChild._meta.table_name
+    member_table, server_table = ServerGroup._meta.table_name, Server._meta.table_name
+    for index, one in enumerate(scope.chain()):
+        admits: list[str] = []
+        if one.groups:
+            marks = ", ".join("?" * len(one.groups))
+            ctes.append(
+                f'g{index}(id) AS (SELECT id FROM "{group_table}" WHERE id IN ({marks}) '
+                f'UNION SELECT c.child_id FROM "{child_table}" c JOIN g{index} ON c.parent_id = g{index}.id)'
+            )
+            params.extend(sorted(one.groups))
+            admits.append(f'id IN (SELECT server_id FROM "{member_table}" WHERE group_id IN (SELECT id FROM g{index}))')
+        if one.servers:
+            admits.append(f"id IN ({', '.join('?' * len(one.servers))})")
+        conditions.append(f"({' OR '.join(admits) or '1 = 0'})")
+    # Parameters in order of appearance: the CTEs' group ids first, then each condition's server ids.
+    for one in scope.chain():
+        params.extend(sorted(one.servers))
+    with_clause = f"WITH RECURSIVE {', '.join(ctes)} " if ctes else ""
+    sql = f'{with_clause}SELECT id FROM "{server_table}" WHERE {" AND ".join(conditions)}'
+    database = Server._meta.database
+    if database.param != "?":
+        sql = sql.replace("?", database.param)
+    return frozenset(str(row[0]) for row in database.execute_sql(sql, params).fetchall())
+
+
+def visible_groups(scope: Scope | None, visible: Visible) -> set[str] | None:
+    """The names of the groups a scope shows (None: all): a granted group and the groups nested in it, and any
+    group that reaches at least one server, all of them in scope."""
+    if scope is None or visible is None:
+        return None
+    names = {group.id: group.name for group in Group.select(Group.id, Group.name)}
+    tree = _children_by_parent()
+    direct: dict[str, set[str]] = {}
+    for group_id, server_id in rows(ServerGroup.select(ServerGroup.group, ServerGroup.server)):
+        direct.setdefault(str(group_id), set()).add(str(server_id))
+    granted: set[str] = set()
+    for one in scope.chain():
+        for group_id in one.groups:
+            granted |= _descendants(group_id, tree) if group_id in names else set()
+    shown = set()
+    for group_id, name in names.items():
+        reached = {server for g in _descendants(group_id, tree) for server in direct.get(g, set())}
+        if reached <= visible and (reached or group_id in granted):
+            shown.add(name)
+    return shown
+
+
+def _ids_by_name(model: type[Group] | type[Server], names: tuple[str, ...]) -> dict[str, str]:
+    if not names:
+        return {}
+    return {
+        str(name): str(found) for found, name in rows(model.select(model.id, model.name).where(model.name.in_(names)))
+    }
+
+
+def _names_of(model: type[Group] | type[Server], ids: frozenset[str]) -> tuple[str, ...]:
+    if not ids:
+        return ()
+    return tuple(sorted(str(name) for (name,) in rows(model.select(model.name).where(model.id.in_(sorted(ids))))))
+
+
+def scope_of_names(names: ScopeNames) -> Scope:
+    """Group and server names as a scope of ids; 400 naming every name that matches nothing."""
+    groups, servers = _ids_by_name(Group, names.groups), _ids_by_name(Server, names.servers)
+    unknown = [f"group {name!r}" for name in names.groups if name not in groups]
+    unknown += [f"server {name!r}" for name in names.servers if name not in servers]
+    if unknown:
+        raise InvalidInput(f"scope: no such {', '.join(unknown)}")
+    return Scope(groups=frozenset(groups.values()), servers=frozenset(servers.values()))
+
+
+def names_of_scope(scope: Scope | None) -> ScopeNames | None:
+    """A scope as names, to show (a group or server removed since is left out)."""
+    if scope is None:
+        return None
+    return ScopeNames(_names_of(Group, scope.groups), _names_of(Server, scope.servers), names_of_scope(scope.within))

@@ -109,9 +109,15 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    apply_level(level)
     # Python warnings would otherwise be written to stderr as bare text, breaking one-object-per-line.
     logging.captureWarnings(True)
+
+
+def apply_level(level: str) -> None:
+    """The process's level, at start and when it changes at runtime (app/runtime_settings.py)."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
     # Peewee logs every statement with its parameters at DEBUG: job output and encrypted credentials do not
     # belong in logs, whatever the level asked for.
     logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))

@@ -207,6 +207,8 @@ class User(BaseModel):
     role = pw.CharField(max_length=16)
     disabled_at = UtcDateTimeField(null=True)
     created_at = UtcDateTimeField(default=utcnow)
+    # The groups and servers the user is limited to, as JSON of their ids (app/scopes.py); null: unlimited.
+    scope = pw.TextField(null=True)
     # "local", or "oidc": made by a first single sign-on (app/oidc_users.py), linked to its issuer's subject.
     source = pw.CharField(max_length=8, default="local")
     oidc_subject = pw.CharField(max_length=255, null=True, unique=True)
@@ -230,6 +232,8 @@ class ApiKey(BaseModel):
     # Null: the owner's role; else at most it (narrower), checked at every request against the owner's role now.
     role = pw.CharField(max_length=16, null=True)
     expires_at = UtcDateTimeField(null=True)
+    # Null: the owner's scope; else the key's own, which holds within its owner's current one (app/scopes.py).
+    scope = pw.TextField(null=True)
 
 
 class KeyCheck(BaseModel):
@@ -271,6 +275,46 @@ class AuditEvent(BaseModel):
         )
 
 
+class BrowserSession(BaseModel):
+    """A browser's sign-in (app/sessions.py): the cookie holds a random token, the table only its SHA-256."""
+
+    id = IdField(primary_key=True, default=new_id)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    user_id: str
+    method = pw.CharField(max_length=8)  # password | oidc
+    created_at = UtcDateTimeField(default=utcnow)
+    last_seen_at = UtcDateTimeField(default=utcnow)  # written at most once a minute
+    ended_at = UtcDateTimeField(null=True)
+    source = pw.CharField(max_length=64, null=True)
+    user_agent = pw.CharField(max_length=255, null=True)
+    # Sent back by the page on every unsafe request; worth nothing without the cookie it belongs to.
+    csrf_token = pw.CharField(max_length=64)
+
+
+class SigninFailure(BaseModel):
+    """A refused sign-in, counted per username and per address over a window (app/sessions.py): in the database,
+    so every process of a deployment counts the same failures."""
+
+    id = pw.BigAutoField()
+    at = UtcDateTimeField(default=utcnow)
+    username = pw.CharField(max_length=64)
+    source = pw.CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("username", "at"), False), (("source", "at"), False), (("at",), False))
+
+
+class RuntimeSetting(BaseModel):
+    """A setting an administrator changed while the service runs (app/runtime_settings.py): it overrides the
+    environment's value until reset (the row deleted). ``value`` is JSON text."""
+
+    name = pw.CharField(max_length=64, primary_key=True)
+    value = pw.TextField()
+    changed_at = UtcDateTimeField(default=utcnow)
+    changed_by = pw.CharField(max_length=255)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -285,4 +329,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ApiKey,
     KeyCheck,
     AuditEvent,
+    BrowserSession,
+    SigninFailure,
+    RuntimeSetting,
 )

@@ -14,8 +14,9 @@ from typing import Any, Final
 import peewee as pw
 
 from app.apikeys import keys_changed
-from app.models import User
+from app.models import Group, Server, User
 from app.oidc_claims import ClaimGrant, username_from
+from app.scopes import Scope
 from app.users import USERNAME
 
 SOURCE: Final = "oidc"
@@ -52,6 +53,21 @@ def _free_username(wanted: str) -> str:
     raise SignInRefused(f"no free username for {wanted!r}: create the user by hand")
 
 
+def grant_scope(grant: ClaimGrant) -> Scope | None:
+    """The grant's limits as a scope of ids (None: unlimited). A name that matches no group or server grants
+    nothing (a limit that names only unknown names sees nothing): never wider than the mapping says."""
+    if grant.unlimited:
+        return None
+    groups = Group.select(Group.id).where(Group.name.in_(grant.groups)) if grant.groups else []
+    servers = Server.select(Server.id).where(Server.name.in_(grant.servers)) if grant.servers else []
+    return Scope(groups=frozenset(str(g.id) for g in groups), servers=frozenset(str(s.id) for s in servers))
+
+
+def _scope_json(grant: ClaimGrant) -> str | None:
+    scope = grant_scope(grant)
+    return scope.to_json() if scope is not None else None
+
+
 def upsert_oidc_user(subject: str, claims: Mapping[str, Any], username_claim: str, grant: ClaimGrant) -> SignedIn:
     """The user linked to ``subject``, created or updated from the claims (role, display name, email)."""
     display_name = _text(claims, "name", 200)
@@ -68,6 +84,7 @@ def upsert_oidc_user(subject: str, claims: Mapping[str, Any], username_claim: st
                     email=email,
                     password_hash="",
                     role=grant.role,
+                    scope=_scope_json(grant),
                     source=SOURCE,
                     oidc_subject=subject,
                 )
@@ -76,6 +93,7 @@ def upsert_oidc_user(subject: str, claims: Mapping[str, Any], username_claim: st
                     raise SignInRefused("this user is disabled in NewRemora")
                 # The provider's claims are the source of truth for an SSO user's role, at every sign-in.
                 user.role = grant.role
+                user.scope = _scope_json(grant)
                 user.display_name = display_name if display_name is not None else user.display_name
                 user.email = email if email is not None else user.email
                 user.save()
@@ -86,7 +104,15 @@ def upsert_oidc_user(subject: str, claims: Mapping[str, Any], username_claim: st
     return SignedIn(user_id=str(user.id), username=str(user.username), role=str(user.role), created=created)
 
 
-def linked_user(subject: str) -> tuple[str | None, bool]:
-    """The id of the user linked to ``subject`` (None: no sign-in made one yet) and whether it is disabled."""
+@dataclass(frozen=True)
+class BearerCaller:
+    user_id: str | None  # the user a sign-in linked to the subject, if any
+    disabled: bool
+    scope: Scope | None
+
+
+def bearer_caller(subject: str, grant: ClaimGrant) -> BearerCaller:
+    """What a bearer JWT of ``subject`` acts as: its linked user (a disabled one stays out) and its grant's scope."""
     user = User.get_or_none(User.oidc_subject == subject)
-    return (str(user.id), user.disabled_at is not None) if user is not None else (None, False)
+    user_id = str(user.id) if user is not None else None
+    return BearerCaller(user_id, user is not None and user.disabled_at is not None, grant_scope(grant))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from app.scopes import Scope
+
 PrincipalKind = Literal["local", "key", "user", "oidc"]
 Role = Literal["viewer", "operator", "admin"]
 ROLES: Final[tuple[Role, ...]] = ("viewer", "operator", "admin")
@@ -31,6 +33,8 @@ class Principal:
     role: Role = "admin"
     key_id: str | None = None
     user_id: str | None = None
+    # The groups and servers it is limited to (docs/access.md, "Scopes"); None: unlimited.
+    scope: Scope | None = None
 
     @property
     def actor(self) -> str:
@@ -42,7 +46,13 @@ class Principal:
 LOCAL: Final = Principal(kind="local", name="local")
 
 
-def for_key(key_id: str, role: Role = "admin", user_id: str | None = None) -> Principal:
-    """A key's principal: ``role`` is already the narrower of the key's and its owner's (app/apikeys.py). A key
-    without an owner (made before users existed, or in single-user mode) is an administrator key."""
-    return Principal(kind="key", name=key_id, role=role, key_id=key_id, user_id=user_id)
+def for_key(key_id: str, role: Role = "admin", user_id: str | None = None, scope: Scope | None = None) -> Principal:
+    """A key's principal: ``role`` is already the narrower of the key's and its owner's, ``scope`` the key's own
+    within its owner's (app/apikeys.py). A key without an owner (made before users existed, or in single-user
+    mode) is an administrator key, unlimited unless it carries a scope of its own."""
+    return Principal(kind="key", name=key_id, role=role, key_id=key_id, user_id=user_id, scope=scope)
+
+
+def for_user(user_id: str, username: str, role: Role, scope: Scope | None = None) -> Principal:
+    """A signed-in user's principal (a browser session): their own role and scope, named by their username."""
+    return Principal(kind="user", name=username, role=role, user_id=user_id, scope=scope)

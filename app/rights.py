@@ -69,6 +69,8 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("users.get_user", "GET", "/users/<user_id>", "admin"),
     _r("users.update_user", "PATCH", "/users/<user_id>", "admin"),
     _r("audit.list_audit", "GET", "/audit", "admin", "who did what; never a secret"),
+    _r("settings.list_settings", "GET", "/settings", "admin", "settings that may change at runtime"),
+    _r("settings.change_settings", "PATCH", "/settings", "admin", "without a restart; audited old → new"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

@@ -15,12 +15,14 @@ from app.files import private_dir
 from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers, StoredChunk
 from app.jobqueue.totals import ListingTotals
 from app.keycheck import KeyCheckOutcome, verify_key
+from app.logs import apply_level
 from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
 from app.playbooks import open_directory
 from app.runner.config import runner_config
+from app.runtime_settings import LiveSettings, SettingsWatcher
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
 from app.sse.listen import PostgresListener
@@ -70,29 +72,48 @@ class Runtime:
     events: JobEvents = NO_EVENTS
     # Names this process in its NOTIFY payloads: its own listener drops them (it heard of them first-hand).
     origin: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # The settings an administrator may change while the service runs (app/runtime_settings.py), from memory.
+    live_settings: LiveSettings = field(init=False)
+    settings_watcher: SettingsWatcher | None = None
+
+    def __post_init__(self) -> None:
+        self.live_settings = LiveSettings(self.settings)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start what runs beside the API: job workers, and the PostgreSQL listener that wakes streams."""
         self.metrics.set_role("serve" if self.settings.workers > 0 else "api")
+        self._watch_settings()
         # Only API nodes report the database's figures: a worker process reporting them too would count
         # them once more for every worker process scraped.
         self.metrics.registry.register(FleetCollector(self.database))
         self.metrics.watch_sse_clients(self.broker.subscriber_count)
         self._start(ThreadSafeNotifier(loop, self.broker))
         # API nodes prune the audit trail (workers do not): several nodes doing it at once only share the work.
-        self.audit_pruner = AuditPruner(self.database, self.settings.audit_retention_days)
+        self.audit_pruner = AuditPruner(self.database, lambda: self.live_settings.audit_retention_days)
         self.audit_pruner.start()
 
     def start_workers_only(self) -> None:
         """For `newremora worker`: workers (and the listener that brings them cancels), no API; /metrics on
         a port of its own when NEWREMORA_METRICS_PORT is set."""
         self.metrics.set_role("worker")
+        self._watch_settings()
         if self.settings.metrics_port:
             self.metrics_server = MetricsServer(
                 self.metrics, self.settings.host, self.settings.metrics_port, self.settings.metrics_token
             )
             self.metrics_server.start()
         self._start(None)
+
+    def _watch_settings(self) -> None:
+        def applied(name: str, value: object) -> None:
+            if name == "log_level":
+                apply_level(str(value))
+                # Said at the new level itself: the line shows only where the level took effect.
+                log.log(logging.getLevelNamesMapping()[str(value).upper()], "log level %s in effect", value)
+
+        self.live_settings.on_change(applied)
+        self.settings_watcher = SettingsWatcher(self.database, self.live_settings)
+        self.settings_watcher.start()
 
     def _start(self, notifier: ThreadSafeNotifier | None) -> None:
         in_process = InProcess(notifier, self.poke_workers)
@@ -153,6 +174,8 @@ class Runtime:
         return cls(settings=settings, database=database, vault=vault)
 
     def close(self) -> None:
+        if self.settings_watcher is not None:
+            self.settings_watcher.stop()
         if self.audit_pruner is not None:
             self.audit_pruner.stop()
         if self.metrics_server is not None:

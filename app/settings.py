@@ -40,27 +40,42 @@ class Secret:
         return hash(self._value)
 
 
-def _int_in(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+@dataclass(frozen=True)
+class IntIn:
+    """Parses an integer in ``low..high``; its bounds are readable (the runtime settings show and check them)."""
+
+    low: int
+    high: int
+
+    def __call__(self, raw: str) -> int:
         try:
             value = int(raw)
         except ValueError:
             raise ValueError(f"expected an integer, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected an integer in {low}..{high}, got {value}")
+        if not self.low <= value <= self.high:
+            raise ValueError(f"expected an integer in {self.low}..{self.high}, got {value}")
         return value
 
-    return parse
 
+@dataclass(frozen=True)
+class Choice:
+    """Parses one of ``allowed`` (case-insensitive); the choices are readable, as ``IntIn``'s bounds."""
 
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
+    allowed: tuple[str, ...]
+
+    def __call__(self, raw: str) -> str:
         value = raw.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+        if value not in self.allowed:
+            raise ValueError(f"expected one of {', '.join(self.allowed)}, got {raw!r}")
         return value
 
-    return parse
+
+def _int_in(low: int, high: int) -> IntIn:
+    return IntIn(low, high)
+
+
+def _choice(*allowed: str) -> Choice:
+    return Choice(allowed)
 
 
 def _database_url(raw: str) -> str:
@@ -224,6 +239,21 @@ class Settings:
         400,
         _int_in(0, 100 * 365),
         "Days audit rows are kept; older ones are pruned by the service, in small batches, hourly (0: kept forever).",
+    )
+    session_idle_minutes: int = _setting(
+        60, _int_in(1, 7 * 24 * 60), "Minutes without a request after which a browser session ends (sign in again)."
+    )
+    session_max_hours: int = _setting(
+        12, _int_in(1, 90 * 24), "Hours after sign-in at which a browser session ends, however busy."
+    )
+    signin_user_failures: int = _setting(
+        5, _int_in(1, 1000), "Refused sign-ins per username in the window after which that username is locked out."
+    )
+    signin_address_failures: int = _setting(
+        20, _int_in(1, 100_000), "Refused sign-ins per client address in the window after which it is locked out."
+    )
+    signin_window_minutes: int = _setting(
+        15, _int_in(1, 24 * 60), "Minutes over which refused sign-ins are counted; a lockout lasts until they age out."
     )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
     log_format: str = _setting(

@@ -19,6 +19,8 @@ from app.clock import utcnow
 from app.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from app.models import ApiKey, User
 from app.principals import Role
+from app.scopes import Scope
+from app.sessions import end_user_sessions
 from app.sites import is_loopback
 
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -51,15 +53,26 @@ def verify_password(username: str, password: str) -> User | None:
 
 
 def create_user(
-    username: str, role: Role, password: str | None = None, display_name: str = "", email: str | None = None
+    username: str,
+    role: Role,
+    password: str | None = None,
+    display_name: str = "",
+    email: str | None = None,
+    scope: Scope | None = None,
 ) -> User:
+    """A new user; ``scope`` limits them (and their keys) to groups and servers (app/scopes.py), None: all."""
     if not USERNAME.fullmatch(username):
         raise InvalidInput("username: 1-64 characters a-z 0-9 . _ -, starting with a letter or digit")
     password_hash = hash_password(password) if password is not None else ""
     try:
         with User._meta.database.atomic():
             user = User.create(
-                username=username, display_name=display_name, email=email, password_hash=password_hash, role=role
+                username=username,
+                display_name=display_name,
+                email=email,
+                password_hash=password_hash,
+                role=role,
+                scope=scope.to_json() if scope is not None else None,
             )
     except pw.IntegrityError:
         raise Conflict(f"a user named {username!r} exists already") from None
@@ -80,14 +93,16 @@ def find_user(id_or_username: str) -> User:
 
 @dataclass(frozen=True)
 class UserChanges:
-    """What PATCH /users/:id (or the CLI) changes: fields left None stay as they are (``email_set`` says whether
-    email was given, since None clears it)."""
+    """What PATCH /users/:id (or the CLI) changes: fields left None stay as they are (``email_set`` and
+    ``scope_set`` say whether email or scope was given, since None clears it: no email, no limit)."""
 
     display_name: str | None = None
     email: str | None = None
     email_set: bool = False
     role: Role | None = None
     disabled: bool | None = None
+    scope: Scope | None = None
+    scope_set: bool = False
 
 
 def update_user(id_or_username: str, changes: UserChanges) -> User:
@@ -101,26 +116,37 @@ def update_user(id_or_username: str, changes: UserChanges) -> User:
             user.role = changes.role
         if changes.disabled is not None:
             user.disabled_at = (user.disabled_at or utcnow()) if changes.disabled else None
+        if changes.scope_set:
+            user.scope = changes.scope.to_json() if changes.scope is not None else None
         _keep_an_administrator(user)
         user.save()
+        if user.disabled_at is not None:
+            # Refused per request anyway; ended too, so that enabling the user again does not revive them.
+            end_user_sessions(str(user.id))
     keys_changed()
     return user
 
 
 def _keep_an_administrator(changed: User) -> None:
-    # Without an enabled administrator nobody could manage users any more (but from the server's shell).
-    if changed.role == "admin" and changed.disabled_at is None:
+    # Without an enabled administrator nobody could manage users any more (but from the server's shell); one
+    # limited to a scope cannot manage users either (docs/access.md, "Scopes").
+    if changed.role == "admin" and changed.disabled_at is None and changed.scope is None:
         return
-    others = User.select().where(User.role == "admin", User.disabled_at.is_null(), User.id != changed.id)
-    was_admin = User.select().where(User.id == changed.id, User.role == "admin", User.disabled_at.is_null())
+    full = (User.role == "admin", User.disabled_at.is_null(), User.scope.is_null())
+    others = User.select().where(*full, User.id != changed.id)
+    was_admin = User.select().where(User.id == changed.id, *full)
     if was_admin.exists() and not others.exists():
-        raise Conflict("this is the last enabled administrator: make another one first")
+        raise Conflict("this is the last enabled administrator without a scope: make another one first")
 
 
-def set_password(id_or_username: str, password: str) -> User:
+def set_password(id_or_username: str, password: str, keep_session_id: str | None = None) -> User:
+    """A new password ends the user's browser sessions (but ``keep_session_id``, the one that changed it, if any):
+    whoever knew the old one is signed out."""
     user = find_user(id_or_username)
-    user.password_hash = hash_password(password)
-    user.save()
+    with User._meta.database.atomic():
+        user.password_hash = hash_password(password)
+        user.save()
+        end_user_sessions(str(user.id), keep_session_id)
     return user
 
 

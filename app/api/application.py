@@ -21,6 +21,8 @@ from app.api import (
     oidc,
     playbooks,
     servers,
+    settings_api,
+    signin,
     stream,
     system,
     users,
@@ -61,6 +63,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(web.blueprint)
+    app.register_blueprint(signin.blueprint, url_prefix="/auth")
     app.register_blueprint(servers.blueprint, url_prefix="/api/v1/servers")
     app.register_blueprint(jobs.blueprint, url_prefix="/api/v1/jobs")
     app.register_blueprint(stream.blueprint, url_prefix="/api/v1/jobs")
@@ -74,6 +77,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(keys.blueprint, url_prefix="/api/v1/keys")
     app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
+    app.register_blueprint(settings_api.blueprint, url_prefix="/api/v1/settings")
     app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
     install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)

@@ -67,6 +67,8 @@ AUDITED: Final[dict[str, Audited]] = {
     # The answer holds the new key once; only its id is taken from it (the summary is the request's fields).
     "keys.create_key": Audited("key.create", "api_key"),
     "keys.revoke_key": Audited("key.revoke", "api_key", "key_id"),
+    # The summary is each setting's old and new value, which the handler leaves in g.audit_summary.
+    "settings.change_settings": Audited("settings.change", "settings", id_field=None),
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"
@@ -161,7 +163,8 @@ async def _entry(response: Response) -> audit.Entry | None:
         outcome=audit.outcome_of(response.status_code),
         object_type=object_type,
         object_id=object_id,
-        summary=await _summary(),
+        # A handler that knows better than the request's fields (old → new values) says so in g.audit_summary.
+        summary=g.audit_summary if "audit_summary" in g else await _summary(),
         source=request.remote_addr,
         request_id=request_id_var.get(),
         status=response.status_code,

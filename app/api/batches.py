@@ -7,7 +7,7 @@ from typing import cast
 from quart import Blueprint
 from quart_schema import validate_response
 
-from app.api.context import runtime
+from app.api.context import runtime, visible_servers
 from app.jobqueue.batches import get_batch
 from app.jobstates import JobStatus
 from app.schemas.batches import BatchJob, BatchSummary
@@ -20,7 +20,7 @@ blueprint = Blueprint("batches", __name__)
 @validate_response(Envelope[BatchSummary])
 async def batch_summary(batch_id: str) -> Envelope[BatchSummary]:
     """Counts by status and each server's job, status and exit code."""
-    batch = await runtime().database.run(get_batch, batch_id)
+    batch = await runtime().database.run(get_batch, batch_id, await visible_servers())
     summary = BatchSummary(
         batch_id=batch.batch_id,
         status=batch.status,  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from quart import Quart, current_app, g
 from app.api.context import runtime
 from app.errors import Forbidden
 from app.oidc import OidcConfig, Provider
-from app.oidc_users import linked_user
+from app.oidc_users import bearer_caller
 from app.principals import Principal
 from app.settings import Settings
 
@@ -41,9 +41,8 @@ async def principal_from_jwt(provider: Provider, token: str) -> Principal:
         )
     subject = str(claims["sub"])
     # A user that a sign-in made for this subject and that is disabled here stays out, whatever the provider says.
-    user_id, disabled = await runtime().database.run(linked_user, subject)
-    if disabled:
+    caller = await runtime().database.run(bearer_caller, subject, grant)
+    if caller.disabled:
         raise Forbidden("this identity's user is disabled in NewRemora")
-    # The grant's limits (groups, servers) are for the scope checks: kept with the request.
-    g.oidc_grant = grant
-    return Principal(kind="oidc", name=subject, role=grant.role, user_id=user_id)
+    g.oidc_grant = grant  # as the role map said it, names and all (the scope below holds their ids)
+    return Principal(kind="oidc", name=subject, role=grant.role, user_id=caller.user_id, scope=caller.scope)

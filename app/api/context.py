@@ -10,11 +10,13 @@ from typing import Any, Final, cast
 
 from quart import Quart, Request, Response, current_app, g, request
 
+from app import groups
 from app.api.decoding import decode_json_body
 from app.errors import NewRemoraError
 from app.logs import request_id_var
 from app.principals import LOCAL, Principal
 from app.runtime import Runtime
+from app.scopes import Visible
 
 log = logging.getLogger("newremora.access")
 
@@ -87,3 +89,15 @@ def current_principal() -> Principal:
     """Who makes the current request (app/api/access.py decides it before any /api/v1 handler runs)."""
     principal: Principal = g.get("principal", LOCAL)
     return principal
+
+
+async def visible_servers() -> Visible:
+    """The ids of the servers the caller may see (None: all), resolved once per request and only for a caller
+    with a scope: an unlimited one costs nothing (docs/access.md, "Scopes")."""
+    scope = current_principal().scope
+    if scope is None:
+        return None
+    if "visible_servers" not in g:
+        g.visible_servers = await runtime().database.run(groups.visible_servers, scope)
+    visible: Visible = g.visible_servers
+    return visible

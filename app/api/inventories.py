@@ -7,7 +7,7 @@ import asyncio
 from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from app.api.context import runtime
+from app.api.context import current_principal, runtime, visible_servers
 from app.inventories.export import export_ini, export_yaml
 from app.inventories.importer import HostOutcome, import_inventory
 from app.inventories.parse import parse_inventory
@@ -51,8 +51,9 @@ async def import_(data: InventoryImport) -> Envelope[ImportReport]:
 @blueprint.get("/export")
 @validate_querystring(InventoryExportQuery)
 async def export(query_args: InventoryExportQuery) -> Response:
-    """The servers and groups as an Ansible inventory (``format=ini|yaml``), secrets left out."""
+    """The servers and groups as an Ansible inventory (``format=ini|yaml``), secrets left out (a caller with a
+    scope: the servers and groups in it)."""
     render = export_ini if query_args.format == "ini" else export_yaml
-    text = await runtime().database.run(render)
+    text = await runtime().database.run(render, current_principal().scope, await visible_servers())
     content_type = "text/plain; charset=utf-8" if query_args.format == "ini" else "application/yaml; charset=utf-8"
     return Response(text, status=200, content_type=content_type)

@@ -17,7 +17,7 @@ from quart_schema import (
     validate_response,
 )
 
-from app.api.context import current_principal, runtime
+from app.api.context import current_principal, runtime, visible_servers
 from app.api.errors import describe_validation_error
 from app.clock import rfc3339, utcnow
 from app.errors import InvalidInput
@@ -88,10 +88,18 @@ async def _submit(new: submit.NewJob, selection: Selection) -> Submission:
     """One server (``server_id``): the job itself, as the reference shows. Several (``server_ids``, ``group``):
     ``{"batch_id", "count", "jobs"}``, one job per server."""
     rt = runtime()
+    visible = await visible_servers()
     # The answer is built from what the one transaction wrote: a 201 means committed, and nothing is read
-    # after the commit that could fail and turn a stored job into an error.
+    # after the commit that could fail and turn a stored job into an error. A target out of the caller's scope
+    # refuses the whole submission inside that transaction: nothing is created.
     submitted = await rt.database.run(
-        submit.create_jobs, new, selection, rt.settings.max_job_timeout, rt.vault, current_principal().actor
+        submit.create_jobs,
+        new,
+        selection,
+        rt.live_settings.max_job_timeout,
+        rt.vault,
+        current_principal().actor,
+        visible,
     )
     for job in submitted.jobs:
         log.info("job %s queued for server %s", job.id, job.server.id, extra=for_job(job.id))
@@ -133,7 +141,7 @@ async def list_jobs(query_args: JobListQuery) -> Response:
     or a pydantic object per job (tests/integration/test_job_listing_rows.py keeps them equal)."""
     query = JobFilter(**query_args.model_dump())
     rt = runtime()
-    jobs, total = await rt.database.run(list_jobs_json, query, rt.listing_totals)
+    jobs, total = await rt.database.run(list_jobs_json, query, rt.listing_totals, await visible_servers())
     total_pages = math.ceil(total / query.limit) if total else 0
     pagination = {
         "page": query.page,
@@ -158,8 +166,10 @@ async def get_job(job_id: str, query_args: JobDetailQuery) -> Envelope[JobDetail
     """``?include_output=false`` leaves out ``output``, ``stdout`` and ``stderr`` (null): the job's state
     without reading its output, which a page that tails the stream gets there anyway."""
 
+    visible = await visible_servers()
+
     def load() -> tuple[Job, reads.JobOutput | None]:
-        job = reads.get_job(job_id)
+        job = reads.get_job(job_id, visible)
         return job, reads.job_output(job) if query_args.include_output else None
 
     job, output = await runtime().database.run(load)
@@ -175,13 +185,16 @@ async def get_job(job_id: str, query_args: JobDetailQuery) -> Envelope[JobDetail
 @validate_response(Envelope[TaskResultList])
 async def job_tasks(job_id: str) -> Envelope[TaskResultList]:
     """A playbook job's task results so far, each with its id in the job's stream (empty for other jobs)."""
-    events = await runtime().database.run(lambda: reads.task_events(reads.get_job(job_id)))
+    visible = await visible_servers()
+    events = await runtime().database.run(lambda: reads.task_events(reads.get_job(job_id, visible)))
     return Envelope(data=TaskResultList(tasks=[TaskResult(**event) for event in events]))
 
 
 async def _text(job_id: str, part: str) -> Response:
+    visible = await visible_servers()
+
     def load() -> str:
-        output = reads.job_output(reads.get_job(job_id))
+        output = reads.job_output(reads.get_job(job_id, visible))
         return str(getattr(output, part))
 
     text = await runtime().database.run(load)
@@ -213,7 +226,9 @@ async def job_stderr(job_id: str) -> Response:
 async def cancel_job(job_id: str) -> tuple[Envelope[JobCanceled], int]:
     """200 with status canceled for a queued job; 202 while a running job is being stopped."""
     rt = runtime()
-    outcome = await rt.database.run(transitions.cancel_job, rt.events, job_id, current_principal().actor)
+    outcome = await rt.database.run(
+        transitions.cancel_job, rt.events, job_id, current_principal().actor, await visible_servers()
+    )
     job = outcome.job
     data = JobCanceled(
         id=job.id,
@@ -246,9 +261,10 @@ async def duplicate_job(job_id: str) -> tuple[Envelope[JobDuplicated], int]:
         job_id,
         overrides.server_id,
         given,
-        rt.settings.max_job_timeout,
+        rt.live_settings.max_job_timeout,  # changeable at runtime (app/runtime_settings.py)
         rt.vault,
         current_principal().actor,
+        await visible_servers(),
     )
     rt.wake_workers()
     data = JobDuplicated(

@@ -7,11 +7,12 @@ from quart_schema import validate_response
 
 from app import users
 from app.api.context import current_principal, runtime
-from app.api.users import user_out
+from app.api.users import scope_out, user_out
 from app.models import ApiKey
 from app.rights import allowed_endpoints
 from app.schemas.common import Envelope
 from app.schemas.users import MeOut
+from app.scopes import scope_rule
 
 blueprint = Blueprint("me", __name__)
 
@@ -25,7 +26,12 @@ async def me() -> Envelope[MeOut]:
     and the endpoints it allows."""
     principal = current_principal()
     database = runtime().database
-    user = await database.run(users.find_user, principal.user_id) if principal.user_id else None
+    user_id = principal.user_id
+    user = await database.run(lambda: user_out(users.find_user(user_id))) if user_id is not None else None
+    scope = await database.run(scope_out, principal.scope) if principal.scope is not None else None
+    allowed = allowed_endpoints(principal.role)
+    if principal.scope is not None:
+        allowed = [endpoint for endpoint in allowed if scope_rule(endpoint) != "unscoped"]
     key = await database.run(ApiKey.get_or_none, ApiKey.id == principal.key_id) if principal.key_id else None
     return Envelope(
         data=MeOut(
@@ -34,7 +40,8 @@ async def me() -> Envelope[MeOut]:
             role=principal.role,
             key_id=principal.key_id,
             key_name=key.name if key is not None else None,
-            user=user_out(user) if user is not None else None,
-            allowed=allowed_endpoints(principal.role),
+            user=user,
+            allowed=allowed,
+            scope=scope,
         )
     )

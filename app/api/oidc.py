@@ -21,6 +21,7 @@ from quart_schema import document_querystring, tag
 from app import audit
 from app.api.bearer import oidc_provider
 from app.api.context import runtime
+from app.api.sessions import start_session
 from app.errors import IdentityProviderUnavailable, SecretUnreadable, Unauthorized
 from app.logs import request_id_var
 from app.oidc import Authorization
@@ -42,6 +43,12 @@ def _html(description: str) -> dict[str, Any]:
 
 # What the OpenAPI document says these browser routes answer (app/api/openapi.py adds it): pages, not envelopes.
 SIGN_IN_RESPONSES: Final[dict[str, dict[str, Any]]] = {
+    "/auth/oidc": {
+        "200": {
+            "description": "Whether single sign-on is configured (the page offers its button only then)",
+            "content": {"application/json": {"example": {"enabled": True}}},
+        },
+    },
     "/auth/oidc/login": {
         "302": {"description": "To the provider's authorization page (Location), with the attempt's cookie set"},
         "404": _html("Single sign-on is not configured"),
@@ -110,6 +117,15 @@ def _attempt_from_cookie() -> Authorization | None:
         return Authorization.from_dict(value)
     except (SecretUnreadable, ValueError, TypeError):
         return None
+
+
+@blueprint.get("")
+@tag(TAGS)
+async def offered() -> dict[str, bool]:
+    """Whether single sign-on is offered.
+
+    ``{"enabled": true}`` when an OpenID Connect provider is configured: the page shows "Sign in with SSO" then."""
+    return {"enabled": oidc_provider() is not None}
 
 
 @blueprint.get("/login")
@@ -190,7 +206,8 @@ async def callback() -> Response:
 
 
 async def _signed_in(signed: SignedIn) -> Response:
-    """The user is known and allowed: a browser session starts (app/api/sessions.py, the sign-in helper's)."""
+    """The user is known and allowed: a browser session starts (its cookie, its ``auth.signin`` audit row)."""
     response = _redirect("/")
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    await start_session(response, signed.user_id, "oidc")
     return response

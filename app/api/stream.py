@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from app.api.context import runtime
+from app.api.context import runtime, visible_servers
 from app.api.decoding import event_id
 from app.jobqueue import reads
 from app.sse.stream import job_events
@@ -21,7 +21,8 @@ def resume_point() -> int:
 async def stream(job_id: str) -> Response:
     rt = runtime()
     last = resume_point()
-    job = await rt.database.run(reads.get_job, job_id)  # an unknown job is a 404 before any event
+    # An unknown job, or one out of the caller's scope, is a 404 before any event.
+    job = await rt.database.run(reads.get_job, job_id, await visible_servers())
     settings = rt.settings
     events = job_events(rt.database, rt.broker, job.id, last, settings.sse_keepalive, settings.sse_fallback_poll)
     response = Response(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import validate_response
 
-from app.api.context import runtime
+from app.api.context import runtime, visible_servers
 from app.clock import utcnow
 from app.jobqueue import stats
 from app.schemas.common import Envelope
@@ -17,10 +17,13 @@ blueprint = Blueprint("system", __name__)
 @blueprint.get("/info")
 @validate_response(Envelope[SystemInfo])
 async def info() -> Envelope[SystemInfo]:
+    """Counts of servers and jobs (a caller with a scope: of those in scope)."""
+    visible = await visible_servers()
+
     def compute() -> SystemInfo:
-        counts = stats.job_counts()
+        counts = stats.job_counts(visible)
         return SystemInfo(
-            total_servers=stats.server_count(),
+            total_servers=stats.server_count(visible),
             total_jobs=sum(counts.values()),
             running_jobs=counts["running"],
             starting_jobs=counts["starting"],
@@ -38,9 +41,13 @@ async def info() -> Envelope[SystemInfo]:
 @blueprint.get("/enhanced")
 @validate_response(Envelope[SystemEnhanced])
 async def enhanced() -> Envelope[SystemEnhanced]:
+    """Connectivity, throughput and workers (a caller with a scope: figures of the servers in scope and their
+    jobs)."""
+    visible = await visible_servers()
+
     def compute() -> SystemEnhanced:
-        connectivity = stats.connectivity_counts()
-        live = stats.live_workers()
+        connectivity = stats.connectivity_counts(visible)
+        live = stats.live_workers(visible)
         workers = [
             WorkerInfo(
                 id=item.worker.id,
@@ -58,8 +65,8 @@ async def enhanced() -> Envelope[SystemEnhanced]:
             connected_servers=connectivity.get("connected", 0),
             disconnected_servers=connectivity.get("disconnected", 0),
             unchecked_servers=connectivity.get(None, 0),
-            average_job_duration=stats.average_job_duration(),
-            jobs_per_hour=stats.jobs_per_hour(),
+            average_job_duration=stats.average_job_duration(visible),
+            jobs_per_hour=stats.jobs_per_hour(visible),
             worker_status=WorkerStatus(
                 active_workers=sum(w.threads for w in workers),
                 total_capacity=sum(w.threads * w.batch_size for w in workers),

@@ -9,6 +9,7 @@ from typing import Final
 from app.errors import NotFound
 from app.jobstates import ACTIVE, ENDED, JOB_STATUSES
 from app.models import Job, Server
+from app.scopes import Visible, require_visible
 from app.servers import parse_id
 
 STATUSES: Final = JOB_STATUSES
@@ -36,13 +37,15 @@ def overall_status(counts: dict[str, int]) -> str:
     return "completed"
 
 
-def get_batch(batch_id: str) -> Batch:
+def get_batch(batch_id: str, visible: Visible = None) -> Batch:
+    """The batch's jobs summarised; not found when any of its servers is out of scope (``visible``)."""
     batch_id = parse_id(batch_id, "Batch")
     jobs = list(
         Job.select(Job, Server).join(Server).where(Job.batch_id == batch_id).order_by(Server.name, Job.created_at)
     )
     if not jobs:
         raise NotFound("Batch not found")
+    require_visible((job.server_id for job in jobs), visible, "Batch")
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for job in jobs:
         counts[job.status] += 1

@@ -24,6 +24,7 @@ from app.errors import NotFound
 from app.jobqueue.jobshape import COLUMNS, SQLITE_JOB, job_dict
 from app.jobqueue.totals import ListingTotals
 from app.models import Job, Server
+from app.scopes import Visible
 from app.servers import parse_id
 
 SortField = Literal["created_at", "started_at", "finished_at"]
@@ -58,6 +59,20 @@ def _contains_ignoring_case(field: pw.Field, text: str, postgresql: bool) -> Any
     return ascii_folded | unicode_folded
 
 
+def in_scope(field: pw.Field, visible_json: str, postgresql: bool, walk_order: bool = False) -> Any:
+    """``field`` (a server id) is among the caller's visible servers, given as one JSON array parameter: one
+    statement whatever the number of servers (a list of placeholders would compile one per length).
+
+    ``walk_order``: SQLite would otherwise fetch every job of the visible servers through the server index and sort
+    them (20,000 jobs: 14 ms a page instead of 1); the unary ``+`` keeps it walking the order's index and stopping
+    at the page's end, as it does for an unlimited caller."""
+    elements = "SELECT json_array_elements_text(" if postgresql else "SELECT value FROM json_each("
+    cast = "::json)" if postgresql else ")"
+    subquery = pw.NodeList((pw.SQL(elements), pw.Value(visible_json), pw.SQL(cast)), glue="")
+    tested: Any = pw.NodeList((pw.SQL("+"), field), glue="") if walk_order and not postgresql else field
+    return pw.Expression(tested, pw.OP.IN, pw.EnclosedNodeList([subquery]))
+
+
 def _order(sort_by: SortField, sort_order: str) -> list[Any]:
     """The sort field (missing times last), then creation time and id: a stable order for pages."""
     desc = sort_order == "desc"
@@ -78,6 +93,7 @@ _MARKERS: Final = {
     "server_id": "\x00nr:server_id\x00",
     "batch_id": "\x00nr:batch_id\x00",
     "search": "\x00nr:search\x00",
+    "visible": "\x00nr:visible\x00",
     "limit": 987_654_301,
     "offset": 987_654_302,
 }
@@ -89,6 +105,7 @@ class _Shape:
     server_id: bool
     batch_id: bool
     search: bool
+    scoped: bool
     sort_by: SortField
     sort_order: str
     postgresql: bool
@@ -130,12 +147,16 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
         fields = (Job.command, Job.args, Job.script, Job.playbook)
         matches = [_contains_ignoring_case(field, text, shape.postgresql) for field in fields]
         terms.append(functools.reduce(operator.or_, matches))
+    visible = str(_MARKERS["visible"])
 
-    def filtered(select: Any) -> Any:
-        return select.where(*terms) if terms else select
+    def filtered(select: Any, walk_order: bool = False) -> Any:
+        scoped = [in_scope(Job.server, visible, shape.postgresql, walk_order)] if shape.scoped else []
+        return select.where(*terms, *scoped) if terms or scoped else select
 
     columns = [field.alias(name) for name, field in COLUMNS.items()]
-    page = filtered(Job.select(*columns).join(Server)).order_by(*_order(shape.sort_by, shape.sort_order))
+    page = filtered(Job.select(*columns).join(Server), walk_order=True).order_by(
+        *_order(shape.sort_by, shape.sort_order)
+    )
     page = page.limit(_MARKERS["limit"]).offset(_MARKERS["offset"])
     count = filtered(Job.select(pw.fn.COUNT(Job.id)))
     compiled_page = _compile(page)
@@ -149,10 +170,11 @@ def _compiled(shape: _Shape) -> tuple[Compiled, Compiled]:
     return compiled_page, _compile(count)
 
 
-def list_jobs_json(query: JobFilter, totals: ListingTotals) -> tuple[str, int]:
+def list_jobs_json(query: JobFilter, totals: ListingTotals, visible: Visible = None) -> tuple[str, int]:
     """A page of jobs as the JSON array of what ``JobOut.model_dump(mode="json")`` gives, and the total of the
-    jobs the filter matches."""
+    jobs the filter matches; with ``visible`` (a caller's scope), only jobs on those servers."""
     values: dict[str, Any] = {
+        "visible": json.dumps(sorted(visible)) if visible is not None else None,
         "status": query.status,
         "search": query.search.lower() if query.search else None,
         "limit": query.limit,
@@ -169,6 +191,7 @@ def list_jobs_json(query: JobFilter, totals: ListingTotals) -> tuple[str, int]:
         server_id=bool(query.server_id),
         batch_id=bool(query.batch_id),
         search=bool(query.search),
+        scoped=visible is not None,
         sort_by=query.sort_by,
         sort_order=query.sort_order,
         postgresql=is_postgresql(database),
@@ -178,7 +201,7 @@ def list_jobs_json(query: JobFilter, totals: ListingTotals) -> tuple[str, int]:
     def counted() -> int:
         return int(database.execute_sql(count.sql, count.params(values)).fetchone()[0])
 
-    total = totals.total((query.status, query.server_id, query.batch_id, query.search), counted)
+    total = totals.total((query.status, query.server_id, query.batch_id, query.search, visible), counted)
     cursor = database.execute_sql(page.sql, page.params(values))
     if not shape.postgresql:
         return str(cursor.fetchone()[0]), total

@@ -12,13 +12,16 @@ from app.errors import NotFound
 from app.jobqueue.output import from_stored
 from app.jobstates import ENDED
 from app.models import TASK_STREAM, Job, JobChunk, Server
+from app.scopes import Visible, require_visible
 from app.servers import parse_id
 
 
-def get_job(job_id: str) -> Job:
+def get_job(job_id: str, visible: Visible = None) -> Job:
+    """The job with its server; 404 if missing, or if its server is not among ``visible`` (out of scope)."""
     job = Job.select(Job, Server).join(Server).where(Job.id == parse_id(job_id, "Job")).get_or_none()
     if job is None:
         raise NotFound("Job not found")
+    require_visible([job.server_id], visible, "Job")
     return job
 
 

@@ -12,6 +12,7 @@ from app.fields import new_id
 from app.jobkinds import JobKind
 from app.jobqueue.selection import OneServer, Selection, select_servers
 from app.models import Job
+from app.scopes import Visible
 from app.vault import Vault
 
 DEFAULT_PRIORITY: Final = 5
@@ -61,10 +62,16 @@ class Submitted:
 
 
 def create_jobs(
-    new: NewJob, selection: Selection, max_timeout: int, vault: Vault, submitted_by: str | None = None
+    new: NewJob,
+    selection: Selection,
+    max_timeout: int,
+    vault: Vault,
+    submitted_by: str | None = None,
+    visible: Visible = None,
 ) -> Submitted:
     """One queued job per selected server, in one transaction; several share a new batch id. ``submitted_by``:
-    the audit actor who asked (app/principals.py)."""
+    the audit actor who asked (app/principals.py); ``visible``: the servers in their scope (one out of it
+    refuses the whole submission)."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
     if new.become is False and (new.become_user is not None or new.become_password is not None):
@@ -72,7 +79,7 @@ def create_jobs(
     columns = new.columns()
     become_password_enc = vault.encrypt_optional(new.become_password)
     with Job._meta.database.atomic():
-        selected = select_servers(selection)
+        selected = select_servers(selection, visible)
         batch_id = new_id() if selected.batch else None
         jobs = [
             Job.create(
@@ -113,6 +120,7 @@ def duplicate_job(
     max_timeout: int,
     vault: Vault,
     submitted_by: str | None = None,
+    visible: Visible = None,
 ) -> tuple[Job, Job]:
     """A new queued job with the original's submitted fields (``NewJob``) but for the ``overrides`` given (fields
         of ``NewJob`` by name), on ``server_id`` or the original's server. Not in the original's batch: a duplicate is
@@ -120,11 +128,11 @@ def duplicate_job(
     duplicate is submitted by whoever duplicates it (``submitted_by``), not by the original's submitter."""
     from app.jobqueue.reads import get_job
 
-    original = get_job(job_id)
+    original = get_job(job_id, visible)  # out of scope: not found
     # create_jobs stored the kind from a JobKind.
     foreign, refusal = _FOREIGN_OVERRIDES[cast(JobKind, original.kind)]
     if not foreign.isdisjoint(overrides):
         raise InvalidInput(refusal)
     new = dataclasses.replace(NewJob.copy_of(original, vault), **overrides)
     selection = OneServer(server_id or original.server_id)
-    return original, create_jobs(new, selection, max_timeout, vault, submitted_by).jobs[0]
+    return original, create_jobs(new, selection, max_timeout, vault, submitted_by, visible).jobs[0]

@@ -16,6 +16,7 @@ from app.jobqueue.announce import JobEvents
 from app.jobqueue.reads import get_job
 from app.jobstates import CLAIMED
 from app.models import Credential, Job, Server
+from app.scopes import Visible
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,13 @@ class CancelOutcome:
     immediate: bool  # True: it was queued and is canceled now; False: the running job is being stopped
 
 
-def cancel_job(events: JobEvents, job_id: str, canceled_by: str | None = None) -> CancelOutcome:
+def cancel_job(
+    events: JobEvents, job_id: str, canceled_by: str | None = None, visible: Visible = None
+) -> CancelOutcome:
     """Cancel a queued job now, or ask a claimed one's worker to stop it. ``canceled_by`` (the audit actor) is
     whoever asked first: a second request for a job already being stopped changes nothing."""
     with Job._meta.database.atomic():
-        job = get_job(job_id)
+        job = get_job(job_id, visible)  # out of scope: not found
         now = utcnow()
         if job.status == "queued":
             Job.update(

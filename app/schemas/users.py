@@ -16,6 +16,36 @@ Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^
 KeyName = Annotated[str, Field(min_length=1, max_length=100)]
 
 
+ScopeName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ScopeIn(RequestModel):
+    """Limits a user or key to these groups (with the groups nested in them, as they are at each request) and
+    these servers, by name; at least one. ``null`` instead of this object: unlimited."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"groups": ["web"], "servers": ["db1"]}]})
+
+    groups: list[ScopeName] = Field(default_factory=list, max_length=1000)
+    servers: list[ScopeName] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ScopeIn:
+        if not self.groups and not self.servers:
+            raise ValueError("scope: name at least one group or server (null: unlimited)")
+        return self
+
+
+class ScopeOut(BaseModel):
+    """What a user or key is limited to, by name (groups and servers removed since are left out); ``within``: a
+    further scope that holds too (a key's owner's)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"groups": ["web"], "servers": [], "within": None}]})
+
+    groups: list[str]
+    servers: list[str]
+    within: ScopeOut | None = None
+
+
 def parse_expiry(text: str) -> datetime:
     """An RFC 3339 time (a date alone: its midnight UTC), in UTC."""
     try:
@@ -30,25 +60,38 @@ class UserCreate(RequestModel):
     set-password``; passwords never travel through this API)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"username": "alice", "display_name": "Alice", "role": "operator"}]}
+        json_schema_extra={
+            "examples": [
+                {"username": "alice", "display_name": "Alice", "role": "operator"},
+                {"username": "bob", "role": "operator", "scope": {"groups": ["web"]}},
+            ]
+        }
     )
 
     username: Username
     role: RoleName
     display_name: DisplayName = ""
     email: Email | None = None
+    scope: ScopeIn | None = Field(default=None, description="Groups and servers the user is limited to; null: all")
 
 
 class UserUpdate(RequestModel):
     """Partial update: only the fields present change; ``email: null`` clears it. ``disabled: true`` shuts out
     every key of the user at once."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "viewer"}, {"disabled": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"role": "viewer"}, {"disabled": True}, {"scope": {"groups": ["web"]}}, {"scope": None}]
+        }
+    )
 
     display_name: DisplayName | None = None
     email: Email | None = None
     role: RoleName | None = None
     disabled: bool | None = None
+    scope: ScopeIn | None = Field(
+        default=None, description="Groups and servers the user (and every key of theirs) is limited to; null: all"
+    )
 
     @model_validator(mode="after")
     def _no_nulls(self) -> UserUpdate:
@@ -71,6 +114,7 @@ class UserOut(BaseModel):
                     "disabled": False,
                     "has_password": True,
                     "created_at": "2026-01-05T10:00:00Z",
+                    "scope": {"groups": ["web"], "servers": [], "within": None},
                 }
             ]
         }
@@ -84,6 +128,7 @@ class UserOut(BaseModel):
     disabled: bool
     has_password: bool
     created_at: Timestamp
+    scope: ScopeOut | None = Field(default=None, description="What the user is limited to; null: unlimited")
 
 
 class UserList(BaseModel):
@@ -96,12 +141,20 @@ class KeyCreate(RequestModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"name": "ci", "role": "operator", "expires_at": "2027-01-01T00:00:00Z"}, {"name": "laptop"}]
+            "examples": [
+                {"name": "ci", "role": "operator", "expires_at": "2027-01-01T00:00:00Z"},
+                {"name": "laptop"},
+                {"name": "web-deploy", "scope": {"groups": ["web"]}},
+            ]
         }
     )
 
     name: KeyName
     role: RoleName | None = None
+    scope: ScopeIn | None = Field(
+        default=None,
+        description="Narrows the key to these groups and servers, within its owner's scope; null: the owner's",
+    )
     expires_at: Annotated[str, Field(max_length=64, json_schema_extra={"format": "date-time"})] | None = None
     user_id: str | None = None
 
@@ -132,6 +185,7 @@ class KeyOut(BaseModel):
                     "expires_at": "2027-01-01T00:00:00Z",
                     "last_used_at": None,
                     "revoked_at": None,
+                    "scope": None,
                 }
             ]
         }
@@ -148,6 +202,9 @@ class KeyOut(BaseModel):
     expires_at: Timestamp | None
     last_used_at: Timestamp | None
     revoked_at: Timestamp | None
+    scope: ScopeOut | None = Field(
+        default=None, description="The key's own scope (it holds within its owner's too); null: the owner's"
+    )
 
 
 class NewKeyOut(KeyOut):
@@ -172,6 +229,7 @@ class MeOut(BaseModel):
                     "key_name": "ci-deploy",
                     "user": None,
                     "allowed": ["jobs.list_jobs", "jobs.create_job"],
+                    "scope": {"groups": ["web"], "servers": [], "within": None},
                 }
             ]
         }
@@ -184,3 +242,7 @@ class MeOut(BaseModel):
     key_name: str | None = Field(default=None, description="The name the key was given (never the key itself)")
     user: UserOut | None
     allowed: list[str] = Field(description="Endpoints (blueprint.function, as in docs/access.md) the caller may call")
+    scope: ScopeOut | None = Field(
+        default=None,
+        description="The groups and servers the caller is limited to (a key's within its owner's); null: all",
+    )

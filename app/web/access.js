@@ -12,9 +12,29 @@ export const current = () => me;
 /** True when the caller may call the endpoint ("blueprint.function", as in docs/access.md). */
 export const can = (endpoint) => Boolean(me && me.allowed.includes(endpoint));
 
-/** Who, in a few words: the user's name, "local" (no key exists) or "key <name>" (a key of no user). */
+/** A scope in a few words: "web, db1" (a key's own, then its owner's: "web1 within web"); "" for none. */
+export function scopeText(scope) {
+  if (!scope) return "";
+  const own = [...scope.groups, ...scope.servers].join(", ") || "nothing";
+  return scope.within ? `${own} within ${scopeText(scope.within)}` : own;
+}
+
+/** The groups and servers a form's scope_groups and scope_servers fields name; null when both are empty. */
+export function scopeOf(form) {
+  const names = (name) => form.elements.namedItem(name).value.split(",").map((part) => part.trim()).filter(Boolean);
+  const scope = { groups: names("scope_groups"), servers: names("scope_servers") };
+  return scope.groups.length || scope.servers.length ? scope : null;
+}
+
+/** Who, in a few words: the user's name, "local" (no key exists) or "key <name>" (a key of no user); a caller
+ * with a scope: "... · limited to: web". */
 export function who(caller = me) {
   if (!caller) return "";
+  const limited = scopeText(caller.scope);
+  return limited ? `${name(caller)} · limited to: ${limited}` : name(caller);
+}
+
+function name(caller) {
   if (caller.user) return caller.user.display_name ? `${caller.user.display_name} (${caller.user.username})` : caller.user.username;
   if (caller.kind === "local") return "local";
   return caller.key_name ? `key ${caller.key_name}` : `key ${caller.name.slice(0, 8)}`;

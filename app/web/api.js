@@ -1,5 +1,7 @@
 // The API client of the page: JSON envelopes in, data or an ApiError out. The API key (when the service
-// has keys) is asked for once, kept in sessionStorage for this tab and sent as a Bearer token.
+// has keys) is asked for once, kept in sessionStorage for this tab and sent as a Bearer token. A person
+// signed in (signin.js) has an HttpOnly session cookie instead, which the browser sends by itself; the page
+// adds the session's CSRF token to every request that changes something.
 "use strict";
 
 const API = "/api/v1";
@@ -43,6 +45,19 @@ export function forgetKey() {
 
 export const keyDeclined = () => declined;
 
+// The CSRF token of the browser session (GET /auth/session), in memory only; null when not signed in.
+let csrfToken = null;
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** What the credentials prompt answers when the person signed in (the cookie is set; no key to keep). */
+export const SIGNED_IN = "signed-in";
+
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+export const signedIn = () => Boolean(csrfToken) && !apiKey.get();
+export const csrfTokenForSignOut = () => csrfToken;
+
 /** Uses this key from now on (a key the page itself just made, while the API was still open). */
 export function useKey(key) {
   apiKey.set(key);
@@ -60,8 +75,8 @@ export async function enterKey() {
 function askForKey(reason) {
   if (!pendingPrompt) {
     pendingPrompt = (keyPrompt ? keyPrompt(reason) : Promise.resolve(null)).then((key) => {
-      // Declining after a 401 also drops the key that met it: it was refused.
-      if (key) apiKey.set(key);
+      // Declining after a 401 also drops the key that met it: it was refused. Signing in keeps no key.
+      if (key && key !== SIGNED_IN) apiKey.set(key);
       else apiKey.clear();
       declined = !key;
       keyListeners.forEach((listener) => listener());
@@ -89,7 +104,9 @@ function headers(extra = {}) {
 export async function request(method, path, { query, body } = {}) {
   for (;;) {
     const sentKey = apiKey.get();
-    const init = { method, headers: headers({ Accept: "application/json" }) };
+    const sentCsrf = csrfToken;
+    const init = { method, headers: headers({ Accept: "application/json" }), credentials: "same-origin" };
+    if (!sentKey && csrfToken && UNSAFE.has(method)) init.headers["X-CSRF-Token"] = csrfToken;
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -102,8 +119,11 @@ export async function request(method, path, { query, body } = {}) {
     }
     if (response.status === 401) {
       // A 401 changed nothing on the server, so the request is safe to send again with a key.
-      const reason = sentKey ? "The API key was refused (revoked or mistyped)." : "This service requires an API key.";
-      if (apiKey.get() === sentKey && (declined || !(await askForKey(reason)))) {
+      if (!sentKey && sentCsrf && csrfToken === sentCsrf) csrfToken = null;  // the session ended or expired
+      const reason = sentKey
+        ? "The API key was refused (revoked or mistyped)."
+        : sentCsrf ? "Your session has ended: sign in again." : "This service requires you to sign in or an API key.";
+      if (apiKey.get() === sentKey && csrfToken === null && (declined || !(await askForKey(reason)))) {
         throw new ApiError(401, "An API key is required");
       }
       continue;
@@ -133,7 +153,7 @@ export function streamUrl(jobId, lastSeq) {
 
 /** A text endpoint (/logs, /stdout, /stderr) as a Blob, with the key. */
 export async function text(path) {
-  const response = await fetch(url(path), { headers: headers() });
+  const response = await fetch(url(path), { headers: headers(), credentials: "same-origin" });
   if (!response.ok) {
     const payload = await response.json().catch(() => null);
     throw new ApiError(response.status, (payload && payload.error) || response.statusText);

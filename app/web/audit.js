@@ -35,6 +35,7 @@ function objectCell(event) {
   else if (id && event.object_type === "server") href = `#/jobs?server_id=${encodeURIComponent(id)}`;
   else if (event.object_type === "user") href = "#/users";
   else if (event.object_type === "api_key") href = "#/keys";
+  else if (event.object_type === "settings") href = "#/settings";
   const filter = el("button", {
     type: "button", class: "link small", title: "only this object",
     onclick: () => update({ object_type: event.object_type, object_id: id || "" }),

@@ -18,7 +18,9 @@ function state(key) {
 
 function row(key) {
   const usable = !key.revoked_at;
-  const role = key.role && key.role !== key.effective_role ? `${key.effective_role} (key: ${key.role})` : key.effective_role;
+  const named = key.role && key.role !== key.effective_role ? `${key.effective_role} (key: ${key.role})` : key.effective_role;
+  const limited = access.scopeText(key.scope);
+  const role = limited ? `${named} · limited to: ${limited}` : named;
   return el("tr", { dataset: { key: key.id, name: key.name } },
     el("td", {}, el("strong", {}, key.name)),
     el("td", { class: "mono" }, key.prefix),
@@ -101,6 +103,8 @@ async function create(event) {
   const body = { name: field("name").value.trim() };
   if (field("role").value) body.role = field("role").value;
   if (field("expires_at").value) body.expires_at = field("expires_at").value;
+  const scope = access.scopeOf($("key-form"));
+  if (scope) body.scope = scope;
   if (!$("key-owner-label").hidden && field("user_id").value) body.user_id = field("user_id").value;
   $("key-create").disabled = true;
   try {

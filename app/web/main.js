@@ -1,8 +1,9 @@
-// The page's entry point: hash routing between the views, and the API key prompt.
+// The page's entry point: hash routing between the views, and the sign-in / API key prompt.
 //   #/            dashboard          #/servers        servers
 //   #/run         submit a job       #/jobs?...       jobs list (filters in the query)
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
 //   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
+//   #/settings    runtime settings (admins)
 // A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
 "use strict";
 
@@ -16,11 +17,13 @@ import { jobs } from "./jobs.js";
 import { keys } from "./keys.js";
 import { run } from "./run.js";
 import { servers } from "./servers.js";
+import * as signin from "./signin.js";
+import { settings } from "./settings.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, denied];
-const ROUTES = { servers, run, keys, users, audit };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, denied];
+const ROUTES = { servers, run, keys, users, audit, settings };
 let active = null;
 
 function route() {
@@ -63,6 +66,17 @@ function promptForKey(reason) {
   });
 }
 
+// On a 401: the sign-in form when the service takes passwords (an API key stays one click away), else the key.
+async function promptForCredentials(reason) {
+  const { session, offered } = await signin.probe();
+  if (session) return api.SIGNED_IN;  // signed in meanwhile (another tab)
+  if (offered) {
+    const outcome = await signin.prompt(reason);
+    if (outcome !== "key") return outcome;
+  }
+  return promptForKey(reason);
+}
+
 function showKeyState() {
   $("key-state").hidden = !api.apiKey.get();
   $("key-needed").hidden = Boolean(api.apiKey.get()) || !api.keyDeclined();
@@ -75,6 +89,7 @@ function showMe() {
   $("me-who").textContent = access.who();
   $("me-role").textContent = me ? me.role : "";
   $("me-role").className = `role ${me ? me.role : ""}`;
+  $("sign-out").hidden = !(me && me.kind === "user" && api.signedIn());
   access.apply();
 }
 
@@ -89,13 +104,18 @@ async function loadMe() {
   return changed;
 }
 
-api.setKeyPrompt(promptForKey);
+api.setKeyPrompt(promptForCredentials);
 api.onKeyChange(async () => {
   showKeyState();
   if ((await loadMe()) && active) route();
 });
 $("forget-key").addEventListener("click", () => {
   api.forgetKey();
+  route();
+});
+$("sign-out").addEventListener("click", async () => {
+  await signin.signOut();
+  await loadMe();  // 401 now: the sign-in form comes back
   route();
 });
 $("enter-key").addEventListener("click", async () => {
@@ -108,4 +128,4 @@ showKeyState();
 const legacyJob = new URLSearchParams(location.search).get("job");
 if (legacyJob) history.replaceState(null, "", `/#/jobs/${encodeURIComponent(legacyJob)}`);
 window.addEventListener("hashchange", route);
-loadMe().then(route);
+signin.probe().then(loadMe).then(route);

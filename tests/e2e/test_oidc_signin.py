@@ -56,7 +56,7 @@ def service(provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory, co
 def _sign_in_with_sso(page: Page, service: Service, provider: OidcProvider, sub: str) -> None:
     page.goto(f"{service.base_url}/")
     # OIDC on: the API is not open, the page asks for credentials and offers single sign-on.
-    sso = page.locator("#sso-signin")
+    sso = page.locator(".sso-signin:visible a")
     expect(sso).to_be_visible(timeout=PAGE_MS)
     sso.click()
     page.wait_for_url(f"{provider.issuer}/oauth2/authorize**", timeout=PAGE_MS)
@@ -83,6 +83,11 @@ def _scenario(browser: Browser, provider: OidcProvider, service: Service, admin:
         assert page.url.startswith(f"{service.base_url}/")
         assert "/auth/oidc/callback" not in page.url  # the callback redirected to the page
 
+        # Signed in: the page's session names the user, with the role its groups map to.
+        me = page.evaluate("fetch('/api/v1/me').then((response) => response.json())")["data"]
+        assert (me["kind"], me["name"], me["role"]) == ("user", "dana", "operator")
+        expect(page.locator("#signin-dialog")).not_to_be_visible()
+        expect(page.locator("#key-dialog")).not_to_be_visible()
         users = {user["username"]: user for user in admin.get("/users").json()["data"]["users"]}
         assert users["dana"]["role"] == "operator"
         assert users["dana"]["display_name"] == "Dana D"

@@ -336,7 +336,7 @@ async def test_pruning_by_age_in_batches_and_by_the_service(
     record_many(runtime, 2)
     newest = [row["id"] for row in rows(raw_db)]
     move_back(runtime, newest[:1], old)
-    pruner = audit.AuditPruner(runtime.database, settings.audit_retention_days, every_s=0.05)
+    pruner = audit.AuditPruner(runtime.database, lambda: settings.audit_retention_days, every_s=0.05)
     pruner.start()
     try:
         wait_until(lambda: [row["id"] for row in rows(raw_db)] == newest[1:], 10, "the old row pruned")

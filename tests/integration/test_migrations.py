@@ -27,7 +27,10 @@ ALL_MIGRATIONS = [
     "0008_job_contact",
     "0009_users",
     "0010_audit",
+    "0011_sessions",
+    "0012_scopes",
     "0013_oidc",
+    "0014_runtime_settings",
 ]
 
 
@@ -89,6 +92,9 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "key_check",
         "app_user",
         "audit_event",
+        "browser_session",
+        "signin_failure",
+        "runtime_setting",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent

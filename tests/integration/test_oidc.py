@@ -22,7 +22,7 @@ from app.api.bearer import OIDC_KEY
 from app.oidc import Provider
 from app.settings import Secret
 from tests.harness.oidc_provider import OidcProvider
-from tests.helpers import error_of, ok_data
+from tests.helpers import error_of, ok_data, password_server
 
 CLIENT_ID = "newremora"
 CLIENT_SECRET = "oidc-client-secret-never-shown"
@@ -81,8 +81,16 @@ async def test_bearer_jwts_of_the_issuer_act_with_the_mapped_role_and_every_bad_
     assert "jobs.create_job" in me["allowed"]
     assert "users.list_users" not in me["allowed"]
     assert "admin" in await error_of(await client.get("/api/v1/users", headers=bearer(token)), 403)
-    admin = provider.id_token("root-sub", CLIENT_ID)  # two matching groups: the highest role wins
+    admin = provider.id_token("root-sub", CLIENT_ID)  # two matching groups: the highest role wins, unlimited
     assert (await ok_data(await client.get("/api/v1/me", headers=bearer(admin))))["role"] == "admin"
+    for name, groups in (("web-01", ["web"]), ("db-01", ["db"])):
+        body = password_server(name, groups=groups)
+        await ok_data(await client.post("/api/v1/servers", json=body, headers=bearer(admin)), 201)
+    # web-team=operator:groups=web: the JWT's caller sees the servers of group web only.
+    listed = await ok_data(await client.get("/api/v1/servers", headers=bearer(token)))
+    assert [server["name"] for server in listed["servers"]] == ["web-01"]
+    everything = await ok_data(await client.get("/api/v1/servers", headers=bearer(admin)))
+    assert sorted(server["name"] for server in everything["servers"]) == ["db-01", "web-01"]
     # A change by a JWT is audited under its subject.
     await client.post("/api/v1/users", json={"username": "bob", "role": "viewer"}, headers=bearer(admin))
     actors = raw_db.execute_sql("SELECT actor FROM audit_event WHERE action = 'user.create'").fetchall()
@@ -171,6 +179,12 @@ async def test_sign_in_makes_a_linked_user_refreshes_its_role_and_refuses_what_i
     response = await _sign_in(client, provider, "alice-sub")
     assert response.status_code == 302, await response.get_data(as_text=True)
     assert response.headers["Location"] == "/"
+    # Signed in: the session cookie names the new user, with the mapped role and the group limit.
+    me = await ok_data(await client.get("/api/v1/me"))
+    assert (me["kind"], me["name"], me["role"]) == ("user", "alice-oidc", "operator")
+    assert me["user"]["scope"] is not None
+    signins = raw_db.execute_sql("SELECT actor, summary FROM audit_event WHERE action = 'auth.signin'").fetchall()
+    assert [(actor, json.loads(summary)["method"]) for actor, summary in signins] == [("user:alice-oidc", "oidc")]
     users = _users(raw_db)
     # The local alice is not taken over: the SSO identity gets a name of its own, linked to its subject.
     assert users["alice"] == ("viewer", "local", None, "")
