@@ -150,6 +150,7 @@ async def test_a_rotated_signing_key_is_fetched_again_but_not_more_often_than_al
 
 async def _sign_in(client: Client, provider: OidcProvider, sub: str) -> Any:
     """The browser's path, by HTTP: login redirects to the provider, its form comes back to the callback."""
+    assert await (await client.get("/auth/oidc")).get_json() == {"enabled": True}  # the page offers the button
     login = await client.get("/auth/oidc/login")
     assert login.status_code == 302, await login.get_data(as_text=True)
     target = login.headers["Location"]
