@@ -25,8 +25,10 @@ from werkzeug.exceptions import HTTPException
 from app import audit
 from app.api.access import API_PREFIX, presented_key
 from app.api.context import current_principal, runtime
+from app.api.sessions import COOKIE as SESSION_COOKIE
 from app.errors import DatabaseUnavailable, InvalidInput
 from app.logs import request_id_var
+from app.oidc import looks_like_jwt
 from app.schemas.audit import AuditEventOut, AuditPage, AuditQuery
 from app.schemas.common import Envelope
 
@@ -125,6 +127,14 @@ async def _object(declared: Audited, response: Response) -> tuple[str, str | Non
     return declared.object_type, None
 
 
+def _refused_credential(presented: str) -> str | None:
+    """What the refused caller presented, as the row's object type: an API key, a JWT, a session cookie, or
+    nothing at all (null)."""
+    if presented:
+        return "jwt" if looks_like_jwt(presented) else "api_key"
+    return "session" if request.cookies.get(SESSION_COOKIE) else None
+
+
 def _failed_authentication(status: int) -> audit.Entry:
     presented = presented_key() or ""
     # At most the prefix a key is listed by, and only of what looks like one of our keys: never the key.
@@ -134,7 +144,7 @@ def _failed_authentication(status: int) -> audit.Entry:
         actor_kind=UNKNOWN,
         action="auth.failed",
         outcome="refused",
-        object_type="api_key",
+        object_type=_refused_credential(presented),
         summary={"method": request.method, "path": request.path, "key_prefix": prefix, "key_given": bool(presented)},
         source=request.remote_addr,
         request_id=request_id_var.get(),

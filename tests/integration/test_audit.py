@@ -203,8 +203,13 @@ async def test_each_action_leaves_one_row_with_its_actor_object_and_outcome_and_
     row = trail.one(actor="unknown", action="auth.failed", object_type="api_key", outcome="refused", status=401)
     assert row["summary"]["key_prefix"] == wrong[:10] and row["summary"]["path"] == "/api/v1/servers"
     await error_of(await client.post("/api/v1/jobs", json={}), 401)
-    row = trail.one(actor="unknown", action="auth.failed", outcome="refused")
+    row = trail.one(actor="unknown", action="auth.failed", outcome="refused", object_type=None)
     assert row["summary"]["key_prefix"] is None
+    await error_of(await client.get("/api/v1/jobs", headers={"Authorization": "Bearer aaa.bbb.ccc"}), 401)
+    row = trail.one(actor="unknown", action="auth.failed", outcome="refused", object_type="jwt")
+    await error_of(await client.get("/api/v1/jobs", headers={"Cookie": "newremora_session=" + "s" * 43}), 401)
+    row = trail.one(actor="unknown", action="auth.failed", outcome="refused", object_type="session")
+    assert row["summary"]["key_given"] is False
 
     # Reads leave nothing.
     await ok_data(await client.get("/api/v1/servers", headers=bearer))
