@@ -57,11 +57,16 @@ async def _serve(settings: Settings) -> None:
 
     # Open (and for SQLite, migrate) once before binding the port, so that a bad key, an unreachable
     # database or a schema that is behind ends the start with one clear line instead of a traceback.
+    from app.oidc import OidcConfig
     from app.users import refuse_open_exposure
 
+    # A half-configured single sign-on stops the start before anything touches the database.
+    single_sign_on = OidcConfig.from_settings(settings) is not None
     checked = Runtime.open(settings)
     try:
-        checked.database.call(refuse_open_exposure, settings.host, settings.allow_open_api)
+        # With single sign-on the API is never open (app/api/access.py): nothing to refuse.
+        if not single_sign_on:
+            checked.database.call(refuse_open_exposure, settings.host, settings.allow_open_api)
     finally:
         checked.close()
     app = create_app(settings)

@@ -132,3 +132,4 @@ def test_a_bad_single_sign_on_configuration_stops_the_start(
     assert done.returncode != 0
     assert says in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+    assert not (tmp_path / "var" / "newremora.db").exists()  # refused before the database was made or migrated
