@@ -6,9 +6,7 @@ finds these actions in the audit view, filtered by action through the address.""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,8 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.cli import run_command as cli
+from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 from tests.harness.wait import wait_until
 
@@ -39,15 +38,6 @@ class Site:
 
     def api(self, key: str) -> httpx.Client:
         return httpx.Client(base_url=f"{self.service.base_url}/api/v1", headers={"Authorization": f"Bearer {key}"})
-
-
-def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
-    done = subprocess.run(
-        [NEWREMORA, *args], env={**full_env, **env}, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 @pytest.fixture(scope="module")

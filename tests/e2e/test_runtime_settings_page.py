@@ -4,8 +4,6 @@ viewer is not offered the view."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -14,18 +12,10 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.cli import run_command as cli
+from tests.harness.service import Service
 
 pytestmark = pytest.mark.slow
-
-
-def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
-    done = subprocess.run(
-        [NEWREMORA, *args], env={**full_env, **env}, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 def open_with_key(browser: Browser, base_url: str, key: str, errors: list[str], where: str) -> Page:

@@ -5,8 +5,6 @@ their page lists only what is in scope."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +13,14 @@ import pytest
 from playwright.sync_api import Browser, Dialog, expect
 
 from tests.e2e.jobs_api import finished, wait_for
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.cli import run_command as cli
+from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 from tests.harness.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
 PAGE_MS = 15_000
-
-
-def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
-    done = subprocess.run(
-        [NEWREMORA, *args], env={**full_env, **env}, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 def api(service: Service, key: str) -> httpx.Client:

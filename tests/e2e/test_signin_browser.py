@@ -7,8 +7,6 @@ leaves out the CSRF token: nothing is created either way."""
 from __future__ import annotations
 
 import functools
-import os
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -21,7 +19,8 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Page, expect
 
-from tests.harness.service import NEWREMORA, Service
+from tests.harness.cli import run_command as cli
+from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 
 pytestmark = pytest.mark.slow
@@ -44,15 +43,6 @@ EVIL_PAGE = """<!doctype html>
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NEWREMORA_")}
-    done = subprocess.run(
-        [NEWREMORA, *args], env={**full_env, **env}, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
 
 
 @pytest.fixture

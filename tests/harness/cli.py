@@ -29,6 +29,14 @@ def newremora(
     )
 
 
+def run_command(env: Mapping[str, str], cwd: str | os.PathLike[str], *args: str) -> str:
+    """``newremora ARGS`` in ``cwd`` as an operator runs it on the server (``user create``, ``token create``...):
+    it must succeed; its standard output."""
+    done = subprocess.run([NEWREMORA, *args], env=client_env(env), cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
 class ClientProcess:
     """A running client whose stdout and stderr are collected by threads, so a test can wait for a line while
     the process goes on. With ``stderr_tty`` its stderr is a terminal (a pseudo-terminal read by the test)."""
