@@ -25,16 +25,28 @@ CALLBACK = "http://127.0.0.1/callback"  # the provider accepts any redirect URI 
 
 
 class OidcProvider:
-    def __init__(self, log_dir: Path, port: int | None = None) -> None:
+    def __init__(self, log_dir: Path, port: int | None = None, token_max_age: int | None = None) -> None:
         self.port = port or free_port()
+        # Seconds its tokens live; negative: every token it signs has expired already (the expired-token case).
+        self.token_max_age = token_max_age
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"oidc-provider-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OidcProvider:
         with self.log_path.open("ab") as log:
+            lifetime = [] if self.token_max_age is None else [f"--token-max-age={self.token_max_age}"]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "oidc_provider_mock",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *lifetime,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

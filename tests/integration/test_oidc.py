@@ -148,6 +148,22 @@ async def test_a_rotated_signing_key_is_fetched_again_but_not_more_often_than_al
         rotating.stop()
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_a_token_the_issuer_signed_that_has_expired_gets_401(app: Quart, client: Client, tmp_path: Path) -> None:
+    # A provider whose tokens expired five minutes before they were issued: signed right, past exp and the skew.
+    expiring = OidcProvider(tmp_path, token_max_age=-300).start()
+    expiring.set_user("carol", {"groups": ["auditors"]})
+    try:
+        config = app.extensions[OIDC_KEY].config
+        app.extensions[OIDC_KEY] = Provider(type(config)(**{**config.__dict__, "issuer": expiring.issuer}))
+        expired = expiring.id_token("carol", CLIENT_ID)
+        response = await client.get("/api/v1/me", headers=bearer(expired))
+        assert "expired" in await error_of(response, 401)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    finally:
+        expiring.stop()
+
+
 async def _sign_in(client: Client, provider: OidcProvider, sub: str) -> Any:
     """The browser's path, by HTTP: login redirects to the provider, its form comes back to the callback."""
     assert await (await client.get("/auth/oidc")).get_json() == {"enabled": True}  # the page offers the button
