@@ -53,15 +53,14 @@ async def _serve(settings: Settings) -> None:
     from hypercorn.config import Config
 
     from app import create_app
-    from app.runtime import Runtime
-
-    # Open (and for SQLite, migrate) once before binding the port, so that a bad key, an unreachable
-    # database or a schema that is behind ends the start with one clear line instead of a traceback.
     from app.oidc import OidcConfig
+    from app.runtime import Runtime
     from app.users import refuse_open_exposure
 
     # A half-configured single sign-on stops the start before anything touches the database.
     single_sign_on = OidcConfig.from_settings(settings) is not None
+    # Open (and for SQLite, migrate) once before binding the port, so that a bad key, an unreachable
+    # database or a schema that is behind ends the start with one clear line instead of a traceback.
     checked = Runtime.open(settings)
     try:
         # With single sign-on the API is never open (app/api/access.py): nothing to refuse.

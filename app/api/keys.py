@@ -50,6 +50,9 @@ async def list_keys() -> Envelope[KeyList]:
 
     The caller's keys (an administrator: every key), revoked and expired ones too; never the keys themselves."""
     principal = current_principal()
+    if not _sees_all(principal) and principal.user_id is None:
+        # A caller of no user (a bearer JWT, a key of no user with a scope) owns no key, and sees none of others.
+        return Envelope(data=KeyList(keys=[]))
     owner = None if _sees_all(principal) else principal.user_id
     found = await runtime().database.run(lambda: [key_out(key) for key in apikeys.list_keys(owner)])
     return Envelope(data=KeyList(keys=found))
@@ -73,6 +76,12 @@ async def create_key(data: KeyCreate) -> tuple[Envelope[NewKeyOut], int]:
         if owner_id != principal.user_id and not _sees_all(principal):
             raise Forbidden("only an administrator may create keys for another user")
         owner = users.find_user(owner_id) if owner_id is not None else None
+        if owner is None and not _sees_all(principal):
+            # A key of no user is an administrator key without a scope: only such an administrator makes one.
+            raise Forbidden(
+                "a key belongs to a user: only an administrator without a scope may create a key of no user "
+                "(sign in once to have a user of your own)"
+            )
         role: Role | None = data.role
         if owner is not None and owner.id == principal.user_id:
             # A narrowed key makes keys no wider than itself.

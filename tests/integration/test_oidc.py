@@ -96,6 +96,13 @@ async def test_bearer_jwts_of_the_issuer_act_with_the_mapped_role_and_every_bad_
     actors = raw_db.execute_sql("SELECT actor FROM audit_event WHERE action = 'user.create'").fetchall()
     assert actors == [("oidc:root-sub",)]
 
+    # The JWT's caller has no user of its own: no key to list, none of others', and no key of no user to make
+    # (that would be an administrator key: a way up from operator).
+    assert (await ok_data(await client.get("/api/v1/keys", headers=bearer(token))))["keys"] == []
+    made = await client.post("/api/v1/keys", json={"name": "mine"}, headers=bearer(token))
+    assert "only an administrator without a scope" in await error_of(made, 403)
+    assert raw_db.execute_sql("SELECT COUNT(*) FROM api_key").fetchone()[0] == 0
+
     nobody = provider.id_token("nobody-sub", CLIENT_ID)
     assert "maps to no NewRemora role" in await error_of(await client.get("/api/v1/me", headers=bearer(nobody)), 403)
 
