@@ -21,6 +21,7 @@ class DroppingProxy:
         self._open: list[socket.socket] = []
         self._sent: list[bytes] = []  # what clients sent, to read their request heads
         self.failing = False  # True: new connections get a 502 and are closed
+        self._closed = False
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
 
     def _accept(self) -> None:
@@ -39,6 +40,11 @@ class DroppingProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if self._closed:
+                    # Accepted while the proxy was closing: ``close`` has already closed what it knew of.
+                    client.close()
+                    upstream.close()
+                    return
                 self._open += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
@@ -81,5 +87,10 @@ class DroppingProxy:
             connection.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        # shutdown wakes the accept thread (close alone leaves it blocked in accept on Linux).
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self.drop()
