@@ -48,6 +48,11 @@ def _value_with_nul(types: set[str]) -> Any:
     return WITH_NUL
 
 
+# The single sign-on routes answer HTML pages and redirects to a browser, not the JSON envelope: their refusals
+# (bad state, provider error, single sign-on off) are tests/integration/test_oidc.py's.
+BROWSER_PAGES = ("/auth/oidc/",)
+
+
 def _concrete(path: str) -> str:
     # Validation comes before any lookup: an id that names nothing is enough.
     return "/".join(str(uuid.uuid4()) if part.startswith("{") else part for part in path.split("/"))
@@ -55,6 +60,8 @@ def _concrete(path: str) -> str:
 
 def probes(document: dict[str, Any]) -> Iterator[Probe]:
     for path, operations in document["paths"].items():
+        if path.startswith(BROWSER_PAGES):
+            continue
         for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "query":
