@@ -32,9 +32,10 @@ KEY_PREFIX: Final = "nr_"
 LAST_USED_PRECISION_S: Final = 60
 
 
-def _hash(key: str) -> str:
-    # Keys are 256 random bits: a fast hash is enough (no dictionary to guess from), as for session tokens.
-    return hashlib.sha256(key.encode()).hexdigest()
+def token_digest(token: str) -> str:
+    """What the database keeps of a random secret token (an API key, a browser session's token): 256 random bits
+    leave no dictionary to guess from, so a fast hash is enough."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def create_key(
     record = ApiKey.create(
         name=name,
         prefix=key[:10],
-        key_hash=_hash(key),
+        key_hash=token_digest(key),
         user=user,
         role=role,
         expires_at=expires_at,
@@ -188,7 +189,7 @@ class LiveKeys:
         if not snapshot.keys and not snapshot.any_user:
             return Verdict(None)
         # A dict lookup by SHA-256 digest: its timing tells nothing usable about a 256-bit key.
-        key = snapshot.keys.get(_hash(presented)) if presented else None
+        key = snapshot.keys.get(token_digest(presented)) if presented else None
         now = utcnow()
         if key is None or key.owner_disabled or (key.expires_at is not None and key.expires_at <= now):
             return Verdict(False)

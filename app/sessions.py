@@ -10,12 +10,12 @@ Throttling of sign-ins is app/signin.py's.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
+from app.apikeys import token_digest
 from app.clock import utcnow
 from app.models import BrowserSession, User
 from app.principals import Role, as_role
@@ -27,11 +27,6 @@ Method = Literal["password", "oidc"]
 LAST_SEEN_PRECISION: Final = timedelta(seconds=60)
 MAX_USER_AGENT: Final = 255
 MAX_SOURCE: Final = 64
-
-
-def _hash(token: str) -> str:
-    # 256 random bits: a fast hash suffices (nothing to guess from), as for API keys.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,7 @@ def _live_row(token: str) -> BrowserSession | None:
     found: BrowserSession | None = (
         BrowserSession.select(BrowserSession, User)
         .join(User)
-        .where(BrowserSession.token_hash == _hash(token), BrowserSession.ended_at.is_null())
+        .where(BrowserSession.token_hash == token_digest(token), BrowserSession.ended_at.is_null())
         .first()
     )
     return found
@@ -92,7 +87,7 @@ def create_session(user_id: str, method: Method, source: str | None, user_agent:
     csrf = secrets.token_urlsafe(32)
     now = utcnow()
     row = BrowserSession.create(
-        token_hash=_hash(token),
+        token_hash=token_digest(token),
         user=user_id,
         method=method,
         created_at=now,
