@@ -31,6 +31,7 @@ SAMPLED_SECRETS: Final[tuple[pw.Field, ...]] = (
     Credential.private_key_enc,
     PemFile.key_enc,
     Job.become_password_enc,
+    Job.secret_parameters_enc,
 )
 
 

@@ -4,6 +4,8 @@ decrypted once, and only here."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,6 +32,8 @@ class Reach:
     # Every password, passphrase and key line the job could be given: its server's own, its credential's and
     # its become password, whether its connection uses them or not.
     masks: tuple[str, ...]
+    # The values of the job's secret parameters (a template launch), by name: masked too.
+    secret_parameters: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
 
 class _Plain:
@@ -67,8 +71,13 @@ class _Plain:
         """A server's own secret wins over its credential's (as a host variable wins over a group's in Ansible)."""
         return self.get("server", field) if self.stored("server", field) else self.get("credential", field)
 
+    def secret_parameters(self) -> dict[str, str]:
+        text = self.get("job", "secret_parameters_enc")
+        values: dict[str, str] = json.loads(text) if text else {}
+        return values
+
     def masks(self) -> tuple[str, ...]:
-        found: list[str] = []
+        found: list[str] = [value for value in self.secret_parameters().values() if value]
         for holder in self.holders:
             for field in SECRET_FIELDS:
                 secret = self.get(holder, field)
@@ -84,7 +93,7 @@ class _Plain:
 def reach(server: Server, vault: Vault, job: Job | None = None) -> Reach:
     """What a job needs: its target, and what to mask in its output."""
     plain = _Plain(server, vault, job)
-    return Reach(_target(server, plain, job), plain.masks())
+    return Reach(_target(server, plain, job), plain.masks(), plain.secret_parameters())
 
 
 def target_for(server: Server, vault: Vault, job: Job | None = None) -> Target:

@@ -71,6 +71,8 @@ class Parameter:
             raise InvalidInput(f"{where}: must not contain NUL")
         if len(raw) > MAX_VALUE:
             raise InvalidInput(f"{where}: {MAX_VALUE} characters at most")
+        if self.secret and not raw:
+            raise InvalidInput(f"{where}: must not be empty")
         if self.type == "choice":
             assert self.choices is not None
             if raw not in self.choices:

@@ -80,6 +80,8 @@ def _interrupt_playbook_jobs(job_ids: list[str]) -> None:
         failure_reason="interrupted",
         error="the worker running this playbook stopped (a playbook run cannot be re-attached)",
         finished_at=now,
+        become_password_enc=None,
+        secret_parameters_enc=None,
     ).where(Job.id.in_(job_ids) & Job.status.in_(CLAIMED)).execute()
 
 

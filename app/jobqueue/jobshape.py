@@ -141,6 +141,9 @@ JOB_SHAPE: Final[dict[str, Shown]] = {
     "become_user": column(Job.become_user),
     "submitted_by": column(Job.submitted_by),
     "canceled_by": column(Job.canceled_by),
+    "template_id": column(Job.template_id),
+    "template_version": column(Job.template_version),
+    "parameters": json_text(Job.parameters),
 }
 
 

@@ -65,7 +65,9 @@ def finish_job(
             canceled_at=now if status == "canceled" else None,
             contact_lost_at=None,
             reattach_at=None,
-            become_password_enc=None,  # a job's own sudo password is kept no longer than it is needed
+            # A job's own sudo password and secret parameter values are kept no longer than they are needed.
+            become_password_enc=None,
+            secret_parameters_enc=None,
         ).where(Job.id == job_id).execute()
     events.changed([job_id])
     return Ended(status, started_at)
@@ -92,6 +94,7 @@ def cancel_job(
                 finished_at=now,
                 error="canceled by request",
                 become_password_enc=None,
+                secret_parameters_enc=None,
                 canceled_by=canceled_by,
             ).where((Job.id == job.id) & (Job.status == "queued")).execute()
         elif job.status in CLAIMED:
@@ -197,6 +200,7 @@ def lose_contact(
                 finished_at=now,
                 reattach_at=None,
                 become_password_enc=None,
+                secret_parameters_enc=None,
             ).where(Job.id == job_id).execute()
             outcome: Ended | str = Ended("failed", job.started_at)
         else:

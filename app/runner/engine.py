@@ -6,7 +6,7 @@ import logging
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -100,7 +100,7 @@ def run_playbook(
     should_stop: Callable[[], bool],
     *,
     extra_env: dict[str, str] | None = None,
-    extra_vars_file: Path | None = None,
+    extra_vars_files: Sequence[Path] = (),
     timeout_s: int | None = None,
     stop_check_s: float | None = None,
 ) -> RunOutcome:
@@ -111,8 +111,8 @@ def run_playbook(
     config.control_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = playbook if isinstance(playbook, Path) else config.playbooks_dir / playbook
     options: dict[str, Any] = {}
-    if extra_vars_file is not None:
-        options["cmdline"] = shlex.join(["--extra-vars", f"@{extra_vars_file}"])
+    if extra_vars_files:
+        options["cmdline"] = shlex.join([word for path in extra_vars_files for word in ("--extra-vars", f"@{path}")])
     if timeout_s is not None:
         options["timeout"] = timeout_s
     if stop_check_s is not None:

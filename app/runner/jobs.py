@@ -33,6 +33,10 @@ ROUND_WAIT_S: Final = 120
 AFTER_WAIT_S: Final = 30
 # What a job's nr_after says when it waits for no other job.
 NO_WAIT: Final = "-"
+# start.sh's word for "no environment variables" (and no secret ones).
+NO_ENVIRONMENT: Final = "-"
+# Starts the word naming a run's secret-socket handle in a start command (the connection plugin looks for it).
+SECRET_MARKER: Final = "nrsecret-"  # noqa: S105 (a marker, not a secret)
 # The events of a job's task that come after its connection was tried (runner_on_start comes before).
 ANSWERS: Final = frozenset(
     {"runner_on_ok", "runner_retry", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped"}
@@ -41,6 +45,24 @@ ANSWERS: Final = frozenset(
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def environment_arg(environment: dict[str, str]) -> str:
+    """Environment variables as one word for start.sh: ``name=BASE64,name=BASE64`` ("-": none). The names are
+    checked identifiers ([a-z][a-z0-9_]*, app/template_params.py) and the values base64: no shell ever reads a
+    value as code, and Ansible never templates one (base64 has no braces)."""
+    if not environment:
+        return NO_ENVIRONMENT
+    return ",".join(f"{name}={_b64(value)}" for name, value in environment.items())
+
+
+def secret_marker(run_dir: RunDirectory, spec: JobSpec) -> str:
+    """For a job with secret environment variables, ``nrsecret-HANDLE``: the newremora_ssh connection plugin
+    sees it in the start command, fetches the variables from the run's secret socket and writes them to that
+    command's stdin, where start.sh reads them. The handle is worth nothing once the run ends."""
+    if not spec.secret_environment:
+        return NO_ENVIRONMENT
+    return SECRET_MARKER + run_dir.secret_socket.handle_for(environment_arg(spec.secret_environment) + "\n")
 
 
 def run_vars(token: str, config: RunnerConfig) -> HostVars:
@@ -66,6 +88,7 @@ def job_vars(spec: JobSpec, after: str = NO_WAIT) -> HostVars:
         "nr_kind": spec.kind,
         "nr_shell_b64": _b64(spec.shell) if spec.shell else "-",
         "nr_payload_b64": _b64(spec.payload),
+        "nr_env": environment_arg(spec.environment),
         "nr_timeout": spec.timeout,
         "nr_stdout_offset": spec.stdout_offset,
         "nr_stderr_offset": spec.stderr_offset,
@@ -319,6 +342,7 @@ class _Rounds:
             job_alias(spec.job_id): {
                 **self.run_dir.connection_vars(spec.target),
                 **job_vars(spec, after.get(spec.job_id, NO_WAIT)),
+                "nr_secret": secret_marker(self.run_dir, spec),
             }
             for spec in specs
         }

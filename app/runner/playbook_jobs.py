@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from app.runner.engine import RunOutcome, run_playbook
-from app.runner.extravars import write_extra_vars
+from app.runner.extravars import write_extra_vars, write_secret_vars
 from app.runner.failures import Failure, classify_unreachable, describe, failed_task, sudo_refused
 from app.runner.run_dir import HOST_ALIAS, RunDirectory, job_alias
 from app.runner.spec import JobResult, PlaybookListener, PlaybookSpec, RunnerConfig, TaskEvent, TaskStatus
@@ -205,7 +205,12 @@ def run_playbook_job(
         events = _PlaybookEvents(spec, listener, run_dir)
         hosts = {spec.host_alias: run_dir.connection_vars(spec.target)}
         inventory = run_dir.write_inventory(hosts)
-        extra_vars_file = write_extra_vars(run_dir.path, spec.extra_vars) if spec.extra_vars else None
+        # A template's parameter values win over its extra vars of the same name; its secret ones go by handle.
+        given = {**spec.extra_vars, **spec.parameters}
+        files = [write_extra_vars(run_dir.path, given)] if given else []
+        if spec.secret_parameters:
+            handles = {name: run_dir.secret_socket.handle_for(value) for name, value in spec.secret_parameters.items()}
+            files.append(write_secret_vars(run_dir.path, handles))
         outcome = run_playbook(
             config,
             run_dir,
@@ -214,7 +219,7 @@ def run_playbook_job(
             1,
             events,
             should_stop,
-            extra_vars_file=extra_vars_file,
+            extra_vars_files=files,
             timeout_s=spec.timeout,
             stop_check_s=STOP_CHECK_S,
         )

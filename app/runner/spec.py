@@ -45,6 +45,11 @@ class JobSpec:
     reattach: bool = False
     # Which claim of the job this run is: an older run (a worker that was given up for dead) may not clean up.
     attempt: int = 1
+    # Environment variables of the job's process (a template's parameter values), by name ([a-z][a-z0-9_]*):
+    # the others travel base64-encoded in the start command like the payload; the secret ones never go into a
+    # command line or a file, only into the start command's stdin (playbooks/connection_plugins/newremora_ssh.py).
+    environment: dict[str, str] = field(default_factory=dict, repr=False)
+    secret_environment: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,10 @@ class PlaybookSpec:
     target: Target
     # The host's name in the play (inventory_hostname): the server's name where it can be one.
     host_alias: str
+    # A template's parameter values, as extra vars Ansible never templates (app/runner/extravars.py); the secret
+    # ones reach the play through the run's secret socket only (never written into a file).
+    parameters: dict[str, Any] = field(default_factory=dict, repr=False)
+    secret_parameters: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 TaskStatus = Literal["ok", "changed", "failed", "skipped", "unreachable"]

@@ -167,6 +167,19 @@ class JobOut(BaseModel):
         "trail existed)."
     )
     canceled_by: str | None = Field(description="Who asked to cancel the job (the first to ask); null otherwise.")
+    template_id: str | None = Field(
+        default=None,
+        description="The template the job was launched from (it may have been changed or deleted since); null "
+        "for a job submitted directly.",
+    )
+    template_version: int | None = Field(
+        default=None, description="The template's version the job was launched from.", examples=[3]
+    )
+    parameters: dict[str, Any] | None = Field(
+        default=None,
+        description='The parameter values the job was launched with; a secret one as "********".',
+        examples=[{"branch": "main", "workers": 4, "token": "********"}],
+    )
 
 
 # What an output field holds, for the OpenAPI document (docs/streaming.md, "Bytes, NUL and invalid UTF-8").

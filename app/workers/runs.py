@@ -80,7 +80,7 @@ class SlotRun:
             self.recorder.watch(item)
             try:
                 reached = reach(item.server, self.context.vault, item.job)
-                spec = job_spec(item, reached.target)
+                spec = job_spec(item, reached.target, reached.secret_parameters)
             except Exception as exc:
                 self.recorder.finished(item.job.id, unready(exc, item.job.id))
                 continue
@@ -93,7 +93,7 @@ class SlotRun:
         try:
             reached = reach(claimed.server, context.vault, claimed.job)
             self.recorder.mask(job_id, reached.masks)
-            spec = playbook_spec(claimed, reached.target, context.playbook_dir)
+            spec = playbook_spec(claimed, reached.target, context.playbook_dir, reached.secret_parameters)
         except Exception as exc:
             result = unready(exc, job_id)
             self.recorder.finished(job_id, replace(result, error=f"{claimed.job.playbook}: {result.error}"))

@@ -9,10 +9,19 @@ from app.jobqueue.claim import Claimed
 from app.playbooks import find_playbook, open_directory
 from app.runner.playbook_jobs import host_alias
 from app.runner.spec import JobSpec, PlaybookSpec, Target
+from app.template_params import as_environment
 
 
-def job_spec(claimed: Claimed, target: Target) -> JobSpec:
+def _parameters(claimed: Claimed, secret: dict[str, str]) -> dict[str, object]:
+    """The job's non-secret parameter values (a template launch); the secret ones are recorded redacted."""
+    recorded: dict[str, object] = json.loads(claimed.job.parameters) if claimed.job.parameters else {}
+    return {name: value for name, value in recorded.items() if name not in secret}
+
+
+def job_spec(claimed: Claimed, target: Target, secret_parameters: dict[str, str] | None = None) -> JobSpec:
+    """``secret_parameters``: the job's secret parameter values, decrypted (app/reach.py)."""
     job = claimed.job
+    secret = secret_parameters or {}
     payload = job.script if job.kind == "script" else " ".join(p for p in (job.command, job.args) if p)
     return JobSpec(
         job_id=job.id,
@@ -25,12 +34,17 @@ def job_spec(claimed: Claimed, target: Target) -> JobSpec:
         stderr_offset=job.stderr_offset,
         reattach=claimed.reattach,
         attempt=max(1, job.attempt),
+        environment={name: as_environment(value) for name, value in _parameters(claimed, secret).items()},
+        secret_environment=dict(secret),
     )
 
 
-def playbook_spec(claimed: Claimed, target: Target, playbook_dir: Path | None) -> PlaybookSpec:
+def playbook_spec(
+    claimed: Claimed, target: Target, playbook_dir: Path | None, secret_parameters: dict[str, str] | None = None
+) -> PlaybookSpec:
     """What the runner needs for a playbook job; the playbook is found again now (it may have gone)."""
     job = claimed.job
+    secret = secret_parameters or {}
     return PlaybookSpec(
         job_id=job.id,
         playbook=find_playbook(open_directory(playbook_dir), job.playbook or "").path,
@@ -38,4 +52,6 @@ def playbook_spec(claimed: Claimed, target: Target, playbook_dir: Path | None) -
         timeout=job.timeout,
         target=target,
         host_alias=host_alias(claimed.server.name, job.id),
+        parameters=_parameters(claimed, secret),
+        secret_parameters=dict(secret),
     )

@@ -67,6 +67,15 @@ CASES: list[dict[str, Any]] = [
     {"kind": "command", "command": "id", "status": "queued", "become": True, "become_user": "postgres"},
     {"kind": "command", "command": "id", "status": "queued", "become": False},
     {"kind": "command", "command": "id", "status": "queued", "batch": True, "priority": 10, "timeout": 86400},
+    # Launched from a template: its id, version and values (a secret redacted, a newline, a boolean, a number).
+    {
+        "kind": "command",
+        "command": 'printf %s "$who"',
+        "status": "queued",
+        "template_id": "5f0c9a52-7a8e-4d7b-8c61-3f2b9d0e4a17",
+        "template_version": 7,
+        "parameters": {"who": "a\n$(b) {{ c }}", "n": 3, "loud": True, "token": "********"},
+    },
     # Stored by hand (or by an older release) rather than by the models: times in other ISO forms, and extra_vars
     # with NaN and Infinity (Python writes them, SQLite's json() refuses them; the API now refuses them too).
     {
@@ -95,6 +104,7 @@ def _store(runtime: Runtime, server_ids: list[str]) -> list[str]:
         batch_id = str(uuid.uuid4())
         for number, case in enumerate(CASES):
             extra_vars = case.get("extra_vars")
+            parameters = case.get("parameters")
             job = Job.create(
                 server=server_ids[number % len(server_ids)],
                 kind=case["kind"],
@@ -115,6 +125,9 @@ def _store(runtime: Runtime, server_ids: list[str]) -> list[str]:
                 become_user=case.get("become_user"),
                 submitted_by=case.get("submitted_by"),
                 canceled_by=case.get("canceled_by"),
+                template_id=case.get("template_id"),
+                template_version=case.get("template_version"),
+                parameters=json.dumps(parameters) if parameters is not None else None,
                 # Every other job created on a whole second: stored without a fraction.
                 created_at=_at(number * 1000, whole_second=number % 2 == 0),
                 started_at=_at(case.get("started")),
