@@ -125,6 +125,15 @@ ENDPOINT_SCOPES: Final[dict[str, ScopeRule]] = {
     "jobs.cancel_job": "object",
     "jobs.duplicate_job": "targets",
     "batches.batch_summary": "object",
+    # A template is in scope when every server it involves is (a group's current members); creating or changing
+    # one names its targets, and a launch checks them again.
+    "templates.list_templates": "filtered",
+    "templates.get_template": "object",
+    "templates.template_versions": "object",
+    "templates.create_template": "targets",
+    "templates.update_template": "targets",
+    "templates.delete_template": "object",
+    "templates.launch_template": "targets",
     "groups.groups": "filtered",
     "system.info": "filtered",
     "system.enhanced": "filtered",

@@ -25,6 +25,7 @@ from app.api import (
     signin,
     stream,
     system,
+    templates,
     users,
     web,
 )
@@ -71,6 +72,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(playbooks.blueprint, url_prefix="/api/v1/playbooks")
     app.register_blueprint(groups.blueprint, url_prefix="/api/v1/groups")
     app.register_blueprint(batches.blueprint, url_prefix="/api/v1/batches")
+    app.register_blueprint(templates.blueprint, url_prefix="/api/v1/templates")
     app.register_blueprint(credentials.blueprint, url_prefix="/api/v1/credentials")
     app.register_blueprint(inventories.blueprint, url_prefix="/api/v1/inventories")
     app.register_blueprint(users.blueprint, url_prefix="/api/v1/users")

@@ -43,6 +43,9 @@ class Audited:
     # The object: this view argument (``server_id``), else this field of the answer's ``data`` (a created id).
     id_arg: str | None = None
     id_field: str | None = "id"
+    # Fields of the request whose keys alone are recorded, never their values (a launch's parameters, which may
+    # be secret by the template's definition rather than by their names).
+    names_only: tuple[str, ...] = ()
 
 
 # Endpoint -> what its row says. Every state-changing /api/v1 route has a line (a test holds it so).
@@ -64,6 +67,12 @@ AUDITED: Final[dict[str, Audited]] = {
     "jobs.create_playbook_job": Audited("job.submit", "job"),
     "jobs.cancel_job": Audited("job.cancel", "job", "job_id"),
     "jobs.duplicate_job": Audited("job.duplicate", "job", "job_id"),
+    "templates.create_template": Audited("template.create", "template"),
+    "templates.update_template": Audited("template.update", "template", "template_id"),
+    "templates.delete_template": Audited("template.delete", "template", "template_id"),
+    # The summary is the parameters' names, then (launched) their values with the secret ones redacted, which the
+    # handler leaves in g.audit_summary: a refused request never records a value.
+    "templates.launch_template": Audited("template.launch", "template", "template_id", names_only=("parameters",)),
     "users.create_user": Audited("user.create", "user"),
     "users.update_user": Audited("user.update", "user", "user_id"),
     # The answer holds the new key once; only its id is taken from it (the summary is the request's fields).
@@ -85,7 +94,7 @@ def _validated(model: type[BaseModel], values: Any) -> dict[str, Any] | None:
         return None  # refused: the row says so by its outcome; what was sent is not kept
 
 
-async def _summary() -> dict[str, Any] | None:
+async def _summary(declared: Audited) -> dict[str, Any] | None:
     """The fields of the request's validated body and query (quart-schema's models on the view), redacted."""
     view = current_app.view_functions.get(request.endpoint or "")
     fields: dict[str, Any] = {}
@@ -108,6 +117,9 @@ async def _summary() -> dict[str, Any] | None:
             found = True
     if not found:
         return None
+    for name in declared.names_only:
+        if isinstance(fields.get(name), dict):
+            fields[name] = sorted(fields[name])
     return audit.summarize(fields, changed=request.method in ("PUT", "PATCH"))
 
 
@@ -174,7 +186,7 @@ async def _entry(response: Response) -> audit.Entry | None:
         object_type=object_type,
         object_id=object_id,
         # A handler that knows better than the request's fields (old → new values) says so in g.audit_summary.
-        summary=g.audit_summary if "audit_summary" in g else await _summary(),
+        summary=g.audit_summary if "audit_summary" in g else await _summary(declared),
         source=request.remote_addr,
         request_id=request_id_var.get(),
         status=response.status_code,

@@ -315,6 +315,82 @@ async def batch_summary(client: Client, w: World, raw_db: pw.Database) -> None:
         await missing(await client.get(f"/api/v1/batches/{w.batches[label]}", headers=w.webop), "Batch not found")
 
 
+async def admin_template(client: Client, w: World, name: str, target: dict[str, Any]) -> str:
+    body = {"name": name, "kind": "command", "command": "true", **target}
+    made = await ok_data(await client.post("/api/v1/templates", json=body, headers=w.admin), 201)
+    return str(made["id"])
+
+
+async def list_templates(client: Client, w: World, raw_db: pw.Database) -> None:
+    await admin_template(client, w, "l-web", {"group": "web"})
+    await admin_template(client, w, "l-db", {"server_id": w.servers["db1"]})
+    await admin_template(client, w, "l-fleet", {"group": "fleet"})  # reaches db too
+    await admin_template(client, w, "l-mixed", {"server_ids": [w.servers["web1"], w.servers["db1"]]})
+    data = await ok_data(await client.get("/api/v1/templates", headers=w.webop))
+    assert {one["name"] for one in data["templates"]} >= {"l-web"}
+    assert not {one["name"] for one in data["templates"]} & {"l-db", "l-fleet", "l-mixed"}
+
+
+def template_reader(suffix: str) -> Probe:
+    async def probe(client: Client, w: World, raw_db: pw.Database) -> None:
+        label = suffix.strip("/")
+        hidden = await admin_template(client, w, f"r-db{label}", {"group": "fleet"})
+        shown = await admin_template(client, w, f"r-web{label}", {"server_id": w.servers["web3"]})
+        for key in (hidden, f"r-db{label}"):  # by id and by name alike
+            await missing(await client.get(f"/api/v1/templates/{key}{suffix}", headers=w.webop), "Template not found")
+        await ok_data(await client.get(f"/api/v1/templates/{shown}{suffix}", headers=w.webop))
+
+    return probe
+
+
+async def create_template(client: Client, w: World, raw_db: pw.Database) -> None:
+    body = {"name": "c-new", "kind": "command", "command": "true"}
+    s = w.servers
+    for target, message in (
+        ({"server_id": s["db1"]}, "Server not found"),
+        ({"server_ids": [s["web1"], s["db1"]]}, "Server not found"),
+        ({"group": "fleet"}, "Group not found: no group named 'fleet'"),
+    ):
+        await missing(await client.post("/api/v1/templates", json={**body, **target}, headers=w.webop), message)
+    made = await ok_data(await client.post("/api/v1/templates", json={**body, "group": "web"}, headers=w.webop), 201)
+    assert made["version"] == 1 and made["created_by"].startswith("key:")
+
+
+async def update_template(client: Client, w: World, raw_db: pw.Database) -> None:
+    hidden = await admin_template(client, w, "u-db", {"group": "db"})
+    shown = await admin_template(client, w, "u-web", {"group": "web"})
+    body = {"name": "u-web", "kind": "command", "command": "id"}
+    await missing(
+        await client.put(f"/api/v1/templates/{hidden}", json={**body, "group": "web"}, headers=w.webop),
+        "Template not found",
+    )
+    away = await client.put(f"/api/v1/templates/{shown}", json={**body, "server_id": w.servers["db2"]}, headers=w.webop)
+    await missing(away, "Server not found")
+    done = await ok_data(await client.put(f"/api/v1/templates/{shown}", json={**body, "group": "web"}, headers=w.webop))
+    assert (done["version"], done["command"]) == (2, "id")
+
+
+async def delete_template(client: Client, w: World, raw_db: pw.Database) -> None:
+    hidden = await admin_template(client, w, "d-db", {"server_id": w.servers["db2"]})
+    shown = await admin_template(client, w, "d-web", {"server_id": w.servers["web2"]})
+    await missing(await client.delete(f"/api/v1/templates/{hidden}", headers=w.webop), "Template not found")
+    await ok_data(await client.delete(f"/api/v1/templates/{shown}", headers=w.webop))
+    assert raw_db.execute_sql("SELECT COUNT(*) FROM job_template WHERE name = 'd-db'").fetchone()[0] == 1
+
+
+async def launch_template(client: Client, w: World, raw_db: pw.Database) -> None:
+    before = counts(raw_db)
+    hidden = await admin_template(client, w, "x-fleet", {"group": "fleet"})
+    shown = await admin_template(client, w, "x-web", {"group": "web"})
+    await missing(
+        await client.post(f"/api/v1/templates/{hidden}/launch", headers=w.webop, json={}), "Template not found"
+    )
+    assert counts(raw_db) == before
+    batch = await ok_data(await client.post(f"/api/v1/templates/{shown}/launch", json={}, headers=w.webop), 201)
+    assert {job["server_id"] for job in batch["jobs"]} == {w.servers[name] for name in WEB}
+    assert {job["template_id"] for job in batch["jobs"]} == {shown}
+
+
 async def groups(client: Client, w: World, raw_db: pw.Database) -> None:
     data = await ok_data(await client.get("/api/v1/groups", headers=w.webop))
     shown = {group["name"]: group for group in data["groups"]}
@@ -415,6 +491,13 @@ PROBES: dict[str, Probe] = {
     "jobs.job_tasks": job_reader("/tasks"),
     "stream.stream": stream,
     "batches.batch_summary": batch_summary,
+    "templates.list_templates": list_templates,
+    "templates.get_template": template_reader(""),
+    "templates.template_versions": template_reader("/versions"),
+    "templates.create_template": create_template,
+    "templates.update_template": update_template,
+    "templates.delete_template": delete_template,
+    "templates.launch_template": launch_template,
     "jobs.cancel_job": cancel_job,
     "jobs.duplicate_job": duplicate_job,
     "jobs.create_job": submission("/api/v1/jobs", {"command": "true"}),
