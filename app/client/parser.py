@@ -11,7 +11,7 @@ from typing import Final
 from app.client.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, URL_VARIABLE
 from app.client.outcome import EXIT_CLIENT, EXIT_LEFT
 
-CLIENT_COMMANDS: Final = ("servers", "run", "jobs", "logs", "cancel")
+CLIENT_COMMANDS: Final = ("servers", "run", "jobs", "logs", "cancel", "launch", "templates")
 JOB_STATUSES: Final = ("queued", "starting", "running", "completed", "failed", "canceled")
 
 
@@ -99,6 +99,28 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     cancel.add_argument("job", help="job id")
     cancel.add_argument("--wait", action="store_true", help="wait until the job has stopped")
 
+    launch = commands.add_parser(
+        "launch",
+        parents=[common],
+        help="launch a job template, printing its output live; exits with its exit code (client)",
+        usage="newremora launch [options] TEMPLATE [-p NAME=VALUE ...]",
+    )
+    launch.add_argument("template", help="name or id")
+    launch.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter's value (converted by its type; repeat for each)",
+    )
+    launch.add_argument("--no-follow", action="store_true", help="print the job ids and exit; do not follow")
+    templates = commands.add_parser("templates", help="list job templates (client)")
+    template_actions = templates.add_subparsers(dest="action", required=True)
+    template_list = template_actions.add_parser("list", parents=[common], help="list templates by name")
+    template_list.add_argument("--json", action="store_true", help="the API's data as JSON")
+
 
 def run_client_command(args: argparse.Namespace) -> int:
     """Run a client subcommand; its result and problems go to stdout/stderr, the return value is the exit code."""
@@ -108,9 +130,11 @@ def run_client_command(args: argparse.Namespace) -> int:
     from app.client.jobs import cancel, list_jobs, logs, run
     from app.client.outcome import Outcome
     from app.client.servers import add_server, list_servers, test_server
+    from app.client.templates import launch, list_templates
 
     # Commands that follow a job answer with its exit code, so their own failures need one of their own.
-    follows = args.command == "run" or (args.command == "logs" and args.follow)
+    follows = args.command == "run" or (args.command == "launch" and not args.no_follow)
+    follows = follows or (args.command == "logs" and args.follow)
     try:
         config = ClientConfig.load(args.url, args.token_file)
         with Api(config) as api:
@@ -121,6 +145,10 @@ def run_client_command(args: argparse.Namespace) -> int:
                 outcome = Outcome(list_jobs(api, args))
             elif args.command == "run":
                 outcome = run(api, config, args)
+            elif args.command == "launch":
+                outcome = launch(api, config, args)
+            elif args.command == "templates":
+                outcome = Outcome(list_templates(api, args))
             elif args.command == "logs":
                 outcome = logs(api, config, args)
             else:

@@ -254,3 +254,40 @@ def test_ctrl_c_cancels_the_job_and_a_second_one_leaves(
     asked = re.search(rf"SIGTERM: left job ({UUID.pattern}), which is being canceled", third.text("stderr"))
     assert asked, third.text("stderr")
     wait_for_status(service, api_key, asked.group(1), "canceled")
+
+
+def test_launch_a_template_by_name_with_typed_values_and_list_templates(
+    env: dict[str, str], service: Service, api_key: str, server: str
+) -> None:
+    name = f"tpl-{uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=service.base_url, headers=headers, timeout=30) as http:
+        server_id = http.get("/api/v1/servers").json()["data"]["servers"]
+        target = next(one["id"] for one in server_id if one["name"] == server)
+        body = {
+            "name": name,
+            "kind": "command",
+            "command": 'printf "%s|%s|%s\\n" "$who" "$times" "$loud"; exit "$times"',
+            "server_id": target,
+            "parameters": [
+                {"name": "who", "type": "string", "required": True},
+                {"name": "times", "type": "integer", "min": 0, "max": 9, "default": 0},
+                {"name": "loud", "type": "boolean", "default": False},
+            ],
+        }
+        assert http.post("/api/v1/templates", json=body).status_code == 201
+
+    listed = newremora("templates", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(name))
+    assert "command" in row and "who*, times, loud" in row
+
+    # Values as strings, converted by type; the job streams and the launch exits with its exit code.
+    launched = newremora("launch", name, "-p", "who=a b;$(id)", "-p", "times=3", "-p", "loud=yes", env=env)
+    assert (launched.returncode, launched.stdout) == (3, "a b;$(id)|3|true\n"), launched.stderr
+    bad = newremora("launch", name, "-p", "who=x", "-p", "times=many", env=env)
+    assert (bad.returncode, bad.stderr) == (125, "newremora: parameters.times: must be an integer\n")
+    detached = newremora("launch", name, "-p", "who=z", "--no-follow", env=env)
+    assert detached.returncode == 0 and UUID.fullmatch(detached.stdout.strip()), detached.stderr
+    job = job_state(service, api_key, detached.stdout.strip())
+    assert job["parameters"] == {"who": "z", "times": 0, "loud": False} and job["template_version"] == 1
