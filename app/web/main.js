@@ -4,6 +4,7 @@
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
 //   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
 //   #/settings    runtime settings (admins)
+//   #/templates   job templates      #/templates/<id> one template: launch, edit, versions
 // A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
 "use strict";
 
@@ -19,11 +20,12 @@ import { run } from "./run.js";
 import { servers } from "./servers.js";
 import * as signin from "./signin.js";
 import { settings } from "./settings.js";
+import { templates } from "./templates.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, denied];
-const ROUTES = { servers, run, keys, users, audit, settings };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, templates, denied];
+const ROUTES = { servers, run, keys, users, audit, settings, templates };
 let active = null;
 
 function route() {
@@ -33,6 +35,7 @@ function route() {
   let view = dashboard;
   let params = {};
   if (parts[0] === "jobs" && parts[1]) { view = job; params = { id: parts[1] }; }
+  else if (parts[0] === "templates" && parts[1]) { view = templates; params = { id: parts[1] }; }
   else if (parts[0] === "jobs") view = jobs;
   else if (ROUTES[parts[0]]) view = ROUTES[parts[0]];
   if (view.needs && !access.can(view.needs)) {
