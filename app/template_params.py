@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
 from app.errors import InvalidInput
+from app.validators import MAGIC_NAMES
 
 ParameterType = Literal["string", "integer", "boolean", "choice", "secret"]
 PARAMETER_TYPES: Final[tuple[ParameterType, ...]] = ("string", "integer", "boolean", "choice", "secret")
@@ -126,6 +127,10 @@ def _parameter(item: object, index: int) -> Parameter:
     name = item.get("name")
     if not isinstance(name, str) or not NAME.match(name):
         raise InvalidInput(f"{where}.name: must match [a-z][a-z0-9_]{{0,62}} (lower case: it names a variable)")
+    # As a playbook job's extra var it would outrank every other variable: Ansible's own (a connection's
+    # settings among them) and the service's run variables are never set by a parameter.
+    if name.startswith(("ansible_", "nr_")) or name in MAGIC_NAMES:
+        raise InvalidInput(f"{where}.name: {name!r} is reserved (Ansible's or the service's own variables)")
     kind = item.get("type", "string")
     if kind not in PARAMETER_TYPES:
         raise InvalidInput(f"{where}.type: must be one of {', '.join(PARAMETER_TYPES)}")

@@ -64,6 +64,15 @@ def test_a_bad_value_is_refused_naming_its_parameter(values: dict[str, object], 
             {"name": "ld_preload2", "type": "float"},
             "parameters[0].type: must be one of string, integer, boolean, choice, secret",
         ),
+        (
+            {"name": "ansible_ssh_common_args"},
+            "parameters[0].name: 'ansible_ssh_common_args' is reserved (Ansible's or the service's own variables)",
+        ),
+        ({"name": "hostvars"}, "parameters[0].name: 'hostvars' is reserved (Ansible's or the service's own variables)"),
+        (
+            {"name": "nr_become_handle"},
+            "parameters[0].name: 'nr_become_handle' is reserved (Ansible's or the service's own variables)",
+        ),
         ({"name": "t", "type": "secret", "default": "x"}, "parameters[0].default: a secret parameter has no default"),
         (
             {"name": "p", "pattern": "("},
