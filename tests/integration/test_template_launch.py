@@ -5,18 +5,22 @@ editing the template afterwards leaves the past job as it was."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
+import peewee as pw
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
+from app.apikeys import create_key
 from app.errors import InvalidInput, NotFound
 from app.models import Job
 from app.runtime import Runtime
 from app.templates import create_template, get_template, launch_template, update_template
-from tests.helpers import create_server, password_server
+from app.users import create_user
+from tests.helpers import create_server, error_of, ok_data, password_server
 
 DEFINITION: dict[str, Any] = {
     "kind": "command",
@@ -65,3 +69,71 @@ async def test_launch_records_template_version_and_values(app: Quart, client: Cl
         await runtime.database.run(
             lambda: launch_template("nope", {}, vault=runtime.vault, max_timeout=60, submitted_by="x")
         )
+
+
+async def test_template_actions_are_audited_and_no_secret_value_is_recorded(
+    app: Quart, client: Client, raw_db: pw.Database
+) -> None:
+    secret = f"tok-{uuid.uuid4().hex}"
+    server = await create_server(client, password_server("tpl-audit"))
+    body = {**DEFINITION, "name": "audited", "server_id": server["id"]}
+    made = await ok_data(await client.post("/api/v1/templates", json=body), 201)
+    assert "********" not in json.dumps(made) and made["parameters"][3] == {
+        "name": "token",
+        "type": "secret",
+        "label": None,
+        "description": None,
+        "required": False,
+        "default": None,
+        "pattern": None,
+        "min": None,
+        "max": None,
+        "choices": None,
+    }
+    launched = await ok_data(
+        await client.post("/api/v1/templates/audited/launch", json={"parameters": {"who": "ann", "token": secret}}),
+        201,
+    )
+    assert launched["parameters"] == {"who": "ann", "count": 2, "token": "********"}
+    refused = await client.post(
+        f"/api/v1/templates/{made['id']}/launch", json={"parameters": {"who": "ANN", "token": secret}}
+    )
+    assert await error_of(refused, 400) == "parameters.who: does not match the pattern [a-z]+"
+    runtime: Runtime = app.extensions[RUNTIME_KEY]
+    viewer = runtime.database.call(lambda: create_key("vic", create_user("vic", "viewer")).key)
+    # Refused before the handler (a viewer may not launch): the row keeps the names given, never a value.
+    as_viewer = await client.post(
+        f"/api/v1/templates/{made['id']}/launch",
+        json={"parameters": {"who": "ann", "token": secret}},
+        headers={"Authorization": f"Bearer {viewer}"},
+    )
+    await error_of(as_viewer, 403)
+    admin = runtime.database.call(lambda: create_key("root", create_user("root", "admin")).key)
+    headers = {"Authorization": f"Bearer {admin}"}
+    await ok_data(
+        await client.put(f"/api/v1/templates/{made['id']}", json={**body, "command": "true"}, headers=headers)
+    )
+    await ok_data(await client.delete(f"/api/v1/templates/{made['id']}", headers=headers))
+
+    cursor = raw_db.execute_sql(
+        "SELECT action, object_id, outcome, summary FROM audit_event "
+        "WHERE substr(action, 1, 9) = 'template.' ORDER BY id"
+    )
+    found = [
+        (action, object_id, outcome, json.loads(summary or "null")) for action, object_id, outcome, summary in cursor
+    ]
+    assert [(action, outcome) for action, _, outcome, _ in found] == [
+        ("template.create", "success"),
+        ("template.launch", "success"),
+        ("template.launch", "refused"),
+        ("template.launch", "refused"),
+        ("template.update", "success"),
+        ("template.delete", "success"),
+    ]
+    assert found[1][3] == {"parameters": {"who": "ann", "count": 2, "token": "********"}, "version": 1}
+    # A refused launch: the names given only.
+    assert found[2][3] == found[3][3] == {"parameters": ["token", "who"]}
+    assert found[0][1] == found[4][1] == found[5][1] == made["id"]
+    everything = repr(raw_db.execute_sql("SELECT * FROM audit_event").fetchall())
+    everything += repr(raw_db.execute_sql("SELECT * FROM job").fetchall())
+    assert secret not in everything
