@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.fields import new_id
 from app.jobkinds import JobKind
 from app.jobqueue.selection import OneServer, Selection, select_servers
 from app.models import Job
 from app.scopes import Visible
+from app.template_params import REDACTED
 from app.vault import Vault
 
 DEFAULT_PRIORITY: Final = 5
@@ -139,4 +141,23 @@ def duplicate_job(
         raise InvalidInput(refusal)
     new = dataclasses.replace(NewJob.copy_of(original, vault), **overrides)
     selection = OneServer(server_id or original.server_id)
-    return original, create_jobs(new, selection, max_timeout, vault, submitted_by, visible).jobs[0]
+    recorded = _launched_from(original)
+    return original, create_jobs(new, selection, max_timeout, vault, submitted_by, visible, recorded=recorded).jobs[0]
+
+
+def _launched_from(original: Job) -> dict[str, Any] | None:
+    """A job launched from a template runs with its parameter values: its duplicate gets them too, the secret
+    ones only while the original still holds them (until it ends); after that the template is launched again."""
+    if original.template_id is None:
+        return None
+    redacted = json.loads(original.parameters) if original.parameters else {}
+    if original.secret_parameters_enc is None and REDACTED in redacted.values():
+        raise Conflict(
+            "the job had secret parameter values, which are not kept after it ends: launch its template again"
+        )
+    return {
+        "template_id": original.template_id,
+        "template_version": original.template_version,
+        "parameters": original.parameters,
+        "secret_parameters_enc": original.secret_parameters_enc,
+    }

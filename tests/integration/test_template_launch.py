@@ -15,7 +15,8 @@ from quart.typing import TestClientProtocol as Client
 
 from app.api.context import RUNTIME_KEY
 from app.apikeys import create_key
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
+from app.jobqueue.submit import duplicate_job
 from app.models import Job
 from app.runtime import Runtime
 from app.templates import create_template, get_template, launch_template, update_template
@@ -60,6 +61,14 @@ async def test_launch_records_template_version_and_values(app: Quart, client: Cl
     with pytest.raises(InvalidInput, match=r"parameters\.who: is required"):
         await runtime.database.run(launch, {})
     assert await runtime.database.run(lambda: Job.select().count()) == 1
+
+    # A duplicate runs with the same values (the secret one while the original still holds it), then not at all.
+    _, copy = await runtime.database.run(duplicate_job, job.id, None, {}, 3600, runtime.vault, "local:local")
+    assert (copy.template_id, copy.template_version, copy.parameters) == (template.id, 1, job.parameters)
+    assert copy.secret_parameters_enc == job.secret_parameters_enc
+    await runtime.database.run(lambda: Job.update(secret_parameters_enc=None).where(Job.id == job.id).execute())
+    with pytest.raises(Conflict, match="launch its template again"):
+        await runtime.database.run(duplicate_job, job.id, None, {}, 3600, runtime.vault, "local:local")
 
     await runtime.database.run(update_template, template.id, "greet", {**definition, "command": "true"}, "local:local")
     assert (await runtime.database.run(get_template, template.id)).version == 2
