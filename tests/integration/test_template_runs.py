@@ -6,7 +6,6 @@ editing the template afterwards leaves the past job's version and values as they
 from __future__ import annotations
 
 import hashlib
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,17 @@ from tests.harness.sshd import SshTarget
 from tests.helpers import error_of, ok_data
 from tests.jobs_helpers import password_server_for, wait_finished
 
-PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
+# Echoes the values back, as data: a debug task's message is its value as the play saw it.
+ECHO_PLAYBOOK = """- hosts: all
+  gather_facts: false
+  tasks:
+    - name: value
+      ansible.builtin.debug:
+        msg: "{{ value }}"
+    - name: token
+      ansible.builtin.debug:
+        msg: "{{ token }}"
+"""
 pytestmark = pytest.mark.slow
 
 
@@ -32,7 +41,8 @@ def worker_threads() -> int:
 @pytest.fixture
 def settings_overrides(tmp_path: Path) -> dict[str, Any]:
     directory = tmp_path / "playbooks"
-    shutil.copytree(PLAYBOOKS, directory)
+    directory.mkdir()
+    (directory / "template_params.yml").write_text(ECHO_PLAYBOOK)
     return {"playbook_dir": directory}
 
 
