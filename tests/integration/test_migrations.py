@@ -31,6 +31,7 @@ ALL_MIGRATIONS = [
     "0012_scopes",
     "0013_oidc",
     "0014_runtime_settings",
+    "0019_retention",
 ]
 
 
