@@ -179,7 +179,7 @@ def report(swept: list[Swept], dry_run: bool) -> list[str]:
     lines = []
     for item in swept:
         if item.days <= 0:
-            lines.append(f"{item.label}: kept forever ({item.kind} retention 0 days)")
+            lines.append(f"{item.label}: kept forever ({KINDS[item.kind].setting} is 0)")
         elif item.count == 0:
             lines.append(f"{item.label}: none older than {item.days} days")
         else:
