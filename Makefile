@@ -72,6 +72,7 @@ bench: install system-deps bench-deps
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.api_reads
 	$(BIN)/python -m bench.sse_fanout
+	$(BIN)/python -m bench.prune
 
 # The README's pictures of the page: the browser test saves them as it goes (same scenario as in make test).
 screenshots: install system-deps

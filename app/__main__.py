@@ -1,7 +1,7 @@
 """The ``newremora`` command.
 
-Service: serve | worker | health | migrate | token | user | settings | import-inventory | audit. Client of a running
-service: servers | run | jobs | logs | cancel (see app/client).
+Service: serve | worker | health | migrate | token | user | settings | import-inventory | audit | prune. Client of a
+running service: servers | run | jobs | logs | cancel (see app/client).
 """
 
 from __future__ import annotations
@@ -369,6 +369,34 @@ def _audit(args: argparse.Namespace, settings: Settings) -> None:
         database.close()
 
 
+def _prune(args: argparse.Namespace, settings: Settings) -> None:
+    from app import retention
+    from app.admin import open_database
+    from app.audit import cli_entry, record
+    from app.runtime_settings import LiveSettings
+
+    database = open_database(settings)
+    try:
+        # The retentions in effect for the service: its environment's, or an administrator's runtime values.
+        live = LiveSettings(settings)
+        database.call(live.refresh)
+
+        def days_of(setting: str) -> int:
+            return int(live.value(setting))
+
+        if args.dry_run:
+            print("dry run: nothing is deleted")
+            swept = retention.survey(database, days_of)
+        else:
+            swept = retention.prune(database, days_of)
+            summary = {item.kind: item.count for item in swept}
+            database.call(record, cli_entry("retention.prune", "success", object_type="retention", summary=summary))
+        for line in retention.report(swept, dry_run=args.dry_run):
+            print(line)
+    finally:
+        database.close()
+
+
 def _utc_time(raw: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
@@ -441,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--since", type=_utc_time, help="rows at or after this time (ISO 8601; no zone: UTC)")
     export.add_argument("--until", type=_utc_time, help="rows before this time (ISO 8601; no zone: UTC)")
+    prune = commands.add_parser(
+        "prune", help="delete what the retention settings no longer keep (docs/orchestration.md)"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, per kind; delete nothing")
     add_client_commands(commands)
     return parser
 
@@ -475,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_inventory(args, settings)
         elif args.command == "audit":
             _audit(args, settings)
+        elif args.command == "prune":
+            _prune(args, settings)
     except NewRemoraError as exc:
         cause = f" ({str(exc.__cause__).splitlines()[0]})" if isinstance(exc, DatabaseUnavailable) else ""
         print(f"newremora: {exc}{cause}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """The audit trail: who did what, appended one row per state-changing action, read back, exported, pruned by age.
 
-Rows are only ever inserted (``record``) and deleted by age (``prune``): nothing here, in the API or in the CLI
+Rows are only ever inserted (``record``) and deleted by age (app/retention.py): nothing here, in the API or in the CLI
 updates a row or deletes one for any other reason. What a row says of the request's fields is its ``summary``:
 field names and values, where every secret field (one rule, ``is_secret``) shows only as "(set)" or "(changed)".
 """
@@ -10,10 +10,9 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Literal, TextIO, TypeVar
 
 from app.clock import rfc3339, utcnow
@@ -38,8 +37,6 @@ MAX_SUMMARY_TEXT: Final = 200
 # A summary larger than this (a playbook's big extra vars) keeps only the names of the fields given.
 MAX_SUMMARY_BYTES: Final = 16 * 1024
 EXPORT_BATCH: Final = 500
-PRUNE_BATCH: Final = 500
-PRUNE_EVERY_S: Final = 3600.0
 
 
 def is_secret(name: str) -> bool:
@@ -193,64 +190,6 @@ def export_events(database: Database, found: AuditFilter) -> Iterator[dict[str, 
         if len(rows) < EXPORT_BATCH:
             return
         after = rows[-1]["id"]
-
-
-def prune(older_than: datetime, batch: int = PRUNE_BATCH) -> int:
-    """Delete at most ``batch`` rows older than ``older_than``: one short transaction, never a long lock."""
-    oldest = AuditEvent.select(AuditEvent.id).where(AuditEvent.at < older_than).order_by(AuditEvent.id).limit(batch)
-    ids = [row.id for row in oldest]
-    if not ids:
-        return 0
-    return int(AuditEvent.delete().where(AuditEvent.id.in_(ids)).execute())
-
-
-def prune_expired(database: Database, retention_days: int, stop: threading.Event | None = None) -> int:
-    """Rows older than the retention, deleted batch by batch (0 days: kept forever). Returns how many went."""
-    if retention_days <= 0:
-        return 0
-    cutoff = utcnow() - timedelta(days=retention_days)
-    total = 0
-    while stop is None or not stop.is_set():
-        deleted = database.call(prune, cutoff)
-        total += deleted
-        if deleted < PRUNE_BATCH:
-            break
-    if total:
-        log.info("audit trail: %d rows older than %d days pruned", total, retention_days)
-    return total
-
-
-class AuditPruner:
-    """Prunes the audit trail by age now and then, in a thread of its own: it never takes a worker's or the API's
-    database thread for long (each batch is one short transaction)."""
-
-    def __init__(self, database: Database, retention_days: Callable[[], int], every_s: float = PRUNE_EVERY_S) -> None:
-        self._database = database
-        # Read at each pass: an administrator may change it while the service runs (app/runtime_settings.py).
-        self._retention_days = retention_days
-        self._every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit-prune", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def run_pass(self) -> int:
-        """One pass with the retention in effect now (0 days: nothing pruned). Returns how many rows went."""
-        return prune_expired(self._database, self._retention_days(), self._stop)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_pass()
-            except Exception:  # a database away now is tried again at the next round
-                log.warning("audit trail: pruning failed", exc_info=True)
-            self._stop.wait(self._every_s)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
 
 
 def run_audited(

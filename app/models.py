@@ -159,6 +159,8 @@ class Job(BaseModel):
     head_last_seq = pw.IntegerField(null=True)
     stdout_omitted = pw.BigIntegerField(default=0)
     stderr_omitted = pw.BigIntegerField(default=0)
+    # When retention deleted the output of this ended job (app/retention.py): its row, status and exit code stay.
+    output_pruned_at = UtcDateTimeField(null=True)
     # Who submitted the job and who asked to cancel it: an audit actor, "kind:name" (app/principals.py).
     submitted_by = pw.CharField(max_length=255, null=True)
     canceled_by = pw.CharField(max_length=255, null=True)
@@ -185,6 +187,8 @@ class Job(BaseModel):
             (("started_at",), False),
             (("finished_at",), False),
             (("batch_id",), False),
+            # Output retention: WHERE output_pruned_at IS NULL AND finished_at < cutoff (migration 0019).
+            (("output_pruned_at", "finished_at"), False),
         )
 
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.apikeys import LiveKeys
-from app.audit import AuditPruner
 from app.db import Database
 from app.files import private_dir
 from app.jobqueue.announce import NO_EVENTS, FanOut, JobEvents, NotifyOthers, StoredChunk
@@ -21,6 +20,7 @@ from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
 from app.playbooks import open_directory
+from app.retention import Pruner
 from app.runner.config import runner_config
 from app.runtime_settings import LiveSettings, SettingsWatcher
 from app.settings import Settings
@@ -65,7 +65,7 @@ class Runtime:
     listener: PostgresListener | None = None
     metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
     metrics_server: MetricsServer | None = None
-    audit_pruner: AuditPruner | None = None
+    pruner: Pruner | None = None
     listing_totals: ListingTotals = field(default_factory=ListingTotals)
     live_keys: LiveKeys = field(default_factory=LiveKeys)
     # Told by the queue's write functions that a job changed (app/jobqueue/announce.py); set at start.
@@ -88,9 +88,6 @@ class Runtime:
         self.metrics.registry.register(FleetCollector(self.database))
         self.metrics.watch_sse_clients(self.broker.subscriber_count)
         self._start(ThreadSafeNotifier(loop, self.broker))
-        # API nodes prune the audit trail (workers do not): several nodes doing it at once only share the work.
-        self.audit_pruner = AuditPruner(self.database, lambda: self.live_settings.audit_retention_days)
-        self.audit_pruner.start()
 
     def start_workers_only(self) -> None:
         """For `newremora worker`: workers (and the listener that brings them cancels), no API; /metrics on
@@ -104,6 +101,15 @@ class Runtime:
             self.metrics_server.start()
         self._start(None)
 
+    def _prune(self) -> None:
+        # Every process (API nodes too: with `serve --no-workers` and no worker, the audit trail is still pruned);
+        # on PostgreSQL one at a time, the others skip their pass (app/retention.py).
+        def days_of(setting: str) -> int:
+            return int(self.live_settings.value(setting))
+
+        self.pruner = Pruner(self.database, days_of)
+        self.pruner.start()
+
     def _watch_settings(self) -> None:
         def applied(name: str, value: object) -> None:
             if name == "log_level":
@@ -116,6 +122,7 @@ class Runtime:
         self.settings_watcher.start()
 
     def _start(self, notifier: ThreadSafeNotifier | None) -> None:
+        self._prune()
         in_process = InProcess(notifier, self.poke_workers)
         self.events = FanOut(in_process, NotifyOthers(self.origin)) if self.database.is_postgresql else in_process
         if self.settings.workers > 0:
@@ -176,8 +183,8 @@ class Runtime:
     def close(self) -> None:
         if self.settings_watcher is not None:
             self.settings_watcher.stop()
-        if self.audit_pruner is not None:
-            self.audit_pruner.stop()
+        if self.pruner is not None:
+            self.pruner.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
         if self.workers is not None:

@@ -88,9 +88,10 @@ _FIELDS: Final = {f.name: f for f in dataclasses.fields(Settings)}
 REGISTRY: Final[dict[str, Changeable]] = {
     c.name: c
     for c in (
+        Changeable("audit_retention_days", "the pruner reads it at each pass (at start, then hourly); 0 stops pruning"),
+        Changeable("job_retention_days", "the pruner reads it at each pass (at start, then hourly); 0 stops pruning"),
         Changeable(
-            "audit_retention_days",
-            "the audit pruner of each API process reads it at each pass (hourly); 0 stops pruning",
+            "output_retention_days", "the pruner reads it at each pass (at start, then hourly); 0 stops pruning"
         ),
         Changeable("max_job_timeout", "job submissions and duplicates are checked against it"),
         Changeable("log_level", "each process (API and worker) sets its level within about a second"),

@@ -240,6 +240,18 @@ class Settings:
         _int_in(0, 100 * 365),
         "Days audit rows are kept; older ones are pruned by the service, in small batches, hourly (0: kept forever).",
     )
+    job_retention_days: int = _setting(
+        0,
+        _int_in(0, 100 * 365),
+        "Days an ended job is kept after it finished; older ones are deleted with their output by the service, in "
+        "small batches, hourly (0: kept forever).",
+    )
+    output_retention_days: int = _setting(
+        0,
+        _int_in(0, 100 * 365),
+        "Days an ended job's output is kept after it finished; then only the output goes (the job keeps its status "
+        "and exit code, and says output_pruned_at) (0: kept forever).",
+    )
     session_idle_minutes: int = _setting(
         60, _int_in(1, 7 * 24 * 60), "Minutes without a request after which a browser session ends (sign in again)."
     )

@@ -136,6 +136,7 @@ JOB_SHAPE: Final[dict[str, Shown]] = {
         lambda out, err: _sqlite_json(f"WHEN {out} + {err} > 0 THEN 'true' ELSE 'false'"),
         lambda out, err: int(out) + int(err) > 0,
     ),
+    "output_pruned_at": time(Job.output_pruned_at),
     "batch_id": column(Job.batch_id),
     "become": flag(Job.become),
     "become_user": column(Job.become_user),

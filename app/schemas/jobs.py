@@ -159,6 +159,14 @@ class JobOut(BaseModel):
     )
     output_bytes: int
     output_truncated: bool
+    output_pruned_at: Timestamp | None = Field(
+        description=(
+            "When the output retention (NEWREMORA_OUTPUT_RETENTION_DAYS) deleted this ended job's output: its "
+            "status, exit code and times stay, its output and stream replay are empty from then on; output_bytes "
+            "still says how much there was. null while the output is kept."
+        ),
+        examples=[None],
+    )
     batch_id: str | None
     become: bool | None
     become_user: str | None

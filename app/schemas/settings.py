@@ -24,6 +24,12 @@ class SettingsPatch(RequestModel):
     )
 
     audit_retention_days: int | None = Field(None, description="Days audit rows are kept (0: forever)." + NULL_RESETS)
+    job_retention_days: int | None = Field(
+        None, description="Days an ended job is kept after it finished (0: forever)." + NULL_RESETS
+    )
+    output_retention_days: int | None = Field(
+        None, description="Days an ended job's output is kept after it finished (0: forever)." + NULL_RESETS
+    )
     max_job_timeout: int | None = Field(None, description="Largest job timeout accepted, in seconds." + NULL_RESETS)
     log_level: str | None = Field(None, description="debug, info, warning or error." + NULL_RESETS)
     rate_limit: int | None = Field(None, description="Requests per minute per client (0: none)." + NULL_RESETS)

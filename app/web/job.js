@@ -48,7 +48,8 @@ function renderDetails(job) {
     meta("Duration", el("span", { id: "job-duration" }, duration(jobDuration(job)))),
     job.exit_code !== null && job.exit_code !== undefined ? meta("Exit code", String(job.exit_code)) : [],
     failure ? meta("Failure", failure) : [],
-    job.output_truncated ? meta("Output", "capped: the middle was left out (head and tail kept)") : []);
+    job.output_truncated ? meta("Output", "capped: the middle was left out (head and tail kept)") : [],
+    job.output_pruned_at ? meta("Output", `deleted by the retention on ${fullTime(job.output_pruned_at)}`) : []);
   const text = job.kind === "script" ? job.script : [job.command, job.args].filter(Boolean).join(" ");
   $("job-text").textContent = text;
   $("job-text").hidden = !text;

@@ -1,6 +1,7 @@
 """The #/settings view in Debian's headless Chromium against a real service: an administrator changes a setting
 (the API's 400 shown first), finds it kept after a reload, sees the change in the audit view and resets it; a
-viewer is not offered the view."""
+retention set there is applied by ``newremora prune`` and the job's page says its output went; a viewer is not
+offered the view."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Dialog, Page, expect
 
+from app.db import Database
 from tests.harness.cli import run_command as cli
 from tests.harness.service import Service
+from tests.history import history_server, past_job
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +46,12 @@ def test_an_administrator_changes_a_setting_and_finds_it_kept_and_audited(
     made = cli(env, tmp_path, "token", "create", "--name", "root-laptop", "--user", "root")
     admin_key, admin_key_id = made.strip().splitlines()[-1], made.split()[2]
     viewer_key = cli(env, tmp_path, "token", "create", "--name", "vic", "--user", "vic").strip().splitlines()[-1]
+    # An ended job of 40 days ago with output, for the output retention below.
+    history = Database(f"sqlite:///{tmp_path / 'var' / 'newremora.db'}", threads=1)
+    try:
+        old_job = history.call(lambda: past_job(history_server(), days_ago=40))
+    finally:
+        history.close()
     service = Service.start(tmp_path / "svc", env)
     errors: list[str] = []
     page = open_with_key(browser, service.base_url, admin_key, errors, "#/settings")
@@ -89,6 +98,16 @@ def test_an_administrator_changes_a_setting_and_finds_it_kept_and_audited(
         expect(row).to_have_attribute("data-source", "default")
         expect(row.locator("input")).to_have_value("604800")
         expect(row.locator(".reset-setting")).to_have_count(0)
+
+        # A retention set on the page: `newremora prune` applies it, and the job's page says its output went.
+        retention = page.locator("#settings-rows tr[data-setting='output_retention_days']")
+        expect(retention).to_contain_text("0 (default)")
+        retention.locator("input").fill("30")
+        retention.locator(".save-setting").click()
+        expect(retention).to_have_attribute("data-source", "runtime")
+        assert "job output: 1 went (older than 30 days" in cli(env, tmp_path, "prune")
+        page.goto(f"{service.base_url}/#/jobs/{old_job}")
+        expect(page.locator("#job-meta")).to_contain_text("Outputdeleted by the retention on")  # <dt><dd>
         assert errors == []
 
         viewer = open_with_key(browser, service.base_url, viewer_key, errors, "#/settings")

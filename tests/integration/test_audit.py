@@ -8,6 +8,7 @@ import getpass
 import io
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 from werkzeug.datastructures import FileStorage
 
-from app import audit
+from app import audit, retention
 from app.api.audit import AUDITED
 from app.api.context import RUNTIME_KEY
 from app.apikeys import create_key
@@ -331,17 +332,22 @@ async def test_pruning_by_age_in_batches_and_by_the_service(
     ids = [row["id"] for row in rows(raw_db)]
     old = utcnow() - timedelta(days=401)
     move_back(runtime, ids[:5], old)
-    assert audit.prune_expired(runtime.database, 0) == 0  # 0: kept forever
-    assert runtime.database.call(audit.prune, utcnow() - timedelta(days=400), 2) == 2  # one small batch
+
+    def audit_only(days: int) -> Callable[[str], int]:
+        return lambda setting: days if setting == "audit_retention_days" else 0
+
+    assert {s.count for s in retention.prune(runtime.database, audit_only(0))} == {0}  # 0: kept forever
+    cutoff = utcnow() - timedelta(days=400)
+    assert len(runtime.database.call(retention.prune_audit, cutoff, 2)) == 2  # one small batch
     assert [row["id"] for row in rows(raw_db)] == ids[2:]
-    assert audit.prune_expired(runtime.database, 400) == 3
+    assert [s.count for s in retention.prune(runtime.database, audit_only(400), batch=2)] == [0, 0, 3]
     assert [row["id"] for row in rows(raw_db)] == ids[5:]
 
     # The service's own pruner (a thread of its own), on rows made old again.
     record_many(runtime, 2)
     newest = [row["id"] for row in rows(raw_db)]
     move_back(runtime, newest[:1], old)
-    pruner = audit.AuditPruner(runtime.database, lambda: settings.audit_retention_days, every_s=0.05)
+    pruner = retention.Pruner(runtime.database, lambda name: getattr(settings, name), every_s=0.05)
     pruner.start()
     try:
         wait_until(lambda: [row["id"] for row in rows(raw_db)] == newest[1:], 10, "the old row pruned")

@@ -32,6 +32,7 @@ ALL_MIGRATIONS = [
     "0013_oidc",
     "0014_runtime_settings",
     "0015_templates",
+    "0019_retention",
 ]
 
 

@@ -20,12 +20,14 @@ from app import audit
 from app.api.context import RUNTIME_KEY
 from app.apikeys import create_key
 from app.clock import utcnow
-from app.models import AuditEvent, BrowserSession, SigninFailure
+from app.models import AuditEvent, BrowserSession, Job, SigninFailure
 from app.runtime import Runtime
 from app.runtime_settings import REGISTRY
 from app.schemas.settings import SettingsPatch
 from app.users import create_user
+from tests.harness.wait import wait_until
 from tests.helpers import error_of, ok_data
+from tests.history import history_server, past_job
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600
 
@@ -171,11 +173,25 @@ async def test_each_registered_setting_takes_effect_without_a_restart(
         return int(newest)
 
     old = runtime.database.call(old_row)
-    assert runtime.audit_pruner is not None
-    assert runtime.audit_pruner.run_pass() == 0  # 400 days
+    assert runtime.pruner is not None
+    pruner = runtime.pruner
+    wait_until(lambda: pruner.passes >= 1, 10, "the pruner thread's first pass")  # the next: in an hour
+    assert runtime.pruner.run_pass() is not None
+    assert runtime.database.call(lambda: AuditEvent.get_or_none(AuditEvent.id == old)) is not None  # 400 days
     await patch(audit_retention_days=5)
-    assert runtime.audit_pruner.run_pass() == 1
+    swept = runtime.pruner.run_pass()
+    assert swept is not None and [s.count for s in swept] == [0, 0, 1]
     assert runtime.database.call(lambda: AuditEvent.get_or_none(AuditEvent.id == old)) is None
+
+    # output_retention_days, then job_retention_days: the output goes, then the job.
+    ended = runtime.database.call(lambda: past_job(history_server(), days_ago=10))
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0]  # 0: kept forever
+    await patch(output_retention_days=5)
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [1, 0, 0]
+    assert runtime.database.call(lambda: Job.get_by_id(ended).output_pruned_at) is not None
+    await patch(job_retention_days=5)
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 1, 0]
+    assert runtime.database.call(lambda: Job.get_or_none(Job.id == ended)) is None
 
     # log_level: this process's level (other processes: tests/e2e/test_runtime_settings_nodes.py).
     await patch(log_level="warning")
