@@ -354,6 +354,71 @@ class JobTemplateVersion(BaseModel):
         indexes = ((("template", "version"), True),)
 
 
+class NotificationTarget(BaseModel):
+    """Where job and batch events are sent (app/notifications/): a URL, the secret its bodies are signed with
+    (a Fernet token, shown once at creation), the events it wants, and optionally one template's jobs only."""
+
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100, unique=True)
+    url = pw.CharField(max_length=2000)
+    secret_enc = pw.TextField()
+    events = pw.TextField()  # JSON list of event names (app/notifications/events.py)
+    # No foreign key, as on job: a template deleted leaves the target, which then matches nothing.
+    template_id = pw.CharField(max_length=36, null=True)
+    format = pw.CharField(max_length=8, default="json")  # json | slack
+    enabled = pw.BooleanField(default=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=255, null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class Notification(BaseModel):
+    """The durable outbox: one event for one target, inserted in the transaction that ended the job. Delivered by
+    whichever process leases it first (``lease_until``); ``idempotency_key`` is unique per (event, target), so an
+    event is never queued twice for one receiver, and is sent with every attempt."""
+
+    id = IdField(primary_key=True, default=new_id)
+    target = pw.ForeignKeyField(NotificationTarget, backref="notifications", on_delete="CASCADE")
+    target_id: str
+    event = pw.CharField(max_length=32)
+    subject_id = pw.CharField(max_length=36)  # the job's or the batch's id
+    idempotency_key = pw.CharField(max_length=36, unique=True)
+    payload = pw.TextField()  # the event's summary as JSON; the body is built from it in the target's format
+    state = pw.CharField(max_length=16, default="pending")  # pending | delivered | dead
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField(default=utcnow)
+    lease_until = UtcDateTimeField(null=True)
+    leased_by = pw.CharField(max_length=36, null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    delivered_at = UtcDateTimeField(null=True)
+    last_status = pw.IntegerField(null=True)
+    last_error = pw.TextField(null=True)
+
+    class Meta:
+        indexes = (
+            # Claiming: WHERE state = 'pending' AND next_attempt_at <= now ORDER BY next_attempt_at.
+            (("state", "next_attempt_at"), False),
+            (("target", "created_at"), False),
+            (("created_at",), False),
+        )
+
+
+class NotificationAttempt(BaseModel):
+    """One POST of a notification: when, how long, and the receiver's status or the error."""
+
+    id = pw.BigAutoField()
+    notification = pw.ForeignKeyField(Notification, backref="attempt_rows", on_delete="CASCADE")
+    notification_id: str
+    number = pw.IntegerField()
+    at = UtcDateTimeField(default=utcnow)
+    duration_ms = pw.IntegerField()
+    status = pw.IntegerField(null=True)
+    error = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("notification", "number"), False),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -373,4 +438,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     RuntimeSetting,
     JobTemplate,
     JobTemplateVersion,
+    NotificationTarget,
+    Notification,
+    NotificationAttempt,
 )

@@ -78,6 +78,13 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("audit.list_audit", "GET", "/audit", "admin", "who did what; never a secret"),
     _r("settings.list_settings", "GET", "/settings", "admin", "settings that may change at runtime"),
     _r("settings.change_settings", "PATCH", "/settings", "admin", "without a restart; audited old → new"),
+    _r("notifications.list_targets", "GET", "/notification-targets", "admin", "outgoing webhooks; never a secret"),
+    _r("notifications.create_target", "POST", "/notification-targets", "admin", "its secret shown once"),
+    _r("notifications.get_target", "GET", "/notification-targets/<target_id>", "admin"),
+    _r("notifications.update_target", "PATCH", "/notification-targets/<target_id>", "admin"),
+    _r("notifications.delete_target", "DELETE", "/notification-targets/<target_id>", "admin"),
+    _r("notifications.list_deliveries", "GET", "/notification-targets/<target_id>/deliveries", "admin"),
+    _r("notifications.test_target", "POST", "/notification-targets/<target_id>/test", "admin", "sends a test event"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

@@ -19,6 +19,7 @@ from app.metrics.database import FleetCollector
 from app.metrics.process import ProcessMetrics
 from app.metrics.server import MetricsServer
 from app.migrate import apply_migrations, require_current_schema
+from app.notifications.delivery import Deliverer
 from app.playbooks import open_directory
 from app.retention import Pruner
 from app.runner.config import runner_config
@@ -66,6 +67,7 @@ class Runtime:
     metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
     metrics_server: MetricsServer | None = None
     pruner: Pruner | None = None
+    deliverer: Deliverer | None = None
     listing_totals: ListingTotals = field(default_factory=ListingTotals)
     live_keys: LiveKeys = field(default_factory=LiveKeys)
     # Told by the queue's write functions that a job changed (app/jobqueue/announce.py); set at start.
@@ -146,6 +148,9 @@ class Runtime:
             self.listener.start()
         if self.workers is not None:
             self.workers.start()
+            # Notifications are delivered where jobs run: an API-only node leaves them to its worker processes.
+            self.deliverer = Deliverer(self.settings, self.database, self.vault)
+            self.deliverer.start()
 
     def wake_workers(self) -> None:
         if self.workers is not None:
@@ -187,6 +192,8 @@ class Runtime:
             self.pruner.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
+        if self.deliverer is not None:
+            self.deliverer.stop()
         if self.workers is not None:
             self.workers.stop()
         if self.listener is not None:

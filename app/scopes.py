@@ -155,6 +155,14 @@ ENDPOINT_SCOPES: Final[dict[str, ScopeRule]] = {
     "audit.list_audit": "unscoped",
     "settings.list_settings": "unscoped",  # deployment-wide: not any one group's
     "settings.change_settings": "unscoped",
+    # Targets see every job's end, whatever its servers: a caller with a scope has no business with them.
+    "notifications.list_targets": "unscoped",
+    "notifications.create_target": "unscoped",
+    "notifications.get_target": "unscoped",
+    "notifications.update_target": "unscoped",
+    "notifications.delete_target": "unscoped",
+    "notifications.list_deliveries": "unscoped",
+    "notifications.test_target": "unscoped",
 }
 
 

@@ -118,6 +118,12 @@ def _issuer(raw: str) -> str:
     return raw
 
 
+def _public_url(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")):
+        raise ValueError(f"expected the service's address, like https://ops.example.com, got {raw!r}")
+    return raw.rstrip("/")
+
+
 def _words(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[,\s]+", raw) if part.strip())
 
@@ -266,6 +272,20 @@ class Settings:
     )
     signin_window_minutes: int = _setting(
         15, _int_in(1, 24 * 60), "Minutes over which refused sign-ins are counted; a lockout lasts until they age out."
+    )
+    public_url: str | None = _setting(
+        None,
+        _public_url,
+        "The service's address as people reach it, e.g. https://ops.example.com (links in notifications). Unset: "
+        "http://HOST:PORT of NEWREMORA_HOST and NEWREMORA_PORT (this machine's name for 0.0.0.0 or ::).",
+    )
+    notify_backoff: int = _setting(
+        5,
+        _int_in(1, 3600),
+        "Seconds before a failed notification is sent again; doubled at each attempt (with jitter), at most an hour.",
+    )
+    notify_max_attempts: int = _setting(
+        10, _int_in(1, 100), "Attempts at delivering one notification before it is given up (state dead)."
     )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "Logging level.")
     log_format: str = _setting(

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import re
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 HOST_LABEL: Final = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 LOGIN_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
@@ -155,3 +156,20 @@ def _depth(value: Any) -> int:
     if isinstance(value, list):
         return 1 + max((_depth(v) for v in value), default=0)
     return 0
+
+
+def check_webhook_url(value: str) -> str:
+    """An http(s) URL with a host, and without user:password (the body's signature authenticates; a password in
+    the URL would show wherever the URL does)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError:
+        raise ValueError("must be an http:// or https:// URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user or password (the signature authenticates the body)")
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must not contain spaces")
+    return value

@@ -18,6 +18,7 @@ from app.api import (
     keys,
     me,
     metrics,
+    notifications,
     oidc,
     playbooks,
     servers,
@@ -80,6 +81,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
     app.register_blueprint(settings_api.blueprint, url_prefix="/api/v1/settings")
+    app.register_blueprint(notifications.blueprint, url_prefix="/api/v1/notification-targets")
     app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
     install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)

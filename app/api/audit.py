@@ -80,6 +80,11 @@ AUDITED: Final[dict[str, Audited]] = {
     "keys.revoke_key": Audited("key.revoke", "api_key", "key_id"),
     # The summary is each setting's old and new value, which the handler leaves in g.audit_summary.
     "settings.change_settings": Audited("settings.change", "settings", id_field=None),
+    # The secret given shows as "(set)" (app/audit.py's rule); a random one is in no row.
+    "notifications.create_target": Audited("notification_target.create", "notification_target"),
+    "notifications.update_target": Audited("notification_target.update", "notification_target", "target_id"),
+    "notifications.delete_target": Audited("notification_target.delete", "notification_target", "target_id"),
+    "notifications.test_target": Audited("notification_target.test", "notification_target", "target_id"),
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"

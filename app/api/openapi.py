@@ -44,6 +44,8 @@ CONFLICTS: Final = {
     ("delete", "/api/v1/credentials/{credential_id}"),
     ("post", "/api/v1/users"),
     ("patch", "/api/v1/users/{user_id}"),
+    ("post", "/api/v1/notification-targets"),
+    ("patch", "/api/v1/notification-targets/{target_id}"),
 }
 
 

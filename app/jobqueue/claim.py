@@ -19,6 +19,7 @@ from app.jobkinds import runs_alone
 from app.jobqueue.announce import JobEvents
 from app.jobstates import CLAIMED
 from app.models import Credential, Job, Server, Worker
+from app.notifications.outbox import queue_ended
 
 # Any constant works; every process that claims from this database uses the same one.
 CLAIM_LOCK_KEY: Final = 0x4E52_434C
@@ -83,6 +84,7 @@ def _interrupt_playbook_jobs(job_ids: list[str]) -> None:
         become_password_enc=None,
         secret_parameters_enc=None,
     ).where(Job.id.in_(job_ids) & Job.status.in_(CLAIMED)).execute()
+    queue_ended(job_ids)
 
 
 def _one_kind_of_run(candidates: list[tuple[str, str]]) -> list[str]:

@@ -16,6 +16,7 @@ from app.jobqueue.announce import JobEvents
 from app.jobqueue.reads import get_job
 from app.jobstates import CLAIMED
 from app.models import Credential, Job, Server
+from app.notifications.outbox import queue_ended
 from app.scopes import Visible
 
 
@@ -69,6 +70,7 @@ def finish_job(
             become_password_enc=None,
             secret_parameters_enc=None,
         ).where(Job.id == job_id).execute()
+        queue_ended([job_id])  # its notifications stand or fall with the end itself
     events.changed([job_id])
     return Ended(status, started_at)
 
@@ -97,6 +99,7 @@ def cancel_job(
                 secret_parameters_enc=None,
                 canceled_by=canceled_by,
             ).where((Job.id == job.id) & (Job.status == "queued")).execute()
+            queue_ended([job.id])
         elif job.status in CLAIMED:
             if job.cancel_requested_at is None:
                 Job.update(cancel_requested_at=now, canceled_by=canceled_by).where(Job.id == job.id).execute()
@@ -202,6 +205,7 @@ def lose_contact(
                 become_password_enc=None,
                 secret_parameters_enc=None,
             ).where(Job.id == job_id).execute()
+            queue_ended([job_id])
             outcome: Ended | str = Ended("failed", job.started_at)
         else:
             delay = min(REATTACH_DELAY_MAX_S, max(REATTACH_DELAY_MIN_S, out_of_reach / 4))

@@ -3,7 +3,7 @@
 //   #/run         submit a job       #/jobs?...       jobs list (filters in the query)
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
 //   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
-//   #/settings    runtime settings (admins)
+//   #/settings    runtime settings (admins)   #/notifications   notification targets (admins)
 //   #/templates   job templates      #/templates/<id> one template: launch, edit, versions
 // A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
 "use strict";
@@ -16,6 +16,7 @@ import { dashboard } from "./dashboard.js";
 import { job } from "./job.js";
 import { jobs } from "./jobs.js";
 import { keys } from "./keys.js";
+import { notifications } from "./notifications.js";
 import { run } from "./run.js";
 import { servers } from "./servers.js";
 import * as signin from "./signin.js";
@@ -24,8 +25,8 @@ import { templates } from "./templates.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, templates, denied];
-const ROUTES = { servers, run, keys, users, audit, settings, templates };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, templates, notifications, denied];
+const ROUTES = { servers, run, keys, users, audit, settings, templates, notifications };
 let active = null;
 
 function route() {

@@ -522,6 +522,15 @@ PROBES: dict[str, Probe] = {
     "audit.list_audit": unscoped_only("GET", "/api/v1/audit"),
     "settings.list_settings": unscoped_only("GET", "/api/v1/settings"),
     "settings.change_settings": unscoped_only("PATCH", "/api/v1/settings", {"log_level": "debug"}),
+    "notifications.list_targets": unscoped_only("GET", "/api/v1/notification-targets"),
+    "notifications.create_target": unscoped_only(
+        "POST", "/api/v1/notification-targets", {"name": "n", "url": "http://127.0.0.1:9/", "events": ["job.failed"]}
+    ),
+    "notifications.get_target": unscoped_only("GET", "/api/v1/notification-targets/x"),
+    "notifications.update_target": unscoped_only("PATCH", "/api/v1/notification-targets/x", {"enabled": False}),
+    "notifications.delete_target": unscoped_only("DELETE", "/api/v1/notification-targets/x"),
+    "notifications.list_deliveries": unscoped_only("GET", "/api/v1/notification-targets/x/deliveries"),
+    "notifications.test_target": unscoped_only("POST", "/api/v1/notification-targets/x/test"),
 }
 
 
