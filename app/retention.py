@@ -32,7 +32,8 @@ from app.db import Database, is_postgresql
 from app.db import rows as db_rows
 from app.errors import Conflict
 from app.jobstates import ACTIVE, ENDED
-from app.models import AuditEvent, Job, JobChunk
+from app.models import AuditEvent, Job, JobChunk, Notification
+from app.notifications.outbox import DEAD, DELIVERED
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,24 @@ def prune_audit(cutoff: datetime, batch: int) -> list[datetime]:
     return [at for _, at in found]
 
 
+def _delivery_expired(cutoff: datetime) -> Any:
+    # Pending notifications stay whatever their age: they are still owed to their receiver.
+    return Notification.state.in_((DELIVERED, DEAD)) & (Notification.created_at < cutoff)
+
+
+def survey_deliveries(cutoff: datetime) -> tuple[int, datetime | None, datetime | None]:
+    return _survey(Notification.select().where(_delivery_expired(cutoff)), Notification.created_at)
+
+
+def prune_deliveries(cutoff: datetime, batch: int) -> list[datetime]:
+    """Delivered and dead notifications, their attempts with them (the foreign key cascades)."""
+    query = Notification.select(Notification.id, Notification.created_at).where(_delivery_expired(cutoff))
+    found = db_rows(query.order_by(Notification.created_at).limit(batch))
+    if found:
+        Notification.delete().where(Notification.id.in_([row_id for row_id, _ in found])).execute()
+    return [at for _, at in found]
+
+
 # In the order a pass prunes them. Another kind (notification deliveries, ...) is one more entry here, with its
 # runtime setting in app/runtime_settings.py REGISTRY.
 KINDS: Final[dict[str, Prunable]] = {
@@ -138,6 +157,13 @@ KINDS: Final[dict[str, Prunable]] = {
         Prunable("output", "job output", "output_retention_days", survey_output, prune_output),
         Prunable("jobs", "ended jobs", "job_retention_days", survey_jobs, prune_jobs),
         Prunable("audit", "audit rows", "audit_retention_days", survey_audit, prune_audit),
+        Prunable(
+            "deliveries",
+            "notification deliveries",
+            "notification_retention_days",
+            survey_deliveries,
+            prune_deliveries,
+        ),
     )
 }
 

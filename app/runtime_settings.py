@@ -93,6 +93,10 @@ REGISTRY: Final[dict[str, Changeable]] = {
         Changeable(
             "output_retention_days", "the pruner reads it at each pass (at start, then hourly); 0 stops pruning"
         ),
+        Changeable(
+            "notification_retention_days",
+            "the pruner reads it at each pass (at start, then hourly); 0 stops pruning",
+        ),
         Changeable("max_job_timeout", "job submissions and duplicates are checked against it"),
         Changeable("log_level", "each process (API and worker) sets its level within about a second"),
         Changeable("rate_limit", "the next request counts against it (a changed limit starts a fresh count)"),

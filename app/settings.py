@@ -258,6 +258,12 @@ class Settings:
         "Days an ended job's output is kept after it finished; then only the output goes (the job keeps its status "
         "and exit code, and says output_pruned_at) (0: kept forever).",
     )
+    notification_retention_days: int = _setting(
+        30,
+        _int_in(0, 100 * 365),
+        "Days a delivered or dead notification (with its attempts) is kept after its event; pending ones are never "
+        "pruned (0: kept forever).",
+    )
     session_idle_minutes: int = _setting(
         60, _int_in(1, 7 * 24 * 60), "Minutes without a request after which a browser session ends (sign in again)."
     )

@@ -40,7 +40,6 @@ KEY_NAMESPACE: Final = uuid.UUID("8d0c6a52-3f1e-4c44-9a55-6e6f74696679")
 MAX_BACKOFF_S: Final = 3600.0
 # A delivery's lease outlasts its POST (DELIVERY_TIMEOUT_S in delivery.py) many times over.
 LEASE_S: Final = 120.0
-PRUNE_BATCH: Final = 500
 
 
 def idempotency_key(target_id: str, event: str, subject_id: str) -> str:
@@ -249,18 +248,3 @@ def list_deliveries(target_id: str, limit: int) -> list[Delivery]:
         for attempt in query.order_by(NotificationAttempt.number, NotificationAttempt.id):
             attempts[attempt.notification_id].append(attempt)
     return [Delivery(n, attempts[n.id]) for n in found]
-
-
-def prune_deliveries(older_than: datetime, batch: int = PRUNE_BATCH) -> int:
-    """Delete at most ``batch`` delivered or dead notifications queued before ``older_than`` (their attempts with
-    them): one short transaction. Pending ones stay whatever their age. For the retention pruner."""
-    oldest = (
-        Notification.select(Notification.id)
-        .where(Notification.state.in_((DELIVERED, DEAD)) & (Notification.created_at < older_than))
-        .order_by(Notification.created_at)
-        .limit(batch)
-    )
-    ids = [row.id for row in oldest]
-    if not ids:
-        return 0
-    return int(Notification.delete().where(Notification.id.in_(ids)).execute())

@@ -30,6 +30,9 @@ class SettingsPatch(RequestModel):
     output_retention_days: int | None = Field(
         None, description="Days an ended job's output is kept after it finished (0: forever)." + NULL_RESETS
     )
+    notification_retention_days: int | None = Field(
+        None, description="Days a delivered or dead notification is kept (0: forever)." + NULL_RESETS
+    )
     max_job_timeout: int | None = Field(None, description="Largest job timeout accepted, in seconds." + NULL_RESETS)
     log_level: str | None = Field(None, description="debug, info, warning or error." + NULL_RESETS)
     rate_limit: int | None = Field(None, description="Requests per minute per client (0: none)." + NULL_RESETS)

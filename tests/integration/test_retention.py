@@ -125,7 +125,7 @@ async def test_prune_and_its_dry_run_keep_young_and_active_jobs(
     # One audit row for the prune itself, with the counts.
     row = raw_db.execute_sql("SELECT actor, summary FROM audit_event WHERE action = 'retention.prune'").fetchall()
     assert [(actor, json.loads(summary)) for actor, summary in row] == [
-        (f"cli:{getpass.getuser()}", {"output": 3, "jobs": 2, "audit": 1})
+        (f"cli:{getpass.getuser()}", {"output": 3, "jobs": 2, "audit": 1, "deliveries": 0})
     ]
 
     code, lines, _ = prune(settings, "--dry-run")
@@ -133,4 +133,5 @@ async def test_prune_and_its_dry_run_keep_young_and_active_jobs(
         "job output: none older than 30 days",
         "ended jobs: none older than 60 days",
         "audit rows: none older than 400 days",
+        "notification deliveries: none older than 30 days",
     ]

@@ -20,7 +20,15 @@ from app import audit
 from app.api.context import RUNTIME_KEY
 from app.apikeys import create_key
 from app.clock import utcnow
-from app.models import AuditEvent, BrowserSession, Job, SigninFailure
+from app.models import (
+    AuditEvent,
+    BrowserSession,
+    Job,
+    Notification,
+    NotificationAttempt,
+    NotificationTarget,
+    SigninFailure,
+)
 from app.runtime import Runtime
 from app.runtime_settings import REGISTRY
 from app.schemas.settings import SettingsPatch
@@ -180,18 +188,47 @@ async def test_each_registered_setting_takes_effect_without_a_restart(
     assert runtime.database.call(lambda: AuditEvent.get_or_none(AuditEvent.id == old)) is not None  # 400 days
     await patch(audit_retention_days=5)
     swept = runtime.pruner.run_pass()
-    assert swept is not None and [s.count for s in swept] == [0, 0, 1]
+    assert swept is not None and [s.count for s in swept] == [0, 0, 1, 0]
     assert runtime.database.call(lambda: AuditEvent.get_or_none(AuditEvent.id == old)) is None
 
     # output_retention_days, then job_retention_days: the output goes, then the job.
     ended = runtime.database.call(lambda: past_job(history_server(), days_ago=10))
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0]  # 0: kept forever
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0]  # 0: kept forever
     await patch(output_retention_days=5)
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [1, 0, 0]
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [1, 0, 0, 0]
     assert runtime.database.call(lambda: Job.get_by_id(ended).output_pruned_at) is not None
     await patch(job_retention_days=5)
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 1, 0]
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 1, 0, 0]
     assert runtime.database.call(lambda: Job.get_or_none(Job.id == ended)) is None
+
+    # notification_retention_days: delivered and dead deliveries go with their attempts; a pending one stays.
+    def old_deliveries() -> dict[str, str]:
+        target = NotificationTarget.create(name="old", url="http://127.0.0.1:9/", secret_enc="-", events="[]")
+        made: dict[str, str] = {}
+        for state in ("delivered", "dead", "pending"):
+            row = Notification.create(
+                target=target,
+                event="job.failed",
+                subject_id=str(uuid.uuid4()),
+                idempotency_key=str(uuid.uuid4()),
+                payload="{}",
+                state=state,
+                created_at=utcnow() - timedelta(days=40),
+            )
+            NotificationAttempt.create(notification=row, number=1, duration_ms=3, status=500)
+            made[state] = row.id
+        return made
+
+    await patch(notification_retention_days=0)
+    runtime.database.call(old_deliveries)
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0]  # 0: kept forever
+    await patch(notification_retention_days=30)
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 2]
+
+    def left() -> tuple[set[str], int]:
+        return {str(n.state) for n in Notification.select()}, NotificationAttempt.select().count()
+
+    assert runtime.database.call(left) == ({"pending"}, 1)
 
     # log_level: this process's level (other processes: tests/e2e/test_runtime_settings_nodes.py).
     await patch(log_level="warning")
