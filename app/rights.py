@@ -71,6 +71,12 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("audit.list_audit", "GET", "/audit", "admin", "who did what; never a secret"),
     _r("settings.list_settings", "GET", "/settings", "admin", "settings that may change at runtime"),
     _r("settings.change_settings", "PATCH", "/settings", "admin", "without a restart; audited old → new"),
+    _r("schedules.list_schedules", "GET", "/schedules", "viewer", "with the next runs; secret values never shown"),
+    _r("schedules.get_schedule", "GET", "/schedules/<schedule_id>", "viewer"),
+    _r("schedules.schedule_runs", "GET", "/schedules/<schedule_id>/runs", "viewer"),
+    _r("schedules.create_schedule", "POST", "/schedules", "operator", "launches as the operator would"),
+    _r("schedules.update_schedule", "PATCH", "/schedules/<schedule_id>", "operator"),
+    _r("schedules.delete_schedule", "DELETE", "/schedules/<schedule_id>", "operator"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

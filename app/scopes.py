@@ -146,6 +146,13 @@ ENDPOINT_SCOPES: Final[dict[str, ScopeRule]] = {
     "audit.list_audit": "unscoped",
     "settings.list_settings": "unscoped",  # deployment-wide: not any one group's
     "settings.change_settings": "unscoped",
+    # A schedule is in scope iff its template is (all of the template's servers are).
+    "schedules.list_schedules": "filtered",
+    "schedules.get_schedule": "object",
+    "schedules.schedule_runs": "object",
+    "schedules.create_schedule": "targets",
+    "schedules.update_schedule": "object",
+    "schedules.delete_schedule": "object",
 }
 
 

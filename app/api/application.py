@@ -20,6 +20,7 @@ from app.api import (
     metrics,
     oidc,
     playbooks,
+    schedules,
     servers,
     settings_api,
     signin,
@@ -78,6 +79,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(me.blueprint, url_prefix="/api/v1/me")
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
     app.register_blueprint(settings_api.blueprint, url_prefix="/api/v1/settings")
+    app.register_blueprint(schedules.blueprint, url_prefix="/api/v1/schedules")
     app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
     install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)

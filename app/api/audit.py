@@ -71,6 +71,10 @@ AUDITED: Final[dict[str, Audited]] = {
     "keys.revoke_key": Audited("key.revoke", "api_key", "key_id"),
     # The summary is each setting's old and new value, which the handler leaves in g.audit_summary.
     "settings.change_settings": Audited("settings.change", "settings", id_field=None),
+    # The summary names the parameters given, never their values (the handler leaves it in g.audit_summary).
+    "schedules.create_schedule": Audited("schedule.create", "schedule"),
+    "schedules.update_schedule": Audited("schedule.update", "schedule", "schedule_id"),
+    "schedules.delete_schedule": Audited("schedule.delete", "schedule", "schedule_id"),
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"
