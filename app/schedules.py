@@ -76,7 +76,8 @@ def _stored_values(template_id: str, values: Mapping[str, object], vault: Vault)
     parameters = parameters_of(definition_of(get_template(template_id)))
     converted = convert_values(parameters, values)
     secrets = secrets_of(parameters, converted)
-    plain = {name: value for name, value in values.items() if name not in secrets}
+    # As converted ("7" given is 7 stored); defaults left to each launch, which takes the template's then.
+    plain = {name: value for name, value in converted.items() if name in values and name not in secrets}
     return json.dumps(plain), vault.encrypt(json.dumps(secrets)) if secrets else None
 
 
