@@ -33,13 +33,14 @@ async def test_schedule_api_round_trip(app: Quart, client: Client) -> None:
         "timezone": "Europe/Berlin",
         "parameters": {"days": "7", "token": "s3cret-value"},
     }
-    for bad, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"cron": "61 * * * *"}, "cron"),
         ({"parameters": {"days": 0}}, "parameters.days"),
         ({"template": "nope"}, "Template"),
         ({"overlap": "maybe"}, "overlap"),
-    ]:
+    ]
+    for bad, field in cases:
         refused = await client.post("/api/v1/schedules", json={**body, **bad})
         answer = await refused.get_json()
         assert refused.status_code in (400, 404) and answer["success"] is False, bad
