@@ -19,6 +19,7 @@ import pytest
 
 from app.db import Database
 from app.templates import create_template
+from tests.harness.cli import run_command
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 from tests.harness.wait import wait_until
@@ -155,3 +156,12 @@ def test_each_tick_fires_once_and_restarts_honour_the_missed_policy(
             assert sum(run["message"] is not None and run["message"].startswith("catch-up") for run in history) == (
                 1 if policy == "run_once" else 0
             )
+
+        # The CLI over the same API: list, enable, disable, delete.
+        cli = {"NEWREMORA_URL": services[1].base_url}
+        listed = run_command(cli, tmp_path, "schedules", "list")
+        assert "every-run_once" in listed and "every-skip" in listed and "launched" in listed
+        assert "enabled, next run" in run_command(cli, tmp_path, "schedules", "enable", "every-skip")
+        assert "disabled" in run_command(cli, tmp_path, "schedules", "disable", "every-skip")
+        run_command(cli, tmp_path, "schedules", "delete", "every-skip")
+        assert "every-skip" not in run_command(cli, tmp_path, "schedules", "list")
