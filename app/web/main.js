@@ -3,6 +3,7 @@
 //   #/run         submit a job       #/jobs?...       jobs list (filters in the query)
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
 //   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
+//   #/schedules   schedules: next runs, create, enable/disable, recent runs
 //   #/settings    runtime settings (admins)
 // A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
 "use strict";
@@ -18,12 +19,13 @@ import { keys } from "./keys.js";
 import { run } from "./run.js";
 import { servers } from "./servers.js";
 import * as signin from "./signin.js";
+import { schedules } from "./schedules.js";
 import { settings } from "./settings.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, denied];
-const ROUTES = { servers, run, keys, users, audit, settings };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, schedules, settings, denied];
+const ROUTES = { servers, run, keys, users, audit, schedules, settings };
 let active = null;
 
 function route() {
