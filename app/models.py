@@ -419,6 +419,48 @@ class NotificationAttempt(BaseModel):
         indexes = ((("notification", "number"), False),)
 
 
+class Schedule(BaseModel):
+    """A template launched on a cron expression in a time zone (app/schedules.py). ``next_run_at`` is the claim:
+    a process fires a tick by moving it on with compare-and-set, in the transaction that records the run."""
+
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100, unique=True)
+    # No foreign key: deleting the template leaves the schedule, whose next run then says why it failed.
+    template_id = pw.CharField(max_length=36, index=True)
+    # The launch's values as JSON, secrets left out; those are here encrypted (the vault), never returned.
+    parameters = pw.TextField(default="{}")
+    secret_parameters_enc = pw.TextField(null=True)
+    cron = pw.CharField(max_length=120)
+    timezone = pw.CharField(max_length=64)
+    enabled = pw.BooleanField(default=True)
+    overlap = pw.CharField(max_length=8, default="skip")  # skip | queue
+    missed = pw.CharField(max_length=8, default="run_once")  # run_once | skip
+    next_run_at = UtcDateTimeField(null=True, index=True)  # null while disabled
+    # The user who made it (None: the local owner or an administrator key of no user); disabled, it stops firing.
+    owner_user_id = pw.CharField(max_length=36, null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=255, null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
+    updated_by = pw.CharField(max_length=255, null=True)
+
+
+class ScheduleRun(BaseModel):
+    """One claimed tick of a schedule and what came of it (launched, skipped_overlap, skipped_missed, failed)."""
+
+    id = pw.BigAutoField()
+    schedule_id = pw.CharField(max_length=36)
+    due_at = UtcDateTimeField()
+    fired_at = UtcDateTimeField(default=utcnow)
+    outcome = pw.CharField(max_length=16)
+    message = pw.TextField(null=True)
+    job_id = pw.CharField(max_length=36, null=True)  # the first job of the launch
+    batch_id = pw.CharField(max_length=36, null=True)
+    job_count = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("schedule_id", "due_at"), True),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -441,4 +483,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     NotificationTarget,
     Notification,
     NotificationAttempt,
+    Schedule,
+    ScheduleRun,
 )

@@ -85,6 +85,12 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("notifications.delete_target", "DELETE", "/notification-targets/<target_id>", "admin"),
     _r("notifications.list_deliveries", "GET", "/notification-targets/<target_id>/deliveries", "admin"),
     _r("notifications.test_target", "POST", "/notification-targets/<target_id>/test", "admin", "sends a test event"),
+    _r("schedules.list_schedules", "GET", "/schedules", "viewer", "with the next runs; secret values never shown"),
+    _r("schedules.get_schedule", "GET", "/schedules/<schedule_id>", "viewer"),
+    _r("schedules.schedule_runs", "GET", "/schedules/<schedule_id>/runs", "viewer"),
+    _r("schedules.create_schedule", "POST", "/schedules", "operator", "launches as the operator would"),
+    _r("schedules.update_schedule", "PATCH", "/schedules/<schedule_id>", "operator"),
+    _r("schedules.delete_schedule", "DELETE", "/schedules/<schedule_id>", "operator"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

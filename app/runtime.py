@@ -24,6 +24,7 @@ from app.playbooks import open_directory
 from app.retention import Pruner
 from app.runner.config import runner_config
 from app.runtime_settings import LiveSettings, SettingsWatcher
+from app.schedule_ticker import ScheduleTicker
 from app.settings import Settings
 from app.sse.broker import Broker, ThreadSafeNotifier
 from app.sse.listen import PostgresListener
@@ -77,6 +78,7 @@ class Runtime:
     # The settings an administrator may change while the service runs (app/runtime_settings.py), from memory.
     live_settings: LiveSettings = field(init=False)
     settings_watcher: SettingsWatcher | None = None
+    schedule_ticker: ScheduleTicker | None = None
 
     def __post_init__(self) -> None:
         self.live_settings = LiveSettings(self.settings)
@@ -151,6 +153,11 @@ class Runtime:
             # Notifications are delivered where jobs run: an API-only node leaves them to its worker processes.
             self.deliverer = Deliverer(self.settings, self.database, self.vault)
             self.deliverer.start()
+            # Schedules fire where workers run (serve and worker): the claim makes each tick fire once in all.
+            self.schedule_ticker = ScheduleTicker(
+                self.database, self.vault, lambda: self.live_settings.max_job_timeout, self.wake_workers
+            )
+            self.schedule_ticker.start()
 
     def wake_workers(self) -> None:
         if self.workers is not None:
@@ -186,6 +193,8 @@ class Runtime:
         return cls(settings=settings, database=database, vault=vault)
 
     def close(self) -> None:
+        if self.schedule_ticker is not None:
+            self.schedule_ticker.stop()
         if self.settings_watcher is not None:
             self.settings_watcher.stop()
         if self.pruner is not None:

@@ -163,6 +163,13 @@ ENDPOINT_SCOPES: Final[dict[str, ScopeRule]] = {
     "notifications.delete_target": "unscoped",
     "notifications.list_deliveries": "unscoped",
     "notifications.test_target": "unscoped",
+    # A schedule is in scope iff its template is (all of the template's servers are).
+    "schedules.list_schedules": "filtered",
+    "schedules.get_schedule": "object",
+    "schedules.schedule_runs": "object",
+    "schedules.create_schedule": "targets",
+    "schedules.update_schedule": "object",
+    "schedules.delete_schedule": "object",
 }
 
 

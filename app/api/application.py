@@ -21,6 +21,7 @@ from app.api import (
     notifications,
     oidc,
     playbooks,
+    schedules,
     servers,
     settings_api,
     signin,
@@ -82,6 +83,7 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
     app.register_blueprint(settings_api.blueprint, url_prefix="/api/v1/settings")
     app.register_blueprint(notifications.blueprint, url_prefix="/api/v1/notification-targets")
+    app.register_blueprint(schedules.blueprint, url_prefix="/api/v1/schedules")
     app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
     install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)

@@ -85,6 +85,10 @@ AUDITED: Final[dict[str, Audited]] = {
     "notifications.update_target": Audited("notification_target.update", "notification_target", "target_id"),
     "notifications.delete_target": Audited("notification_target.delete", "notification_target", "target_id"),
     "notifications.test_target": Audited("notification_target.test", "notification_target", "target_id"),
+    # The summary names the parameters given, never their values (the handler leaves it in g.audit_summary).
+    "schedules.create_schedule": Audited("schedule.create", "schedule"),
+    "schedules.update_schedule": Audited("schedule.update", "schedule", "schedule_id"),
+    "schedules.delete_schedule": Audited("schedule.delete", "schedule", "schedule_id"),
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"

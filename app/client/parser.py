@@ -11,7 +11,7 @@ from typing import Final
 from app.client.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, URL_VARIABLE
 from app.client.outcome import EXIT_CLIENT, EXIT_LEFT
 
-CLIENT_COMMANDS: Final = ("servers", "run", "jobs", "logs", "cancel", "launch", "templates")
+CLIENT_COMMANDS: Final = ("servers", "run", "jobs", "logs", "cancel", "launch", "templates", "schedules")
 JOB_STATUSES: Final = ("queued", "starting", "running", "completed", "failed", "canceled")
 
 
@@ -40,6 +40,23 @@ def _connection_options() -> argparse.ArgumentParser:
 
 def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common = _connection_options()
+
+    schedules = commands.add_parser("schedules", help="list, create, enable, disable, delete schedules (client)")
+    sched = schedules.add_subparsers(dest="action", required=True)
+    sched_list = sched.add_parser("list", parents=[common], help="list schedules with their next run")
+    sched_list.add_argument("--json", action="store_true", help="the API's data as JSON")
+    sched_create = sched.add_parser("create", parents=[common], help="launch a template on a cron expression")
+    sched_create.add_argument("name")
+    sched_create.add_argument("--template", required=True, help="the template's name or id")
+    sched_create.add_argument("--cron", required=True, help="5 fields, or 6 with seconds first")
+    sched_create.add_argument("--timezone", default="UTC", help="an IANA name (default UTC)")
+    sched_create.add_argument("--overlap", choices=("skip", "queue"), default="skip")
+    sched_create.add_argument("--missed", choices=("run_once", "skip"), default="run_once")
+    sched_create.add_argument("--disabled", action="store_true", help="create it disabled")
+    sched_create.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="a parameter value")
+    for action in ("enable", "disable", "delete"):
+        one = sched.add_parser(action, parents=[common], help=f"{action} a schedule")
+        one.add_argument("schedule", help="its name or id")
 
     servers = commands.add_parser("servers", help="list, add and test servers (client)")
     actions = servers.add_subparsers(dest="action", required=True)
@@ -129,6 +146,13 @@ def run_client_command(args: argparse.Namespace) -> int:
     from app.client.errors import ClientError
     from app.client.jobs import cancel, list_jobs, logs, run
     from app.client.outcome import Outcome
+    from app.client.schedules import (
+        create_schedule,
+        delete_schedule,
+        disable_schedule,
+        enable_schedule,
+        list_schedules,
+    )
     from app.client.servers import add_server, list_servers, test_server
     from app.client.templates import launch, list_templates
 
@@ -141,6 +165,15 @@ def run_client_command(args: argparse.Namespace) -> int:
             if args.command == "servers":
                 handlers = {"list": list_servers, "add": add_server, "test": test_server}
                 outcome = Outcome(handlers[args.action](api, args))
+            elif args.command == "schedules":
+                actions = {
+                    "list": list_schedules,
+                    "create": create_schedule,
+                    "enable": enable_schedule,
+                    "disable": disable_schedule,
+                    "delete": delete_schedule,
+                }
+                outcome = Outcome(actions[args.action](api, args))
             elif args.command == "jobs":
                 outcome = Outcome(list_jobs(api, args))
             elif args.command == "run":

@@ -3,6 +3,7 @@
 //   #/run         submit a job       #/jobs?...       jobs list (filters in the query)
 //   #/jobs/<id>   one job, live log  /?job=<id>       older link to a job's log, still honoured
 //   #/keys        API keys           #/users          users (admins)     #/audit?...  audit trail (admins)
+//   #/schedules   schedules: next runs, create, enable/disable, recent runs
 //   #/settings    runtime settings (admins)   #/notifications   notification targets (admins)
 //   #/templates   job templates      #/templates/<id> one template: launch, edit, versions
 // A view with `needs` (an endpoint) shows "not for your role" instead when /me does not allow it.
@@ -20,13 +21,14 @@ import { notifications } from "./notifications.js";
 import { run } from "./run.js";
 import { servers } from "./servers.js";
 import * as signin from "./signin.js";
+import { schedules } from "./schedules.js";
 import { settings } from "./settings.js";
 import { templates } from "./templates.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, templates, notifications, denied];
-const ROUTES = { servers, run, keys, users, audit, settings, templates, notifications };
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, templates, schedules, notifications, settings, denied];
+const ROUTES = { servers, run, keys, users, audit, templates, schedules, notifications, settings };
 let active = null;
 
 function route() {

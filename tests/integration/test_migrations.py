@@ -32,6 +32,7 @@ ALL_MIGRATIONS = [
     "0013_oidc",
     "0014_runtime_settings",
     "0015_templates",
+    "0016_schedules",
     "0018_notifications",
     "0019_retention",
 ]
@@ -103,6 +104,8 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "notification_target",
         "notification",
         "notification_attempt",
+        "schedule",
+        "schedule_run",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent

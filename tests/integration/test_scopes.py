@@ -17,7 +17,7 @@ from quart.typing import TestClientProtocol as Client
 from app.api.context import RUNTIME_KEY
 from app.apikeys import create_key
 from app.clock import utcnow
-from app.models import Job
+from app.models import Job, JobTemplate, Schedule
 from app.rights import ROUTE_RIGHTS
 from app.runtime import Runtime
 from app.scopes import ENDPOINT_SCOPES, UNSCOPED_ONLY
@@ -468,8 +468,46 @@ async def revoke_key(client: Client, w: World, raw_db: pw.Database) -> None:
 
 
 PLAYBOOK_FIELDS: dict[str, Any] = {"playbook": PLAYBOOK}
+
+
 # Every endpoint: what a caller limited to group web gets, in scope and out of it. In this order (a probe may use
 # what an earlier one made).
+def _schedule_world(raw_db: pw.Database, w: World) -> None:
+    """A template on web1 (in the web scope) and one on db1 with its schedule (out of it), written directly."""
+    with raw_db.bind_ctx([JobTemplate, Schedule]):
+        if JobTemplate.select().where(JobTemplate.name == "tpl-db").exists():
+            return
+        for name, server in (("tpl-web", "web1"), ("tpl-db", "db1")):
+            definition = {"kind": "command", "command": "true", "timeout": 30, "server_id": w.servers[server]}
+            JobTemplate.create(name=name, definition=json.dumps(definition))
+        db_template = JobTemplate.get(JobTemplate.name == "tpl-db")
+        Schedule.create(name="sched-db", template_id=db_template.id, cron="0 0 1 1 *", timezone="UTC")
+
+
+async def create_schedule(client: Client, w: World, raw_db: pw.Database) -> None:
+    _schedule_world(raw_db, w)
+    body = {"name": "sched-web", "template": "tpl-db", "cron": "0 0 1 1 *"}
+    await missing(await client.post("/api/v1/schedules", json=body, headers=w.webop), "Template not found")
+    await ok_data(await client.post("/api/v1/schedules", json={**body, "template": "tpl-web"}, headers=w.webop), 201)
+
+
+async def list_schedules(client: Client, w: World, raw_db: pw.Database) -> None:
+    _schedule_world(raw_db, w)
+    shown = await ok_data(await client.get("/api/v1/schedules", headers=w.webop))
+    assert "sched-db" not in [one["name"] for one in shown["schedules"]]
+    every = await ok_data(await client.get("/api/v1/schedules", headers=w.admin))
+    assert "sched-db" in [one["name"] for one in every["schedules"]]
+
+
+def schedule_object(method: str, suffix: str = "", body: dict[str, Any] | None = None) -> Probe:
+    async def probe(client: Client, w: World, raw_db: pw.Database) -> None:
+        _schedule_world(raw_db, w)
+        path = f"/api/v1/schedules/sched-db{suffix}"
+        await missing(await client.open(path, method=method, json=body, headers=w.webop), "Schedule not found")
+
+    return probe
+
+
 PROBES: dict[str, Probe] = {
     "me.me": me,
     "servers.list_servers": list_servers,
@@ -531,6 +569,12 @@ PROBES: dict[str, Probe] = {
     "notifications.delete_target": unscoped_only("DELETE", "/api/v1/notification-targets/x"),
     "notifications.list_deliveries": unscoped_only("GET", "/api/v1/notification-targets/x/deliveries"),
     "notifications.test_target": unscoped_only("POST", "/api/v1/notification-targets/x/test"),
+    "schedules.create_schedule": create_schedule,
+    "schedules.list_schedules": list_schedules,
+    "schedules.get_schedule": schedule_object("GET"),
+    "schedules.schedule_runs": schedule_object("GET", "/runs"),
+    "schedules.update_schedule": schedule_object("PATCH", body={"enabled": False}),
+    "schedules.delete_schedule": schedule_object("DELETE"),
 }
 
 
