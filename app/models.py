@@ -162,6 +162,13 @@ class Job(BaseModel):
     # Who submitted the job and who asked to cancel it: an audit actor, "kind:name" (app/principals.py).
     submitted_by = pw.CharField(max_length=255, null=True)
     canceled_by = pw.CharField(max_length=255, null=True)
+    # A job launched from a template (app/templates.py): which one and its version then (no foreign key: editing
+    # or deleting the template never changes or blocks its past jobs), and the values it was launched with as
+    # JSON, secrets as "********". The secret values themselves are encrypted until the job ends.
+    template_id = pw.CharField(max_length=36, null=True)
+    template_version = pw.IntegerField(null=True)
+    parameters = pw.TextField(null=True)
+    secret_parameters_enc = pw.TextField(null=True)
 
     @property
     def omitted_bytes(self) -> int:
@@ -315,6 +322,34 @@ class RuntimeSetting(BaseModel):
     changed_by = pw.CharField(max_length=255)
 
 
+class JobTemplate(BaseModel):
+    """A named saved job (app/templates.py): its current definition, as JSON, is also its newest version's."""
+
+    id = IdField(primary_key=True, default=new_id)
+    name = pw.CharField(max_length=100, unique=True)
+    version = pw.IntegerField(default=1)
+    definition = pw.TextField()
+    created_at = UtcDateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=255, null=True)
+    updated_at = UtcDateTimeField(default=utcnow)
+    updated_by = pw.CharField(max_length=255, null=True)
+
+
+class JobTemplateVersion(BaseModel):
+    """Each saved definition of a template, never changed: a job names the version it was launched from."""
+
+    id = pw.BigAutoField()
+    template = pw.ForeignKeyField(JobTemplate, backref="versions", on_delete="CASCADE")
+    template_id: str
+    version = pw.IntegerField()
+    definition = pw.TextField()
+    created_at = UtcDateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=255, null=True)
+
+    class Meta:
+        indexes = ((("template", "version"), True),)
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -332,4 +367,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     BrowserSession,
     SigninFailure,
     RuntimeSetting,
+    JobTemplate,
+    JobTemplateVersion,
 )

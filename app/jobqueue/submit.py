@@ -68,10 +68,13 @@ def create_jobs(
     vault: Vault,
     submitted_by: str | None = None,
     visible: Visible = None,
+    *,
+    recorded: Mapping[str, Any] | None = None,
 ) -> Submitted:
     """One queued job per selected server, in one transaction; several share a new batch id. ``submitted_by``:
     the audit actor who asked (app/principals.py); ``visible``: the servers in their scope (one out of it
-    refuses the whole submission)."""
+    refuses the whole submission). ``recorded``: columns that say where the job comes from rather than what it
+    runs (a template launch's template, version and values), set on each job as given."""
     if new.timeout > max_timeout:
         raise InvalidInput(f"timeout: at most {max_timeout} seconds")
     if new.become is False and (new.become_user is not None or new.become_password is not None):
@@ -89,6 +92,7 @@ def create_jobs(
                 become_password_enc=become_password_enc,
                 submitted_by=submitted_by,
                 **columns,
+                **(recorded or {}),
             )
             for server in selected.servers
         ]

@@ -31,6 +31,7 @@ ALL_MIGRATIONS = [
     "0012_scopes",
     "0013_oidc",
     "0014_runtime_settings",
+    "0015_templates",
 ]
 
 
@@ -95,6 +96,8 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "browser_session",
         "signin_failure",
         "runtime_setting",
+        "job_template",
+        "job_template_version",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent
