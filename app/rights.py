@@ -71,6 +71,11 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("audit.list_audit", "GET", "/audit", "admin", "who did what; never a secret"),
     _r("settings.list_settings", "GET", "/settings", "admin", "settings that may change at runtime"),
     _r("settings.change_settings", "PATCH", "/settings", "admin", "without a restart; audited old → new"),
+    _r("triggers.list_triggers", "GET", "/templates/<template_id>/triggers", "viewer", "never the secrets"),
+    _r("triggers.create_trigger", "POST", "/templates/<template_id>/triggers", "operator", "the secret shown once"),
+    _r("triggers.update_trigger", "PATCH", "/triggers/<trigger_id>", "operator", "enable, disable, mapping, limit"),
+    _r("triggers.delete_trigger", "DELETE", "/triggers/<trigger_id>", "operator"),
+    _r("triggers.rotate_trigger", "POST", "/triggers/<trigger_id>/rotate", "operator", "the new secret shown once"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

@@ -146,6 +146,12 @@ ENDPOINT_SCOPES: Final[dict[str, ScopeRule]] = {
     "audit.list_audit": "unscoped",
     "settings.list_settings": "unscoped",  # deployment-wide: not any one group's
     "settings.change_settings": "unscoped",
+    # A trigger is its template's: visible iff every server the template targets is in scope.
+    "triggers.list_triggers": "object",
+    "triggers.create_trigger": "object",
+    "triggers.update_trigger": "object",
+    "triggers.delete_trigger": "object",
+    "triggers.rotate_trigger": "object",
 }
 
 

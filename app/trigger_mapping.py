@@ -8,25 +8,13 @@ where a value is expected is refused (InvalidInput naming the parameter and the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
 from app.errors import InvalidInput
 
-MAX_PATH: Final = 200
 MAX_MAPPINGS: Final = 100
-_SEGMENT: Final = re.compile(r"^[^.\s]{1,100}$")
 _ABSENT: Final = object()
-
-
-def check_path(path: str) -> str:
-    """A path as the mapping stores it; ValueError with the reason (the schema's validator calls this)."""
-    if not path or len(path) > MAX_PATH:
-        raise ValueError(f"a body path is 1-{MAX_PATH} characters")
-    if not all(_SEGMENT.fullmatch(segment) for segment in path.split(".")):
-        raise ValueError(f"{path!r}: dot-separated keys, none empty, no spaces (e.g. repository.name)")
-    return path
 
 
 def _lookup(body: object, path: str) -> object:

@@ -155,3 +155,16 @@ def _depth(value: Any) -> int:
     if isinstance(value, list):
         return 1 + max((_depth(v) for v in value), default=0)
     return 0
+
+
+MAX_BODY_PATH: Final = 200
+_BODY_PATH_SEGMENT: Final = re.compile(r"^[^.\s]{1,100}$")
+
+
+def check_body_path(path: str) -> str:
+    """A path into a trigger's JSON body (app/trigger_mapping.py): dot-separated keys, a number for a list's item."""
+    if not path or len(path) > MAX_BODY_PATH:
+        raise ValueError(f"a body path is 1-{MAX_BODY_PATH} characters")
+    if not all(_BODY_PATH_SEGMENT.fullmatch(segment) for segment in path.split(".")):
+        raise ValueError(f"{path!r}: dot-separated keys, none empty, no spaces (e.g. repository.name)")
+    return path

@@ -1,7 +1,7 @@
 """Signed triggers (app/triggers.py): table trigger (a template's webhook: its secret encrypted, its parameter
-mapping, its rate limit) and table trigger_delivery (the replay store: one row per accepted signature and per
-delivery id, UNIQUE, pruned once its timestamp can no longer be accepted). Numbered 0017 while 0015 (templates)
-and 0016 land on other branches (app/migrate.py applies by name, in order: job_template exists by then)."""
+mapping, its rate limit) and table trigger_delivery (the replay store: one row per accepted request, the digests
+of its signature and of its delivery id UNIQUE, pruned once its timestamp can no longer be accepted). Numbered 0017
+while 0016 lands on another branch (app/migrate.py applies by name, in order: job_template of 0015 exists by then)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def apply(database: pw.Database) -> None:
         id = pw.BigAutoField()
         trigger = pw.ForeignKeyField(Trigger, on_delete="CASCADE")
         digest = pw.CharField(max_length=64, unique=True)
+        delivery_digest = pw.CharField(max_length=64, unique=True, null=True)
         received_at = UtcDateTimeField()
         expires_at = UtcDateTimeField()
 

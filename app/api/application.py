@@ -13,6 +13,7 @@ from app.api import (
     credentials,
     groups,
     health,
+    hooks,
     inventories,
     jobs,
     keys,
@@ -25,6 +26,7 @@ from app.api import (
     signin,
     stream,
     system,
+    triggers,
     users,
     web,
 )
@@ -79,6 +81,8 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(audit.blueprint, url_prefix="/api/v1/audit")
     app.register_blueprint(settings_api.blueprint, url_prefix="/api/v1/settings")
     app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
+    app.register_blueprint(triggers.blueprint, url_prefix="/api/v1")
+    app.register_blueprint(hooks.blueprint, url_prefix="/hooks")
     install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)
     install_access_control(app, settings)

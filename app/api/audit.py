@@ -71,6 +71,11 @@ AUDITED: Final[dict[str, Audited]] = {
     "keys.revoke_key": Audited("key.revoke", "api_key", "key_id"),
     # The summary is each setting's old and new value, which the handler leaves in g.audit_summary.
     "settings.change_settings": Audited("settings.change", "settings", id_field=None),
+    # The answer holds the new secret once; only the trigger's id is taken from it.
+    "triggers.create_trigger": Audited("trigger.create", "trigger"),
+    "triggers.update_trigger": Audited("trigger.update", "trigger", "trigger_id"),
+    "triggers.delete_trigger": Audited("trigger.delete", "trigger", "trigger_id"),
+    "triggers.rotate_trigger": Audited("trigger.rotate", "trigger", "trigger_id"),
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"

@@ -32,6 +32,7 @@ ALL_MIGRATIONS = [
     "0013_oidc",
     "0014_runtime_settings",
     "0015_templates",
+    "0017_triggers",
 ]
 
 
@@ -98,6 +99,8 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "runtime_setting",
         "job_template",
         "job_template_version",
+        "trigger",
+        "trigger_delivery",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent

@@ -8,8 +8,9 @@ import subprocess
 import pytest
 
 from app.errors import InvalidInput
-from app.trigger_mapping import check_path, values_from_body
+from app.trigger_mapping import values_from_body
 from app.trigger_signatures import new_secret, presented, sign, signature_valid, timestamp_fresh
+from app.validators import check_body_path
 
 # The recipe of docs/orchestration.md ("Signed triggers"), as a shell runs it.
 RECIPE = """printf '%s.%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | awk '{print $NF}'"""
@@ -61,7 +62,7 @@ def test_body_fields_map_to_parameters_by_name_or_by_path() -> None:
     assert values == {"version": "1.2.3", "repo": "web", "commit": "abc", "n": 3}
     with pytest.raises(InvalidInput, match=r"^repo: the body's repository is an object"):
         values_from_body(body, ["repo"], {"repo": "repository"})
-    assert check_path("a.b.0") == "a.b.0"
+    assert check_body_path("a.b.0") == "a.b.0"
     for bad in ("", "a..b", "a b", ".a", "x" * 201):
         with pytest.raises(ValueError, match=r"body path|dot-separated"):
-            check_path(bad)
+            check_body_path(bad)
