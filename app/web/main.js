@@ -19,10 +19,16 @@ import { run } from "./run.js";
 import { servers } from "./servers.js";
 import * as signin from "./signin.js";
 import { settings } from "./settings.js";
+import { showTriggers } from "./triggers.js";
 import { users } from "./users.js";
 
 const denied = { section: "view-denied", nav: null, enter() {}, leave() {} };
-const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, denied];
+// #/templates/<id>: the template's triggers (the templates' detail view takes this over).
+const template = {
+  section: "view-template", nav: null, needs: "triggers.list_triggers",
+  enter(params) { showTriggers(params.id); }, leave() {},
+};
+const VIEWS = [dashboard, servers, run, jobs, job, keys, users, audit, settings, template, denied];
 const ROUTES = { servers, run, keys, users, audit, settings };
 let active = null;
 
@@ -34,6 +40,7 @@ function route() {
   let params = {};
   if (parts[0] === "jobs" && parts[1]) { view = job; params = { id: parts[1] }; }
   else if (parts[0] === "jobs") view = jobs;
+  else if (parts[0] === "templates" && parts[1]) { view = template; params = { id: parts[1] }; }
   else if (ROUTES[parts[0]]) view = ROUTES[parts[0]];
   if (view.needs && !access.can(view.needs)) {
     $("denied-text").textContent = access.current()
