@@ -54,6 +54,15 @@ class PayloadTooLarge(NewRemoraError):
     """Request body too large"""
 
 
+class TooManyRequests(NewRemoraError):
+    """Too many requests"""
+
+    def __init__(self, message: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message)
+        # Seconds until the next request may pass (the answer's Retry-After).
+        self.retry_after = retry_after
+
+
 class DatabaseUnavailable(NewRemoraError):
     """Database unavailable"""
 

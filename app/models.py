@@ -461,6 +461,41 @@ class ScheduleRun(BaseModel):
         indexes = ((("schedule_id", "due_at"), True),)
 
 
+class Trigger(BaseModel):
+    """A template's webhook (app/triggers.py): a request signed with its secret launches the template. The secret
+    is a Fernet token, shown once (on create and on rotate) and never returned again."""
+
+    id = IdField(primary_key=True, default=new_id)
+    template = pw.ForeignKeyField(JobTemplate, backref="triggers", on_delete="CASCADE")
+    template_id: str
+    name = pw.CharField(max_length=100)
+    secret_enc = pw.TextField()
+    enabled = pw.BooleanField(default=True)
+    mapping = pw.TextField(default="{}")  # JSON: parameter name -> dotted path into the body
+    rate_limit = pw.IntegerField()  # accepted requests per minute
+    created_at = UtcDateTimeField(default=utcnow)
+    created_by = pw.CharField(max_length=255)
+    rotated_at = UtcDateTimeField(null=True)
+    last_used_at = UtcDateTimeField(null=True)
+
+
+class TriggerDelivery(BaseModel):
+    """The replay store, one row per accepted request: the digests of its signature and of the sender's delivery
+    id are UNIQUE, so one request launches once however many processes receive it. Kept until its timestamp could
+    no longer be accepted, and a minute at least: the rate limit counts these rows."""
+
+    id = pw.BigAutoField()
+    trigger = pw.ForeignKeyField(Trigger, backref="deliveries", on_delete="CASCADE")
+    trigger_id: str
+    digest = pw.CharField(max_length=64, unique=True)  # of the signature
+    delivery_digest = pw.CharField(max_length=64, unique=True, null=True)  # of the sender's delivery id, if sent
+    received_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField()
+
+    class Meta:
+        indexes = ((("trigger", "received_at"), False), (("expires_at",), False))
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     User,
     Credential,
@@ -485,4 +520,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     NotificationAttempt,
     Schedule,
     ScheduleRun,
+    Trigger,
+    TriggerDelivery,
 )

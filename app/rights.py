@@ -91,6 +91,11 @@ ROUTE_RIGHTS: Final[tuple[RouteRight, ...]] = (
     _r("schedules.create_schedule", "POST", "/schedules", "operator", "launches as the operator would"),
     _r("schedules.update_schedule", "PATCH", "/schedules/<schedule_id>", "operator"),
     _r("schedules.delete_schedule", "DELETE", "/schedules/<schedule_id>", "operator"),
+    _r("triggers.list_triggers", "GET", "/templates/<template_id>/triggers", "viewer", "never the secrets"),
+    _r("triggers.create_trigger", "POST", "/templates/<template_id>/triggers", "operator", "the secret shown once"),
+    _r("triggers.update_trigger", "PATCH", "/triggers/<trigger_id>", "operator", "enable, disable, mapping, limit"),
+    _r("triggers.delete_trigger", "DELETE", "/triggers/<trigger_id>", "operator"),
+    _r("triggers.rotate_trigger", "POST", "/triggers/<trigger_id>/rotate", "operator", "the new secret shown once"),
 )
 
 LEAST_ROLE: Final[dict[str, Role]] = {right.endpoint: right.role for right in ROUTE_RIGHTS}

@@ -170,6 +170,12 @@ ENDPOINT_SCOPES: Final[dict[str, ScopeRule]] = {
     "schedules.create_schedule": "targets",
     "schedules.update_schedule": "object",
     "schedules.delete_schedule": "object",
+    # A trigger is its template's: visible iff every server the template targets is in scope.
+    "triggers.list_triggers": "object",
+    "triggers.create_trigger": "object",
+    "triggers.update_trigger": "object",
+    "triggers.delete_trigger": "object",
+    "triggers.rotate_trigger": "object",
 }
 
 

@@ -236,6 +236,11 @@ class Settings:
     job_rate_limit: int = _setting(
         1000, _int_in(0, 10_000_000), "Job submissions per hour per client address (0: no limit)."
     )
+    trigger_max_body_bytes: int = _setting(
+        256 * 1024,
+        _int_in(1024, 1024**3),
+        "Largest body a signed trigger accepts (413 beyond; the smaller of it and NEWREMORA_MAX_BODY_BYTES).",
+    )
     key_dir: Path | None = _setting(
         None,
         Path,

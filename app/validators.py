@@ -173,3 +173,16 @@ def check_webhook_url(value: str) -> str:
     if any(ch.isspace() for ch in value):
         raise ValueError("must not contain spaces")
     return value
+
+
+MAX_BODY_PATH: Final = 200
+_BODY_PATH_SEGMENT: Final = re.compile(r"^[^.\s]{1,100}$")
+
+
+def check_body_path(path: str) -> str:
+    """A path into a trigger's JSON body (app/trigger_mapping.py): dot-separated keys, a number for a list's item."""
+    if not path or len(path) > MAX_BODY_PATH:
+        raise ValueError(f"a body path is 1-{MAX_BODY_PATH} characters")
+    if not all(_BODY_PATH_SEGMENT.fullmatch(segment) for segment in path.split(".")):
+        raise ValueError(f"{path!r}: dot-separated keys, none empty, no spaces (e.g. repository.name)")
+    return path

@@ -13,6 +13,7 @@ from app.api import (
     credentials,
     groups,
     health,
+    hooks,
     inventories,
     jobs,
     keys,
@@ -28,6 +29,7 @@ from app.api import (
     stream,
     system,
     templates,
+    triggers,
     users,
     web,
 )
@@ -85,6 +87,8 @@ def build_app(settings: Settings) -> Quart:
     app.register_blueprint(notifications.blueprint, url_prefix="/api/v1/notification-targets")
     app.register_blueprint(schedules.blueprint, url_prefix="/api/v1/schedules")
     app.register_blueprint(oidc.blueprint, url_prefix="/auth/oidc")
+    app.register_blueprint(triggers.blueprint, url_prefix="/api/v1")
+    app.register_blueprint(hooks.blueprint, url_prefix="/hooks")
     install_oidc_provider(app, settings)  # a half-made single sign-on configuration stops the start here
     install_audit(app)
     install_access_control(app, settings)

@@ -89,6 +89,11 @@ AUDITED: Final[dict[str, Audited]] = {
     "schedules.create_schedule": Audited("schedule.create", "schedule"),
     "schedules.update_schedule": Audited("schedule.update", "schedule", "schedule_id"),
     "schedules.delete_schedule": Audited("schedule.delete", "schedule", "schedule_id"),
+    # The answer holds the new secret once; only the trigger's id is taken from it.
+    "triggers.create_trigger": Audited("trigger.create", "trigger"),
+    "triggers.update_trigger": Audited("trigger.update", "trigger", "trigger_id"),
+    "triggers.delete_trigger": Audited("trigger.delete", "trigger", "trigger_id"),
+    "triggers.rotate_trigger": Audited("trigger.rotate", "trigger", "trigger_id"),
 }
 # Key prefixes as app/apikeys.py stores them (the first characters of a key): what a failed attempt may record.
 KEY_PREFIX: Final = "nr_"

@@ -25,6 +25,7 @@ STATUS_BY_ERROR: Final[dict[type[errors.NewRemoraError], int]] = {
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
+    errors.TooManyRequests: 429,
     errors.DatabaseUnavailable: 503,
 }
 
@@ -75,6 +76,8 @@ def register_error_handlers(app: Quart) -> None:
         if status >= 500 and not isinstance(error, errors.DatabaseUnwritable):
             log.warning("%s: %s (cause: %s)", type(error).__name__, error.message, error.__cause__)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(error, errors.TooManyRequests):
+            headers = {"Retry-After": str(error.retry_after)}
         return error_response(status, error.message if status != 500 else "Internal server error", headers)
 
     @app.errorhandler(RequestSchemaValidationError)

@@ -40,6 +40,7 @@ function route() {
   if (parts[0] === "jobs" && parts[1]) { view = job; params = { id: parts[1] }; }
   else if (parts[0] === "templates" && parts[1]) { view = templates; params = { id: parts[1] }; }
   else if (parts[0] === "jobs") view = jobs;
+  else if (parts[0] === "templates" && parts[1]) { view = template; params = { id: parts[1] }; }
   else if (ROUTES[parts[0]]) view = ROUTES[parts[0]];
   if (view.needs && !access.can(view.needs)) {
     $("denied-text").textContent = access.current()

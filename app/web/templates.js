@@ -8,6 +8,7 @@
 import * as access from "./access.js";
 import * as api from "./api.js";
 import { $, el, replaceChildren, shortTime, showError } from "./dom.js";
+import { showTriggers } from "./triggers.js";
 
 const TYPES = ["string", "integer", "boolean", "choice", "secret"];
 let current = null;  // the template shown, or null for a new one
@@ -192,6 +193,7 @@ async function show(id) {
   const versions = await api.get(`/templates/${encodeURIComponent(id)}/versions`);
   replaceChildren($("template-versions"), versions.versions.map((one) =>
     el("li", {}, `version ${one.version}, ${shortTime(one.created_at)} by ${one.created_by || "–"}`)));
+  await showTriggers(current.id);
 }
 
 export const templates = {

@@ -30,6 +30,9 @@ def _concrete(path: str) -> str:
 # The single sign-on routes answer HTML pages and redirects to a browser, not the JSON envelope: their refusals
 # are tests/integration/test_oidc.py's.
 BROWSER_PAGES = ("/auth/oidc/",)
+# A signed trigger checks the signature before it reads the body: an unsigned body is a 401 whatever its bytes
+# (tests/e2e/test_triggers.py covers its refusals); the fuzz still walks it (never a 500).
+SIGNED_FIRST = ("/hooks/",)
 
 
 async def _routes(client: Client, takes: str) -> list[tuple[str, str]]:
@@ -37,7 +40,7 @@ async def _routes(client: Client, takes: str) -> list[tuple[str, str]]:
     document = await (await client.get("/openapi.json")).get_json()
     routes = []
     for path, operations in document["paths"].items():
-        if path.startswith(BROWSER_PAGES):
+        if path.startswith(BROWSER_PAGES) or (takes == "body" and path.startswith(SIGNED_FIRST)):
             continue
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})

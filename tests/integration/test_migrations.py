@@ -33,6 +33,7 @@ ALL_MIGRATIONS = [
     "0014_runtime_settings",
     "0015_templates",
     "0016_schedules",
+    "0017_triggers",
     "0018_notifications",
     "0019_retention",
 ]
@@ -106,6 +107,8 @@ def test_migrating_an_empty_database_gives_the_models_schema(empty_databases: tu
         "notification_attempt",
         "schedule",
         "schedule_run",
+        "trigger",
+        "trigger_delivery",
     }
     assert migrated_schema == schema_of(from_models)
     assert apply_migrations(migrated) == []  # idempotent

@@ -54,6 +54,7 @@ class World:
     servers: dict[str, str] = field(default_factory=dict)  # name -> id
     jobs: dict[str, str] = field(default_factory=dict)  # label -> id
     batches: dict[str, str] = field(default_factory=dict)  # label -> batch id
+    triggers: dict[str, str] = field(default_factory=dict)  # label -> trigger id, or template id ("template:web")
 
 
 async def build_world(app: Quart, client: Client) -> World:
@@ -470,6 +471,59 @@ async def revoke_key(client: Client, w: World, raw_db: pw.Database) -> None:
 PLAYBOOK_FIELDS: dict[str, Any] = {"playbook": PLAYBOOK}
 
 
+async def list_triggers(client: Client, w: World, raw_db: pw.Database) -> None:
+    # A template's scope is its targets': one on group web, one on group db (written beside the API).
+    with raw_db.bind_ctx([JobTemplate]):
+        for group in ("web", "db"):
+            definition: dict[str, Any] = {"kind": "command", "command": "true", "group": group, "parameters": []}
+            made = JobTemplate.create(name=f"t-{group}", version=1, definition=json.dumps(definition))
+            w.triggers[f"template:{group}"] = str(made.id)
+    for group in ("web", "db"):
+        path = f"/api/v1/templates/{w.triggers[f'template:{group}']}/triggers"
+        w.triggers[group] = (await ok_data(await client.post(path, json={}, headers=w.admin), 201))["id"]
+    web = await ok_data(await client.get(f"/api/v1/templates/{w.triggers['template:web']}/triggers", headers=w.webop))
+    assert [one["id"] for one in web["triggers"]] == [w.triggers["web"]] and "secret" not in web["triggers"][0]
+    path = f"/api/v1/templates/{w.triggers['template:db']}/triggers"
+    await missing(await client.get(path, headers=w.webop), "Template not found")
+
+
+async def create_trigger(client: Client, w: World, raw_db: pw.Database) -> None:
+    path = "/api/v1/templates/{}/triggers"
+    await missing(
+        await client.post(path.format(w.triggers["template:db"]), json={}, headers=w.webop), "Template not found"
+    )
+    made = await ok_data(await client.post(path.format(w.triggers["template:web"]), json={}, headers=w.webop), 201)
+    assert made["secret"].startswith("nrwh_")
+    assert raw_db.execute_sql("SELECT COUNT(*) FROM trigger").fetchone()[0] == 3  # web twice, db once
+
+
+async def update_trigger(client: Client, w: World, raw_db: pw.Database) -> None:
+    off = {"enabled": False}
+    await missing(
+        await client.patch(f"/api/v1/triggers/{w.triggers['db']}", json=off, headers=w.webop), "Trigger not found"
+    )
+    changed = await ok_data(await client.patch(f"/api/v1/triggers/{w.triggers['web']}", json=off, headers=w.webop))
+    assert changed["enabled"] is False
+    enabled = {row[0]: bool(row[1]) for row in raw_db.execute_sql("SELECT id, enabled FROM trigger").fetchall()}
+    assert enabled[w.triggers["db"]] is True and enabled[w.triggers["web"]] is False
+
+
+async def rotate_trigger(client: Client, w: World, raw_db: pw.Database) -> None:
+    before = dict(raw_db.execute_sql("SELECT id, secret_enc FROM trigger").fetchall())
+    path = "/api/v1/triggers/{}/rotate"
+    await missing(await client.post(path.format(w.triggers["db"]), headers=w.webop), "Trigger not found")
+    assert (await ok_data(await client.post(path.format(w.triggers["web"]), headers=w.webop)))["secret"]
+    after = dict(raw_db.execute_sql("SELECT id, secret_enc FROM trigger").fetchall())
+    assert after[w.triggers["db"]] == before[w.triggers["db"]] and after[w.triggers["web"]] != before[w.triggers["web"]]
+
+
+async def delete_trigger(client: Client, w: World, raw_db: pw.Database) -> None:
+    await missing(await client.delete(f"/api/v1/triggers/{w.triggers['db']}", headers=w.webop), "Trigger not found")
+    await ok_data(await client.delete(f"/api/v1/triggers/{w.triggers['web']}", headers=w.webop))
+    left = {row[0] for row in raw_db.execute_sql("SELECT id FROM trigger").fetchall()}
+    assert w.triggers["db"] in left and w.triggers["web"] not in left
+
+
 # Every endpoint: what a caller limited to group web gets, in scope and out of it. In this order (a probe may use
 # what an earlier one made).
 def _schedule_world(raw_db: pw.Database, w: World) -> None:
@@ -575,6 +629,11 @@ PROBES: dict[str, Probe] = {
     "schedules.schedule_runs": schedule_object("GET", "/runs"),
     "schedules.update_schedule": schedule_object("PATCH", body={"enabled": False}),
     "schedules.delete_schedule": schedule_object("DELETE"),
+    "triggers.list_triggers": list_triggers,
+    "triggers.create_trigger": create_trigger,
+    "triggers.update_trigger": update_trigger,
+    "triggers.rotate_trigger": rotate_trigger,
+    "triggers.delete_trigger": delete_trigger,
 }
 
 
