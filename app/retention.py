@@ -32,7 +32,7 @@ from app.db import Database, is_postgresql
 from app.db import rows as db_rows
 from app.errors import Conflict
 from app.jobstates import ACTIVE, ENDED
-from app.models import AuditEvent, Job, JobChunk, Notification
+from app.models import AuditEvent, Job, JobChunk, Notification, ScheduleRun
 from app.notifications.outbox import DEAD, DELIVERED
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,20 @@ def prune_deliveries(cutoff: datetime, batch: int) -> list[datetime]:
     return [at for _, at in found]
 
 
+def survey_schedule_runs(cutoff: datetime) -> tuple[int, datetime | None, datetime | None]:
+    return _survey(ScheduleRun.select().where(ScheduleRun.due_at < cutoff), ScheduleRun.due_at)
+
+
+def prune_schedule_runs(cutoff: datetime, batch: int) -> list[datetime]:
+    """A schedule's history of ticks, kept as long as the jobs they launched. A tick that old is long past its
+    schedule's next run, so its row no longer guards it against firing twice."""
+    query = ScheduleRun.select(ScheduleRun.id, ScheduleRun.due_at).where(ScheduleRun.due_at < cutoff)
+    found = db_rows(query.order_by(ScheduleRun.id).limit(batch))
+    if found:
+        ScheduleRun.delete().where(ScheduleRun.id.in_([row_id for row_id, _ in found])).execute()
+    return [at for _, at in found]
+
+
 # In the order a pass prunes them. Another kind (notification deliveries, ...) is one more entry here, with its
 # runtime setting in app/runtime_settings.py REGISTRY.
 KINDS: Final[dict[str, Prunable]] = {
@@ -156,6 +170,7 @@ KINDS: Final[dict[str, Prunable]] = {
     for p in (
         Prunable("output", "job output", "output_retention_days", survey_output, prune_output),
         Prunable("jobs", "ended jobs", "job_retention_days", survey_jobs, prune_jobs),
+        Prunable("schedule_runs", "schedule runs", "job_retention_days", survey_schedule_runs, prune_schedule_runs),
         Prunable("audit", "audit rows", "audit_retention_days", survey_audit, prune_audit),
         Prunable(
             "deliveries",

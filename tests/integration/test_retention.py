@@ -88,7 +88,8 @@ async def test_prune_and_its_dry_run_keep_young_and_active_jobs(
     assert lines[0] == "dry run: nothing is deleted"
     assert lines[1].startswith("job output: 3 would go (older than 30 days: ")  # gone, gone_too, stripped
     assert lines[2].startswith("ended jobs: 2 would go (older than 60 days: ")  # gone, gone_too
-    assert lines[3].startswith("audit rows: 1 would go (older than 400 days: ")
+    assert lines[3] == "schedule runs: none older than 60 days"
+    assert lines[4].startswith("audit rows: 1 would go (older than 400 days: ")
     assert stored(raw_db) == before
 
     if db_kind == "postgresql":
@@ -105,7 +106,8 @@ async def test_prune_and_its_dry_run_keep_young_and_active_jobs(
     assert code == 0, stderr
     assert lines[0].startswith("job output: 3 went (older than 30 days: ")
     assert lines[1].startswith("ended jobs: 2 went (older than 60 days: ")
-    assert lines[2].startswith("audit rows: 1 went (older than 400 days: ")
+    assert lines[2] == "schedule runs: none older than 60 days"
+    assert lines[3].startswith("audit rows: 1 went (older than 400 days: ")
     after = stored(raw_db)["jobs"]
     assert set(after) == set(before["jobs"]) - {ids["gone"], ids["gone_too"]}
     assert before["old_audit_rows"] == 1 and stored(raw_db)["old_audit_rows"] == 0
@@ -125,13 +127,14 @@ async def test_prune_and_its_dry_run_keep_young_and_active_jobs(
     # One audit row for the prune itself, with the counts.
     row = raw_db.execute_sql("SELECT actor, summary FROM audit_event WHERE action = 'retention.prune'").fetchall()
     assert [(actor, json.loads(summary)) for actor, summary in row] == [
-        (f"cli:{getpass.getuser()}", {"output": 3, "jobs": 2, "audit": 1, "deliveries": 0})
+        (f"cli:{getpass.getuser()}", {"output": 3, "jobs": 2, "schedule_runs": 0, "audit": 1, "deliveries": 0})
     ]
 
     code, lines, _ = prune(settings, "--dry-run")
     assert lines[1:] == [
         "job output: none older than 30 days",
         "ended jobs: none older than 60 days",
+        "schedule runs: none older than 60 days",
         "audit rows: none older than 400 days",
         "notification deliveries: none older than 30 days",
     ]

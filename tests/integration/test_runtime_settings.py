@@ -27,6 +27,7 @@ from app.models import (
     Notification,
     NotificationAttempt,
     NotificationTarget,
+    ScheduleRun,
     SigninFailure,
 )
 from app.runtime import Runtime
@@ -188,18 +189,26 @@ async def test_each_registered_setting_takes_effect_without_a_restart(
     assert runtime.database.call(lambda: AuditEvent.get_or_none(AuditEvent.id == old)) is not None  # 400 days
     await patch(audit_retention_days=5)
     swept = runtime.pruner.run_pass()
-    assert swept is not None and [s.count for s in swept] == [0, 0, 1, 0]
+    assert swept is not None and [s.count for s in swept] == [0, 0, 0, 1, 0]
     assert runtime.database.call(lambda: AuditEvent.get_or_none(AuditEvent.id == old)) is None
 
     # output_retention_days, then job_retention_days: the output goes, then the job.
     ended = runtime.database.call(lambda: past_job(history_server(), days_ago=10))
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0]  # 0: kept forever
+    tick = runtime.database.call(
+        lambda: (
+            ScheduleRun.create(
+                schedule_id=str(uuid.uuid4()), due_at=utcnow() - timedelta(days=10), outcome="launched", job_id=ended
+            ).id
+        )
+    )
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0, 0]  # 0: kept forever
     await patch(output_retention_days=5)
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [1, 0, 0, 0]
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [1, 0, 0, 0, 0]
     assert runtime.database.call(lambda: Job.get_by_id(ended).output_pruned_at) is not None
     await patch(job_retention_days=5)
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 1, 0, 0]
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 1, 1, 0, 0]  # the job and its tick
     assert runtime.database.call(lambda: Job.get_or_none(Job.id == ended)) is None
+    assert runtime.database.call(lambda: ScheduleRun.get_or_none(ScheduleRun.id == tick)) is None
 
     # notification_retention_days: delivered and dead deliveries go with their attempts; a pending one stays.
     def old_deliveries() -> dict[str, str]:
@@ -221,9 +230,9 @@ async def test_each_registered_setting_takes_effect_without_a_restart(
 
     await patch(notification_retention_days=0)
     runtime.database.call(old_deliveries)
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0]  # 0: kept forever
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0, 0]  # 0: kept forever
     await patch(notification_retention_days=30)
-    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 2]
+    assert [s.count for s in runtime.pruner.run_pass() or []] == [0, 0, 0, 0, 2]
 
     def left() -> tuple[set[str], int]:
         return {str(n.state) for n in Notification.select()}, NotificationAttempt.select().count()
