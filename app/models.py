@@ -436,8 +436,11 @@ class Schedule(BaseModel):
     overlap = pw.CharField(max_length=8, default="skip")  # skip | queue
     missed = pw.CharField(max_length=8, default="run_once")  # run_once | skip
     next_run_at = UtcDateTimeField(null=True, index=True)  # null while disabled
-    # The user who made it (None: the local owner or an administrator key of no user); disabled, it stops firing.
+    # The user who last saved it (None: the local owner or an administrator key of no user); disabled, it stops
+    # firing. Each tick launches within the saving grant's own scope (an API key's) within the owner's scope then
+    # (app/launch_owner.py).
     owner_user_id = pw.CharField(max_length=36, null=True)
+    grant_scope = pw.TextField(null=True)
     created_at = UtcDateTimeField(default=utcnow)
     created_by = pw.CharField(max_length=255, null=True)
     updated_at = UtcDateTimeField(default=utcnow)
@@ -477,6 +480,9 @@ class Trigger(BaseModel):
     created_by = pw.CharField(max_length=255)
     rotated_at = UtcDateTimeField(null=True)
     last_used_at = UtcDateTimeField(null=True)
+    # As a schedule's: who last saved it, and that grant's own scope; a delivery launches within them then.
+    owner_user_id = pw.CharField(max_length=36, null=True)
+    grant_scope = pw.TextField(null=True)
 
 
 class TriggerDelivery(BaseModel):

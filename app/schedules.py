@@ -22,7 +22,8 @@ from app import cron
 from app.clock import utcnow
 from app.errors import Conflict, InvalidInput, NewRemoraError, NotFound
 from app.jobstates import ACTIVE
-from app.models import Job, Schedule, ScheduleRun, User
+from app.launch_owner import Grant, OutOfScope, OwnerDisabled, check_in_scope, visible_at_fire
+from app.models import Job, Schedule, ScheduleRun
 from app.scopes import Visible
 from app.template_params import convert_values, secrets_of
 from app.templates import Launched, definition_of, get_template, launch_template, parameters_of
@@ -108,8 +109,14 @@ def _check_policies(overlap: str, missed: str) -> None:
 
 
 def create_schedule(
-    fields: ScheduleFields, vault: Vault, actor: str, owner_user_id: str | None, visible: Visible = None
+    fields: ScheduleFields,
+    vault: Vault,
+    actor: str,
+    owner_user_id: str | None,
+    visible: Visible = None,
+    grant_scope: str | None = None,
 ) -> Schedule:
+    """``owner_user_id`` and ``grant_scope`` (app/launch_owner.py ``Grant``): each tick launches within them."""
     spec = cron.parse(fields.cron, fields.timezone)
     _check_policies(fields.overlap, fields.missed)
     with Schedule._meta.database.atomic():
@@ -130,6 +137,7 @@ def create_schedule(
                 missed=fields.missed,
                 next_run_at=cron.next_after(spec, utcnow()) if fields.enabled else None,
                 owner_user_id=owner_user_id,
+                grant_scope=grant_scope,
                 created_by=actor,
                 updated_by=actor,
             )
@@ -138,10 +146,16 @@ def create_schedule(
 
 
 def update_schedule(
-    schedule_id: str, changes: Mapping[str, object], vault: Vault, actor: str, visible: Visible = None
+    schedule_id: str,
+    changes: Mapping[str, object],
+    vault: Vault,
+    actor: str,
+    visible: Visible = None,
+    grant: Grant | None = None,
 ) -> Schedule:
     """Only the fields given change. A new expression, zone or an enabling counts from now: ticks passed while
-    disabled are not missed runs."""
+    disabled are not missed runs. With ``grant``, its principal owns the schedule now: whoever last saved it is who
+    its ticks launch as (a caller cannot lend their change a wider owner's scope)."""
     with Schedule._meta.database.atomic():
         schedule = get_schedule(schedule_id, visible)
         if "template" in changes:
@@ -164,6 +178,8 @@ def update_schedule(
             schedule.next_run_at = cron.next_after(spec, utcnow())
         schedule.updated_at = utcnow()
         schedule.updated_by = actor
+        if grant is not None:
+            schedule.owner_user_id, schedule.grant_scope = grant.owner_user_id, grant.scope
         if Schedule.select().where((Schedule.name == schedule.name) & (Schedule.id != schedule.id)).exists():
             raise Conflict(f"name: a schedule named {schedule.name!r} exists")
         schedule.save()
@@ -208,14 +224,9 @@ def _previous_still_active(schedule_id: str) -> bool:
     return bool(Job.select().where(mine & Job.status.in_(ACTIVE)).exists())
 
 
-def _owner_disabled(schedule: Schedule) -> str | None:
-    if schedule.owner_user_id is None:
-        return None
-    owner = User.get_or_none(User.id == schedule.owner_user_id)
-    if owner is None or owner.disabled_at is not None:
-        name = owner.username if owner is not None else schedule.owner_user_id
-        return f"not launched: its owner {name} is disabled (an enabled user must save it again)"
-    return None
+def _owner_visible(schedule: Schedule) -> Visible:
+    """The servers a tick may reach: within its saver's grant and its owner's scope now (OwnerDisabled)."""
+    return visible_at_fire(Grant(schedule.owner_user_id, schedule.grant_scope))
 
 
 def due_schedules(now: datetime) -> list[tuple[str, datetime]]:
@@ -254,7 +265,18 @@ def fire(schedule_id: str, due: datetime, now: datetime, vault: Vault, max_timeo
                 outcome = "skipped_missed"
             else:
                 message = f"catch-up: {message}"
-        refused = _owner_disabled(schedule)
+        visible: Visible = None
+        refused: str | None = None
+        if outcome == "launched":
+            try:
+                visible = _owner_visible(schedule)
+                check_in_scope(str(schedule.template_id), visible)
+            except OwnerDisabled as exc:
+                refused = f"not launched: {exc}"
+            except OutOfScope as exc:
+                refused = f"launch refused: {exc} ({', '.join(exc.servers)})"
+            except NotFound as exc:
+                refused = f"launch refused: {exc}"
         if outcome == "launched" and refused is not None:
             outcome, message = "failed", refused
         elif outcome == "launched" and schedule.overlap == "skip" and _previous_still_active(schedule_id):
@@ -269,6 +291,7 @@ def fire(schedule_id: str, due: datetime, now: datetime, vault: Vault, max_timeo
                         vault=vault,
                         max_timeout=max_timeout,
                         submitted_by=f"schedule:{schedule_id}",
+                        visible=visible,
                     )
             except NewRemoraError as exc:
                 outcome, message = "failed", f"launch refused: {exc}"

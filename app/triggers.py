@@ -21,6 +21,7 @@ import peewee as pw
 
 from app.clock import utcnow
 from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from app.launch_owner import Grant, check_in_scope, visible_at_fire
 from app.models import Trigger, TriggerDelivery
 from app.scopes import Visible
 from app.template_params import Parameter
@@ -79,7 +80,10 @@ def create_trigger(
     vault: Vault,
     actor: str,
     visible: Visible = None,
+    grant: Grant | None = None,
 ) -> NewSecret:
+    """``grant``: who saves it (app/launch_owner.py); each delivery launches within its scope then."""
+    saved_by = grant or Grant(None, None)
     with Trigger._meta.database.atomic():
         template = get_template(template_id, visible)
         _check_mapping(mapping, parameters_of(definition_of(template)))
@@ -92,6 +96,8 @@ def create_trigger(
             mapping=json.dumps(dict(mapping)),
             rate_limit=rate_limit,
             created_by=actor,
+            owner_user_id=saved_by.owner_user_id,
+            grant_scope=saved_by.scope,
         )
     return NewSecret(trigger, secret)
 
@@ -108,10 +114,19 @@ def find_trigger(trigger_id: str, visible: Visible = None) -> Trigger:
     return trigger
 
 
-def update_trigger(trigger_id: str, changes: Mapping[str, Any], visible: Visible = None) -> Trigger:
+def _own(trigger: Trigger, grant: Grant | None) -> None:
+    # Whoever last saved it owns it, as for a schedule: a change never lends the caller a wider owner's scope.
+    if grant is not None:
+        trigger.owner_user_id, trigger.grant_scope = grant.owner_user_id, grant.scope
+
+
+def update_trigger(
+    trigger_id: str, changes: Mapping[str, Any], visible: Visible = None, grant: Grant | None = None
+) -> Trigger:
     """Changes ``name``, ``enabled``, ``mapping`` and ``rate_limit``, those given; never the secret (rotate)."""
     with Trigger._meta.database.atomic():
         trigger = find_trigger(trigger_id, visible)
+        _own(trigger, grant)
         if "mapping" in changes:
             _check_mapping(changes["mapping"], _parameters(trigger.template_id))
             trigger.mapping = json.dumps(dict(changes["mapping"]))
@@ -129,10 +144,11 @@ def delete_trigger(trigger_id: str, visible: Visible = None) -> Trigger:
     return trigger
 
 
-def rotate_secret(trigger_id: str, vault: Vault, visible: Visible = None) -> NewSecret:
+def rotate_secret(trigger_id: str, vault: Vault, visible: Visible = None, grant: Grant | None = None) -> NewSecret:
     """A new secret; the old one is refused from the next request on, in every process."""
     with Trigger._meta.database.atomic():
         trigger = find_trigger(trigger_id, visible)
+        _own(trigger, grant)
         secret = new_secret()
         trigger.secret_enc = vault.encrypt(secret)
         trigger.rotated_at = utcnow()
@@ -177,7 +193,8 @@ def _retry_after(times: list[datetime], limit: int, now: datetime) -> int:
 def deliver(delivery: Delivery, *, vault: Vault, max_timeout: int) -> Launched:
     """Launches the trigger's template once for this request, in one transaction. Conflict: a replay (its
     signature or delivery id seen); TooManyRequests: over the trigger's limit; InvalidInput: a bad value (named);
-    NotFound: the trigger was deleted or disabled meanwhile. Each refusal writes nothing."""
+    NotFound: the trigger was deleted or disabled meanwhile; OwnerDisabled and OutOfScope (403): its owner is
+    disabled, or a target of the template is now outside the owner's scope. Each refusal writes nothing."""
     now = utcnow()
     database = Trigger._meta.database
     with database.atomic():
@@ -190,6 +207,9 @@ def deliver(delivery: Delivery, *, vault: Vault, max_timeout: int) -> Launched:
         if not taken:
             raise NotFound("Trigger not found")
         trigger = Trigger.get_by_id(delivery.trigger_id)
+        # Within its owner's scope as it is now: a server added to the template's group outside it refuses all.
+        visible = visible_at_fire(Grant(trigger.owner_user_id, trigger.grant_scope))
+        check_in_scope(trigger.template_id, visible)
         expires_at = max(datetime.fromtimestamp(delivery.timestamp + TOLERANCE_S, UTC), now + RATE_WINDOW)
         try:
             with database.atomic():  # a savepoint: PostgreSQL's transaction stays usable after the refusal
@@ -229,4 +249,5 @@ def deliver(delivery: Delivery, *, vault: Vault, max_timeout: int) -> Launched:
             vault=vault,
             max_timeout=max_timeout,
             submitted_by=submitter(str(trigger.id)),
+            visible=visible,
         )

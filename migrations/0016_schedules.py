@@ -23,6 +23,7 @@ def apply(database: pw.Database) -> None:
         missed = pw.CharField(max_length=8)
         next_run_at = UtcDateTimeField(null=True, index=True)
         owner_user_id = pw.CharField(max_length=36, null=True)
+        grant_scope = pw.TextField(null=True)
         created_at = UtcDateTimeField()
         created_by = pw.CharField(max_length=255, null=True)
         updated_at = UtcDateTimeField()

@@ -1,7 +1,8 @@
 """Signed triggers (app/triggers.py): table trigger (a template's webhook: its secret encrypted, its parameter
-mapping, its rate limit) and table trigger_delivery (the replay store: one row per accepted request, the digests
-of its signature and of its delivery id UNIQUE, pruned once its timestamp can no longer be accepted). Numbered 0017
-while 0016 lands on another branch (app/migrate.py applies by name, in order: job_template of 0015 exists by then)."""
+mapping, its rate limit, who last saved it and that grant's own scope) and table trigger_delivery (the replay
+store: one row per accepted request, the digests of its signature and of its delivery id UNIQUE, pruned once its
+timestamp can no longer be accepted). Numbered 0017 while 0016 lands on another branch (app/migrate.py applies by
+name, in order: job_template of 0015 exists by then)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def apply(database: pw.Database) -> None:
         created_by = pw.CharField(max_length=255)
         rotated_at = UtcDateTimeField(null=True)
         last_used_at = UtcDateTimeField(null=True)
+        owner_user_id = pw.CharField(max_length=36, null=True)
+        grant_scope = pw.TextField(null=True)
 
         class Meta:
             legacy_table_names = False

@@ -33,6 +33,7 @@ from app.errors import (
     TooManyRequests,
     UnsupportedMediaType,
 )
+from app.launch_owner import OutOfScope, OwnerDisabled
 from app.logs import request_id_var
 from app.schemas.common import Envelope, ErrorEnvelope
 from app.schemas.triggers import HookBody, HookHeaders, HookLaunched
@@ -57,6 +58,8 @@ NOT_VERIFIED: Final = (
     f'"<timestamp>.<body>"> and {TIMESTAMP_HEADER}: <unix seconds>'
 )
 STALE: Final = f"{TIMESTAMP_HEADER} is more than {TOLERANCE_S} s away from this service's clock (or replayed late)"
+OWNER_DISABLED: Final = "This trigger's owner is disabled: an enabled user must save it again (PATCH)"
+OUT_OF_SCOPE: Final = "A target of this trigger's template is outside its owner's scope: nothing was launched"
 _SANE_ID: Final = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 
 
@@ -136,6 +139,7 @@ async def receive(trigger_id: str) -> Response:
     (or empty) whose fields map to the template's parameters. 201: launched, once. 401: signature missing or
     invalid, or no such trigger (alike), or a stale timestamp; 403: the trigger is disabled; 409: a replay (the same
     signature or delivery id again); 422: a bad value (named); 429: over the trigger's rate limit (Retry-After);
+    403 too when the trigger's owner is disabled, or a target of the template is outside the owner's scope now;
     413: a body over NEWREMORA_TRIGGER_MAX_BODY_BYTES."""
     rt = runtime()
     limit = min(rt.settings.trigger_max_body_bytes, rt.settings.max_body_bytes)
@@ -184,6 +188,11 @@ async def receive(trigger_id: str) -> Response:
         return await _refuse(trigger_id, 422, error.message, "bad value")
     except NotFound as error:
         return await _refuse(trigger_id, 404, error.message, "not found")
+    except OwnerDisabled:
+        return await _refuse(trigger_id, 403, OWNER_DISABLED, "owner disabled")
+    except OutOfScope as error:
+        # The sender is no principal of this service: it learns that, not which servers (the audit row names them).
+        return await _refuse(trigger_id, 403, OUT_OF_SCOPE, f"outside the owner's scope: {', '.join(error.servers)}")
     rt.wake_workers()
     answer = _launched(known.trigger_id, launched)
     summary: dict[str, Any] = {

@@ -9,7 +9,7 @@ from typing import Any, Final, cast
 from quart import Blueprint, g
 from quart_schema import tag, validate_request, validate_response
 
-from app import cron, schedules
+from app import cron, launch_owner, schedules
 from app.api.context import current_principal, runtime, visible_servers
 from app.errors import NotFound
 from app.models import Schedule, ScheduleRun
@@ -108,13 +108,18 @@ async def create_schedule(data: ScheduleCreate) -> tuple[Envelope[ScheduleOut], 
     """Create a schedule.
 
     The parameter values are checked against the template's parameters now; the first tick is the next one after
-    now. The creator owns it: if that user is disabled, its ticks are recorded failed and launch nothing."""
+    now. The creator owns it: each tick launches within the creator's scope as it is then (an API key's own scope
+    within its owner's), and is recorded failed, launching nothing, while a target is outside it or the owner is
+    disabled."""
     rt, principal, visible = runtime(), current_principal(), await visible_servers()
     _audit_summary(data.model_dump(mode="json"))
     fields = schedules.ScheduleFields(**data.model_dump())
 
     def save() -> ScheduleOut:
-        made = schedules.create_schedule(fields, rt.vault, principal.actor, principal.user_id, visible)
+        grant = launch_owner.grant_of(principal)
+        made = schedules.create_schedule(
+            fields, rt.vault, principal.actor, grant.owner_user_id, visible, grant_scope=grant.scope
+        )
         return _load_out(made)
 
     return Envelope(data=await rt.database.run(save)), 201
@@ -140,17 +145,15 @@ async def get_schedule(schedule_id: str) -> Envelope[ScheduleOut]:
 async def update_schedule(schedule_id: str, data: ScheduleUpdate) -> Envelope[ScheduleOut]:
     """Change a schedule (enable, disable, ...).
 
-    Only the fields given change; parameters given replace all the values (checked against the template)."""
+    Only the fields given change; parameters given replace all the values (checked against the template). The
+    caller owns it from now on: its ticks launch within the caller's scope."""
     rt, principal, visible = runtime(), current_principal(), await visible_servers()
     changes = data.model_dump(exclude_unset=True)
     _audit_summary(data.model_dump(mode="json", exclude_unset=True))
 
     def save() -> ScheduleOut:
-        changed = schedules.update_schedule(schedule_id, changes, rt.vault, principal.actor, visible)
-        if principal.user_id is not None and changes.get("enabled") is True:
-            # Enabled again by someone: they own it now (its former owner may be the disabled one).
-            changed.owner_user_id = principal.user_id
-            changed.save()
+        grant = launch_owner.grant_of(principal)
+        changed = schedules.update_schedule(schedule_id, changes, rt.vault, principal.actor, visible, grant)
         return _load_out(changed)
 
     return Envelope(data=await rt.database.run(save))

@@ -8,7 +8,7 @@ from typing import Any, Final
 from quart import Blueprint, request
 from quart_schema import tag, validate_request, validate_response
 
-from app import triggers
+from app import launch_owner, triggers
 from app.api.context import current_principal, runtime, visible_servers
 from app.models import Trigger
 from app.schemas.common import Envelope
@@ -62,10 +62,13 @@ async def create_trigger(template_id: str, data: TriggerCreate) -> tuple[Envelop
     """Create a trigger: a URL that launches the template when a request signed with its secret arrives.
 
     The secret is in this answer only: keep it. ``mapping`` names, per parameter, the body field it takes (400
-    for a parameter the template does not have). How to sign: docs/orchestration.md, "Signed triggers"."""
+    for a parameter the template does not have). Its deliveries launch within the creator's scope as it is then
+    (403 while a target is outside it or the creator is disabled). How to sign: docs/orchestration.md, "Signed
+    triggers"."""
     rt = runtime()
     visible = await visible_servers()
     actor = current_principal().actor  # here: the database thread has no request context
+    principal = current_principal()
     made = await rt.database.run(
         lambda: triggers.create_trigger(
             template_id,
@@ -76,6 +79,7 @@ async def create_trigger(template_id: str, data: TriggerCreate) -> tuple[Envelop
             vault=rt.vault,
             actor=actor,
             visible=visible,
+            grant=launch_owner.grant_of(principal),
         )
     )
     return Envelope(data=_with_secret(made)), 201
@@ -88,10 +92,13 @@ async def create_trigger(template_id: str, data: TriggerCreate) -> tuple[Envelop
 async def update_trigger(trigger_id: str, data: TriggerUpdate) -> Envelope[TriggerOut]:
     """Change a trigger: enable or disable it, its name, mapping or rate limit.
 
-    Only the fields given change; a disabled trigger refuses every request (403) until enabled again."""
+    Only the fields given change; a disabled trigger refuses every request (403) until enabled again. The caller
+    owns it from now on: its deliveries launch within the caller's scope."""
     changes = data.model_dump(include=data.model_fields_set)
-    visible = await visible_servers()
-    updated = await runtime().database.run(triggers.update_trigger, trigger_id, changes, visible)
+    visible, principal = await visible_servers(), current_principal()
+    updated = await runtime().database.run(
+        lambda: triggers.update_trigger(trigger_id, changes, visible, launch_owner.grant_of(principal))
+    )
     return Envelope(data=TriggerOut.model_validate(trigger_fields(updated)))
 
 
@@ -113,8 +120,11 @@ async def delete_trigger(trigger_id: str) -> Envelope[TriggerDeleted]:
 async def rotate_trigger(trigger_id: str) -> Envelope[NewTriggerOut]:
     """Rotate a trigger's secret.
 
-    The new secret is in this answer only; the old one is refused from the next request on, by every process."""
-    rt = runtime()
+    The new secret is in this answer only; the old one is refused from the next request on, by every process. The
+    caller owns it from now on: its deliveries launch within the caller's scope."""
+    rt, principal = runtime(), current_principal()
     visible = await visible_servers()
-    made = await rt.database.run(triggers.rotate_secret, trigger_id, rt.vault, visible)
+    made = await rt.database.run(
+        lambda: triggers.rotate_secret(trigger_id, rt.vault, visible, launch_owner.grant_of(principal))
+    )
     return Envelope(data=_with_secret(made))
