@@ -1,9 +1,13 @@
-// Schedules: each with its cron and zone, next run and last outcome; create, enable or disable, delete, and a
-// schedule's recent runs. The API checks everything (cron, zone, parameter values): its 400 is shown as it is.
+// Schedules: each with its cron and zone, next run and last outcome; create (a template chosen from those the
+// caller sees, its typed parameters as a form), enable or disable, delete, and a schedule's recent runs. The API
+// checks everything (cron, zone, parameter values): its 400 is shown as it is.
 "use strict";
 
 import * as api from "./api.js";
 import { $, el, fullTime, replaceChildren, shortTime, showError } from "./dom.js";
+import { parameterField, parameterValues } from "./parameter_fields.js";
+
+let templatesByName = new Map();
 
 function when(iso) {
   return iso ? el("span", { title: fullTime(iso) }, shortTime(iso)) : el("span", { class: "muted" }, "–");
@@ -57,15 +61,25 @@ async function refresh() {
   $("schedules-empty").hidden = data.schedules.length > 0;
 }
 
-function parameters(text) {
-  const values = {};
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    const cut = line.indexOf("=");
-    if (cut < 1) throw new Error(`parameters: write one name=value a line, not ${JSON.stringify(line)}`);
-    values[line.slice(0, cut).trim()] = line.slice(cut + 1);
-  }
-  return values;
+// The chosen template's parameters as fields (the same builder as the template's launch form). The form's own
+// controls are read by id: a parameter may well be called "name" or "cron".
+function showParameterFields() {
+  const template = templatesByName.get($("schedule-template").value);
+  const parameters = template ? template.parameters : [];
+  replaceChildren($("schedule-parameter-fields"), parameters.map(parameterField));
+  $("schedule-parameters").hidden = parameters.length === 0;
+}
+
+async function loadTemplates() {
+  const data = await api.get("/templates");
+  templatesByName = new Map(data.templates.map((template) => [template.name, template]));
+  const select = $("schedule-template");
+  const chosen = select.value;
+  replaceChildren(select,
+    el("option", { value: "" }, data.templates.length ? "choose a template" : "no template yet"),
+    data.templates.map((template) => el("option", { value: template.name, selected: template.name === chosen },
+      template.name)));
+  showParameterFields();
 }
 
 async function create(event) {
@@ -73,16 +87,17 @@ async function create(event) {
   const form = $("schedule-form");
   await act(async () => {
     const body = {
-      name: form.elements.name.value.trim(),
-      template: form.elements.template.value.trim(),
-      cron: form.elements.cron.value.trim(),
-      timezone: form.elements.timezone.value.trim() || "UTC",
-      overlap: form.elements.overlap.value,
-      missed: form.elements.missed.value,
-      parameters: parameters(form.elements.parameters.value),
+      name: $("schedule-name").value.trim(),
+      template: $("schedule-template").value,
+      cron: $("schedule-cron").value.trim(),
+      timezone: $("schedule-timezone").value.trim() || "UTC",
+      overlap: $("schedule-overlap").value,
+      missed: $("schedule-missed").value,
+      parameters: parameterValues($("schedule-parameter-fields")),
     };
     await api.request("POST", "/schedules", { body });
     form.reset();
+    showParameterFields();
   });
 }
 
@@ -95,11 +110,13 @@ export const schedules = {
   enter() {
     if (!wired) {
       $("schedule-form").addEventListener("submit", create);
+      $("schedule-template").addEventListener("change", showParameterFields);
       wired = true;
     }
     $("schedule-runs").hidden = true;
     showError($("schedules-error"), null);
     refresh().catch((error) => showError($("schedules-error"), error));
+    loadTemplates().catch((error) => showError($("schedules-error"), error));
   },
   leave() {},
 };

@@ -1,6 +1,6 @@
 // Job templates: the list, a create/edit form (kind, text, targets, typed parameters), and a launch form built
-// from the typed parameters (a secret as a password input, choices as a select, a boolean as a checkbox). The API
-// checks every value again; its 400 (naming the parameter) is shown as it is.
+// from the typed parameters (app/web/parameter_fields.js). The API checks every value again; its 400 (naming the
+// parameter) is shown as it is.
 //   #/templates        the list and a form for a new template
 //   #/templates/<id>   one template: launch it, edit it (a new version), its versions, its triggers
 "use strict";
@@ -8,6 +8,7 @@
 import * as access from "./access.js";
 import * as api from "./api.js";
 import { $, el, replaceChildren, shortTime, showError } from "./dom.js";
+import { parameterField, parameterValues } from "./parameter_fields.js";
 import { showTriggers } from "./triggers.js";
 
 const TYPES = ["string", "integer", "boolean", "choice", "secret"];
@@ -115,48 +116,12 @@ async function save(event) {
 
 // ----- the launch form --------------------------------------------------------------------------------
 
-function launchField(parameter) {
-  const label = parameter.label || parameter.name;
-  let control;
-  if (parameter.type === "boolean") {
-    control = el("input", { type: "checkbox", name: parameter.name, checked: parameter.default === true });
-  } else if (parameter.type === "choice") {
-    control = el("select", { name: parameter.name, required: parameter.required },
-      parameter.required ? null : el("option", { value: "" }, "–"),
-      parameter.choices.map((choice) => el("option", { value: choice, selected: choice === parameter.default }, choice)));
-  } else if (parameter.type === "integer") {
-    control = el("input", { type: "number", step: 1, name: parameter.name, required: parameter.required && parameter.default === null,
-      min: parameter.min, max: parameter.max, value: parameter.default ?? "" });
-  } else {
-    control = el("input", {
-      type: parameter.type === "secret" ? "password" : "text", name: parameter.name, autocomplete: "off",
-      required: parameter.required && parameter.default === null, value: parameter.default ?? "",
-      pattern: parameter.pattern || undefined,
-    });
-  }
-  control.dataset.type = parameter.type;
-  return el("label", { class: "launch-field", title: parameter.description || "" },
-    `${label}${parameter.required ? " *" : ""} `, control,
-    parameter.description ? el("span", { class: "muted small" }, ` ${parameter.description}`) : null);
-}
-
-function valuesOf(form) {
-  const values = {};
-  for (const control of form.querySelectorAll("[data-type]")) {
-    if (control.dataset.type === "boolean") values[control.name] = control.checked;
-    else if (control.value === "") continue;  // its default, or "is required" from the API
-    else if (control.dataset.type === "integer") values[control.name] = /^-?\d+$/.test(control.value) ? Number(control.value) : control.value;
-    else values[control.name] = control.value;
-  }
-  return values;
-}
-
 async function launch(event) {
   event.preventDefault();
   const form = event.currentTarget;
   if (!form.reportValidity()) return;  // the browser's own message on the field (required, pattern, bounds)
   try {
-    const created = await api.post(`/templates/${encodeURIComponent(current.id)}/launch`, { parameters: valuesOf(form) });
+    const created = await api.post(`/templates/${encodeURIComponent(current.id)}/launch`, { parameters: parameterValues(form) });
     showError($("launch-error"), null);
     location.hash = created.batch_id
       ? `#/jobs?batch_id=${encodeURIComponent(created.batch_id)}`
@@ -188,7 +153,7 @@ async function list() {
 async function show(id) {
   current = await api.get(`/templates/${encodeURIComponent(id)}`);
   $("template-title").textContent = `${current.name} (version ${current.version})`;
-  replaceChildren($("launch-fields"), current.parameters.map(launchField));
+  replaceChildren($("launch-fields"), current.parameters.map(parameterField));
   fillForm(current);
   const versions = await api.get(`/templates/${encodeURIComponent(id)}/versions`);
   replaceChildren($("template-versions"), versions.versions.map((one) =>

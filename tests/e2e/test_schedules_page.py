@@ -1,5 +1,6 @@
-"""The #/schedules view in headless Chromium against a real service on PostgreSQL: a bad time zone's 400 shown,
-a schedule created from the form with its next run, its recent runs listed once it fired, then disabled."""
+"""The #/schedules view in headless Chromium against a real service on PostgreSQL: the template chosen from a
+select of the templates' names, its typed parameters as a form; a bad time zone's 400 shown, a schedule created
+from the form with its next run and the values given, its recent runs listed once it fired, then disabled."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, expect
 
-from app.db import Database
-from app.templates import create_template
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 from tests.harness.wait import wait_until
@@ -27,13 +26,18 @@ def runs(http: httpx.Client, name: str) -> list[dict[str, Any]]:
 
 def test_schedules_page(browser: Browser, tmp_path: Path, pg_env: dict[str, str], sshd: SshTarget) -> None:
     service = Service.start(tmp_path / "svc", pg_env)
-    database = Database(pg_env["NEWREMORA_DATABASE_URL"], threads=1)
     errors: list[str] = []
     try:
         with httpx.Client(base_url=service.base_url, timeout=30) as http:
             server = http.post("/api/v1/servers", json=sshd.server_body("page-target")).json()["data"]["id"]
+            parameters = [
+                {"name": "name", "type": "string", "required": True},  # as the form's own field: kept apart
+                {"name": "loud", "type": "boolean"},
+                {"name": "level", "type": "choice", "choices": ["low", "high"], "default": "low"},
+            ]
             definition = {"kind": "command", "command": "true", "timeout": 30, "server_id": server}
-            database.call(create_template, "noop", definition, "local:local")
+            for body in ({**definition, "name": "noop", "parameters": parameters}, {**definition, "name": "other"}):
+                http.post("/api/v1/templates", json=body).raise_for_status()
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("dialog", Dialog.accept)
@@ -42,14 +46,22 @@ def test_schedules_page(browser: Browser, tmp_path: Path, pg_env: dict[str, str]
             expect(page.locator("#schedules-empty")).to_be_visible()
 
             form = page.locator("#schedule-form")
-            form.locator("[name=name]").fill("often")
-            form.locator("[name=template]").fill("noop")
-            form.locator("[name=cron]").fill("*/2 * * * * *")
-            form.locator("[name=timezone]").fill("Mars/Olympus")
-            form.locator("[name=overlap]").select_option("queue")
+            form.locator("#schedule-name").fill("often")
+            template = form.locator("#schedule-template")
+            expect(template.locator("option")).to_have_text(["choose a template", "noop", "other"])
+            expect(page.locator("#schedule-parameters")).to_be_hidden()
+            template.select_option("noop")
+            fields = page.locator("#schedule-parameter-fields")
+            expect(fields.locator("[data-type]")).to_have_count(3)
+            fields.locator("[name=name]").fill("ann")
+            fields.locator("[name=loud]").check()
+            fields.locator("[name=level]").select_option("high")
+            form.locator("#schedule-cron").fill("*/2 * * * * *")
+            form.locator("#schedule-timezone").fill("Mars/Olympus")
+            form.locator("#schedule-overlap").select_option("queue")
             page.click("#schedule-create")
             expect(page.locator("#schedules-error")).to_contain_text("unknown time zone")
-            form.locator("[name=timezone]").fill("Europe/Berlin")
+            form.locator("#schedule-timezone").fill("Europe/Berlin")
             page.click("#schedule-create")
             row = page.locator("#schedule-rows tr[data-schedule='often']")
             expect(row).to_have_attribute("data-enabled", "true")
@@ -61,8 +73,9 @@ def test_schedules_page(browser: Browser, tmp_path: Path, pg_env: dict[str, str]
 
             row.locator(".toggle-schedule").click()
             expect(page.locator("#schedule-rows tr[data-schedule='often']")).to_have_attribute("data-enabled", "false")
-            assert http.get("/api/v1/schedules/often").json()["data"]["next_run_at"] is None
+            saved = http.get("/api/v1/schedules/often").json()["data"]
+            assert saved["next_run_at"] is None
+            assert saved["parameters"] == {"name": "ann", "loud": True, "level": "high"}
         assert errors == []
     finally:
-        database.close()
         service.stop()
