@@ -4,11 +4,8 @@ secret refused from then on) and delete it."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -16,7 +13,6 @@ import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Dialog, expect
 
-from app.templates import normalized
 from app.trigger_signatures import sign
 from tests.harness.cli import run_command as cli
 from tests.harness.service import Service
@@ -44,22 +40,17 @@ def test_a_trigger_is_created_shown_once_rotated_and_deleted_on_the_page(
     server = {"name": "t1", "hostname": "127.0.0.1", "port": 1, "user": "u", "auth_type": "password", "password": "p"}
     made = httpx.post(f"{service.base_url}/api/v1/servers", json=server)
     assert made.status_code == 201, made.text
-    definition = normalized(
-        {
-            "kind": "command",
-            "command": 'echo "$version"',
-            "timeout": 60,
-            "server_id": made.json()["data"]["id"],
-            "parameters": [{"name": "version", "type": "string"}],
-        }
-    )
-    template_id = str(uuid.uuid4())
-    with sqlite3.connect(tmp_path / "var" / "newremora.db") as database:
-        database.execute(
-            "INSERT INTO job_template (id, name, version, definition, created_at, updated_at) "
-            "VALUES (?, 'deploy', 1, ?, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-            (template_id, json.dumps(definition)),
-        )
+    template = {
+        "name": "deploy",
+        "kind": "command",
+        "command": 'echo "$version"',
+        "timeout": 60,
+        "server_id": made.json()["data"]["id"],
+        "parameters": [{"name": "version", "type": "string"}],
+    }
+    created = httpx.post(f"{service.base_url}/api/v1/templates", json=template)
+    assert created.status_code == 201, created.text
+    template_id = created.json()["data"]["id"]
     errors: list[str] = []
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
