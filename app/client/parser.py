@@ -11,7 +11,18 @@ from typing import Final
 from app.client.config import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, URL_VARIABLE
 from app.client.outcome import EXIT_CLIENT, EXIT_LEFT
 
-CLIENT_COMMANDS: Final = ("servers", "run", "jobs", "logs", "cancel", "launch", "templates", "schedules")
+CLIENT_COMMANDS: Final = (
+    "servers",
+    "run",
+    "jobs",
+    "logs",
+    "cancel",
+    "launch",
+    "templates",
+    "schedules",
+    "triggers",
+    "notifications",
+)
 JOB_STATUSES: Final = ("queued", "starting", "running", "completed", "failed", "canceled")
 
 
@@ -57,6 +68,9 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     for action in ("enable", "disable", "delete"):
         one = sched.add_parser(action, parents=[common], help=f"{action} a schedule")
         one.add_argument("schedule", help="its name or id")
+
+    _add_trigger_commands(commands, common)
+    _add_notification_commands(commands, common)
 
     servers = commands.add_parser("servers", help="list, add and test servers (client)")
     actions = servers.add_subparsers(dest="action", required=True)
@@ -139,12 +153,98 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     template_list.add_argument("--json", action="store_true", help="the API's data as JSON")
 
 
+def _add_trigger_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    triggers = commands.add_parser("triggers", help="signed webhook triggers of templates (client)")
+    actions = triggers.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="list a template's triggers (never their secrets)")
+    listing.add_argument("template", help="the template's name or id")
+    listing.add_argument("--json", action="store_true", help="the API's data as JSON")
+    create = actions.add_parser(
+        "create", parents=[common], help="a URL that launches the template; prints its secret once and how to sign"
+    )
+    create.add_argument("template", help="the template's name or id")
+    create.add_argument("--name", default="webhook", help="a label for people (default webhook)")
+    create.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="PARAM=BODY.PATH",
+        help="the body field a parameter takes (release.tag_name, commits.0.id); unmapped: the top-level field "
+        "of its name",
+    )
+    create.add_argument("--rate-limit", type=int, metavar="N", help="accepted requests a minute (default 10)")
+    create.add_argument("--disabled", action="store_true", help="create it disabled (it refuses requests)")
+    create.add_argument("--json", action="store_true", help="the API's data (with the secret) as JSON")
+    rotate = actions.add_parser("rotate", parents=[common], help="a new secret, printed once; the old one is refused")
+    rotate.add_argument("trigger", help="its id")
+    rotate.add_argument("--json", action="store_true", help="the API's data (with the secret) as JSON")
+    delete = actions.add_parser("delete", parents=[common], help="delete a trigger (its URL refuses requests)")
+    delete.add_argument("trigger", help="its id")
+
+
+def _add_notification_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    notifications = commands.add_parser(
+        "notifications", help="outgoing webhooks on job and batch ends: targets and their deliveries (client)"
+    )
+    actions = notifications.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="list notification targets (never their secrets)")
+    listing.add_argument("--json", action="store_true", help="the API's data as JSON")
+    create = actions.add_parser(
+        "create", parents=[common], help="a target; its signing secret is random (printed once) or from a file"
+    )
+    create.add_argument("--name", required=True, help="unique name")
+    # Not --url: that is the service's address, as in every client command.
+    create.add_argument("--webhook-url", required=True, metavar="URL", help="where events are POSTed (http or https)")
+    create.add_argument(
+        "--event",
+        action="append",
+        required=True,
+        metavar="EVENT",
+        help="job.completed, job.failed, job.canceled, batch.completed, batch.failed or batch.canceled; repeat "
+        "for each",
+    )
+    create.add_argument("--template", help="only jobs launched from this template (name or id)")
+    create.add_argument("--format", choices=("json", "slack"), default="json", help="the body (default json)")
+    create.add_argument(
+        "--secret-file", metavar="FILE", help="the signing secret, 16-256 characters, from a file (- for stdin)"
+    )
+    create.add_argument("--disabled", action="store_true", help="create it disabled")
+    create.add_argument("--json", action="store_true", help="the API's data as JSON")
+    deliveries = actions.add_parser(
+        "deliveries", parents=[common], help="a target's deliveries, newest first, each with its attempts"
+    )
+    deliveries.add_argument("target", help="its name or id")
+    deliveries.add_argument("--limit", type=int, default=20, help="how many of the newest (1..500, default 20)")
+    deliveries.add_argument("--json", action="store_true", help="the API's data as JSON")
+    for action, text in (
+        ("test", "queue a test event for a target (see it in its deliveries)"),
+        ("enable", "enable a target"),
+        ("disable", "disable a target: no new events, pending ones wait"),
+        ("delete", "delete a target and its deliveries"),
+    ):
+        one = actions.add_parser(action, parents=[common], help=text)
+        one.add_argument("target", help="its name or id")
+
+
 def run_client_command(args: argparse.Namespace) -> int:
     """Run a client subcommand; its result and problems go to stdout/stderr, the return value is the exit code."""
     from app.client.api import Api
     from app.client.config import ClientConfig
     from app.client.errors import ClientError
     from app.client.jobs import cancel, list_jobs, logs, run
+    from app.client.notifications import (
+        create_target,
+        delete_target,
+        disable_target,
+        enable_target,
+        list_deliveries,
+        list_targets,
+        test_target,
+    )
     from app.client.outcome import Outcome
     from app.client.schedules import (
         create_schedule,
@@ -155,6 +255,7 @@ def run_client_command(args: argparse.Namespace) -> int:
     )
     from app.client.servers import add_server, list_servers, test_server
     from app.client.templates import launch, list_templates
+    from app.client.triggers import create_trigger, delete_trigger, list_triggers, rotate_trigger
 
     # Commands that follow a job answer with its exit code, so their own failures need one of their own.
     follows = args.command == "run" or (args.command == "launch" and not args.no_follow)
@@ -174,6 +275,25 @@ def run_client_command(args: argparse.Namespace) -> int:
                     "delete": delete_schedule,
                 }
                 outcome = Outcome(actions[args.action](api, args))
+            elif args.command == "triggers":
+                trigger_actions = {
+                    "list": list_triggers,
+                    "create": create_trigger,
+                    "rotate": rotate_trigger,
+                    "delete": delete_trigger,
+                }
+                outcome = Outcome(trigger_actions[args.action](api, args))
+            elif args.command == "notifications":
+                target_actions = {
+                    "list": list_targets,
+                    "create": create_target,
+                    "deliveries": list_deliveries,
+                    "test": test_target,
+                    "enable": enable_target,
+                    "disable": disable_target,
+                    "delete": delete_target,
+                }
+                outcome = Outcome(target_actions[args.action](api, args))
             elif args.command == "jobs":
                 outcome = Outcome(list_jobs(api, args))
             elif args.command == "run":

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
 from typing import Any
 
 from app.client.api import Api
 from app.client.errors import ClientError
 from app.client.progress import spinning
+from app.client.secret_files import read_secret
 from app.client.tables import print_json, print_table
 from app.errors import InvalidInput
 
@@ -32,16 +32,6 @@ def list_servers(api: Api, args: argparse.Namespace) -> int:
     ]
     print_table(["NAME", "ID", "ADDRESS", "AUTH", "ACTIVE"], rows)
     return 0
-
-
-def _read_secret(source: str, what: str, whole: bool = False) -> str:
-    """A secret from a file, or from stdin with ``-`` (its first line, or all of it when ``whole``)."""
-    if source == "-":
-        return (sys.stdin.read() if whole else sys.stdin.readline()).rstrip("\r\n")
-    try:
-        return Path(source).read_text().rstrip("\r\n")
-    except OSError as exc:
-        raise ClientError(f"{what} file {source}: {exc.strerror or exc}") from exc
 
 
 def _ask(prompt: str) -> str | None:
@@ -70,8 +60,8 @@ def server_body(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.key_file:
         body["auth_type"] = "key"
-        body["private_key"] = _read_secret(args.key_file, "key", whole=True) + "\n"
-        passphrase = _read_secret(args.passphrase_file, "passphrase") if args.passphrase_file else None
+        body["private_key"] = read_secret(args.key_file, "key", whole=True) + "\n"
+        passphrase = read_secret(args.passphrase_file, "passphrase") if args.passphrase_file else None
         if passphrase is None and _key_is_encrypted(body["private_key"]):
             passphrase = _ask(f"Passphrase for {args.key_file}: ")
         if passphrase is not None:
@@ -79,7 +69,7 @@ def server_body(args: argparse.Namespace) -> dict[str, Any]:
         return body
     if args.passphrase_file:
         raise ClientError("--passphrase-file goes with --key-file")
-    password = _read_secret(args.password_file, "password") if args.password_file else None
+    password = read_secret(args.password_file, "password") if args.password_file else None
     if password is None:
         password = _ask(f"Password for {args.user}@{args.host}: ")
     if password is None:

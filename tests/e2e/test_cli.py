@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.harness.cli import ClientProcess, newremora
 from tests.harness.service import Service
 from tests.harness.sshd import SshTarget
 from tests.harness.wait import wait_until
+from tests.harness.webhook import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -291,3 +293,137 @@ def test_launch_a_template_by_name_with_typed_values_and_list_templates(
     assert detached.returncode == 0 and UUID.fullmatch(detached.stdout.strip()), detached.stderr
     job = job_state(service, api_key, detached.stdout.strip())
     assert job["parameters"] == {"who": "z", "times": 0, "loud": False} and job["template_version"] == 1
+
+
+def _snippet(printed: str) -> str:
+    """The signing example a trigger command printed: from its URL= line to the end."""
+    return printed[printed.index("URL=") :]
+
+
+def _deliveries_showing(env: dict[str, str], target: str, text: str) -> str:
+    """``notifications deliveries TARGET`` once its table shows ``text``."""
+
+    def listed() -> str:
+        done = newremora("notifications", "deliveries", target, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return wait_until(listed, 30, f"{text!r} in the deliveries of {target}", 0.2, done=lambda out: text in out)
+
+
+def test_triggers_and_notifications_from_the_command_line(
+    env: dict[str, str], service: Service, api_key: str, server: str, tmp_path: Path
+) -> None:
+    name = f"hooked-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=service.base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30) as http:
+        target = next(
+            one["id"] for one in http.get("/api/v1/servers").json()["data"]["servers"] if one["name"] == server
+        )
+        body = {
+            "name": name,
+            "kind": "command",
+            "command": 'echo "deploying $version"; exit 4',
+            "server_id": target,
+            "parameters": [{"name": "version", "type": "string", "required": True}],
+        }
+        assert http.post("/api/v1/templates", json=body).status_code == 201
+
+    # Notification targets: one for this template's failed jobs, its secret from stdin (never argv); one whose
+    # random secret is printed once.
+    receiver = Receiver({"/failures": [500], "/tests": [200]})
+    own_secret = "a-secret-given-on-stdin-" + uuid.uuid4().hex
+    with receiver.running():
+        failures = f"fail-{name}"
+        made = newremora(
+            *("notifications", "create", "--name", failures, "--webhook-url", f"{receiver.url}/failures"),
+            *("--event", "job.failed", "--event", "job.canceled", "--template", name, "--secret-file", "-"),
+            env=env,
+            input=own_secret + "\n",
+        )
+        assert made.returncode == 0, made.stderr
+        assert made.stdout.startswith(f"notification target '{failures}' created: ") and own_secret not in made.stdout
+        tests = f"test-{name}"
+        made = newremora(
+            *(
+                "notifications",
+                "create",
+                "--name",
+                tests,
+                "--webhook-url",
+                f"{receiver.url}/tests",
+                "--event",
+                "job.completed",
+            ),
+            *("--template", name, "--format", "slack"),
+            env=env,
+        )
+        assert made.returncode == 0, made.stderr
+        printed_secret = re.search(r"signing secret \(shown only now; give it to the receiver\): (\S+)\n", made.stdout)
+        assert printed_secret, made.stdout
+        listed = newremora("notifications", "list", env=env)
+        row = next(line for line in listed.stdout.splitlines() if line.startswith(failures))
+        assert "job.failed, job.canceled" in row and "json" in row and "yes" in row and "secret" not in listed.stdout
+        bad = newremora(
+            "notifications", "create", "--name", "x", "--webhook-url", receiver.url, "--event", "job.exploded", env=env
+        )
+        assert bad.returncode == 1 and bad.stderr.startswith("newremora: ") and "events" in bad.stderr, bad.stderr
+        missing = newremora("notifications", "test", "no-such-target", env=env)
+        assert (missing.returncode, missing.stderr) == (
+            1,
+            "newremora: no notification target named or with id 'no-such-target'\n",
+        )
+
+        # A trigger made from the command line; the printed example, run as printed, signs and launches.
+        created = newremora(
+            "triggers", "create", name, "--name", "release", "--map", "version=release.tag_name", env=env
+        )
+        assert created.returncode == 0, created.stderr
+        trigger_id = UUID.search(created.stdout.splitlines()[0])
+        assert trigger_id and "shown only now" in created.stdout, created.stdout
+        assert 'BODY=\'{"release": {"tag_name": "value"}}\'' in created.stdout
+        sent = subprocess.run(["bash", "-c", _snippet(created.stdout)], capture_output=True, text=True, timeout=30)
+        launched = json.loads(sent.stdout)
+        assert launched["success"] is True, sent.stdout + sent.stderr
+        (job_id,) = launched["data"]["job_ids"]
+        wait_for_status(service, api_key, job_id, "failed")
+        job = job_state(service, api_key, job_id)
+        assert job["parameters"] == {"version": "value"} and job["submitted_by"] == f"trigger:{trigger_id.group()}"
+        listed = newremora("triggers", "list", name, env=env)
+        row = next(line for line in listed.stdout.splitlines() if line.startswith("release"))
+        assert trigger_id.group() in row and "version=release.tag_name" in row and "10/min" in row
+        assert f"/hooks/{trigger_id.group()}" in row and "nrwh_" not in listed.stdout
+
+        # The failed job's notification: its attempt, refused with a 500, under the delivery.
+        shown = _deliveries_showing(env, failures, "HTTP 500")
+        lines = shown.splitlines()
+        assert lines[0].split() == ["QUEUED", "EVENT", "JOB", "OR", "BATCH", "STATE", "DELIVERED", "/", "NEXT", "TRY"]
+        assert "job.failed" in lines[1] and job_id in lines[1] and "pending" in lines[1]
+        assert re.search(r"attempt 1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+HTTP 500 \(\d+ ms\)", lines[2]), shown
+        assert receiver.on("/failures")[0].signed_by(own_secret)
+        tested = newremora("notifications", "test", tests, env=env)
+        assert tested.returncode == 0 and tested.stdout.startswith(f"test event queued for {tests}: "), tested.stderr
+        shown = _deliveries_showing(env, tests, "HTTP 200")
+        assert "test" in shown.splitlines()[1] and "delivered" in shown.splitlines()[1]
+        assert receiver.on("/tests")[0].signed_by(printed_secret.group(1))
+
+        assert newremora("notifications", "disable", failures, env=env).returncode == 0
+        disabled = newremora("notifications", "list", "--json", env=env)
+        assert next(t for t in json.loads(disabled.stdout) if t["name"] == failures)["enabled"] is False
+        for one in (failures, tests):
+            assert newremora("notifications", "delete", one, env=env).returncode == 0
+        assert name not in newremora("notifications", "list", env=env).stdout
+
+    # Rotating: the old secret is refused, the new one printed once; a deleted trigger refuses every request.
+    rotated = newremora("triggers", "rotate", trigger_id.group(), env=env)
+    assert rotated.returncode == 0 and "has a new secret" in rotated.stdout, rotated.stderr
+    old = subprocess.run(["bash", "-c", _snippet(created.stdout)], capture_output=True, text=True, timeout=30)
+    assert json.loads(old.stdout)["success"] is False
+    assert newremora("triggers", "delete", trigger_id.group(), env=env).returncode == 0
+    new = subprocess.run(["bash", "-c", _snippet(rotated.stdout)], capture_output=True, text=True, timeout=30)
+    assert json.loads(new.stdout)["success"] is False
+    assert "release" not in newremora("triggers", "list", name, env=env).stdout
+    wrong = newremora("triggers", "create", name, "--map", "version", env=env)
+    assert (wrong.returncode, wrong.stderr) == (
+        1,
+        "newremora: --map version: give parameter=body.path (e.g. version=release.tag_name)\n",
+    )

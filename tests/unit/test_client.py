@@ -11,6 +11,8 @@ from app.client.errors import ClientError
 from app.client.outcome import outcome_of
 from app.client.parser import split_remote_command
 from app.client.sse import Event, parse_events
+from app.client.triggers import example_body, mapping_of
+from app.trigger_mapping import values_from_body
 
 
 def test_events_are_read_as_the_stream_sends_them() -> None:
@@ -105,3 +107,25 @@ def test_the_service_url_is_checked_and_defaults_to_loopback(tmp_path: Path) -> 
     for bad in ("localhost:8080", "ftp://host", "http://host/?x=1"):
         with pytest.raises(ClientError, match="service URL"):
             ClientConfig.load(bad, None, home)
+
+
+def test_a_triggers_example_body_gives_each_parameter_through_its_mapping() -> None:
+    parameters: list[dict[str, object]] = [
+        {"name": "version", "type": "string", "required": True, "default": None},
+        {"name": "first", "type": "string", "required": False, "default": "abc"},
+        {"name": "workers", "type": "integer", "required": True, "default": None, "min": 2},
+        {"name": "loud", "type": "boolean", "required": False, "default": None},
+        {"name": "tier", "type": "choice", "required": True, "default": None, "choices": ["gold", "tin"]},
+        {"name": "token", "type": "secret", "required": False, "default": None},
+    ]
+    mapping = {"version": "release.tag_name", "first": "commits.1.id", "loud": "release.tag_name.x"}
+    body = example_body(parameters, mapping)
+    # Mapped ones at their path (a number steps into a list), required unmapped ones at the top, optional unmapped
+    # ones left to their defaults; a path through a value placed before cannot be built and is left out.
+    assert body == {"release": {"tag_name": "value"}, "commits": [None, {"id": "abc"}], "workers": 2, "tier": "gold"}
+    names = [str(p["name"]) for p in parameters]
+    assert values_from_body(body, names, mapping) == {"version": "value", "first": "abc", "workers": 2, "tier": "gold"}
+    with pytest.raises(ClientError, match=r"give parameter=body\.path"):
+        mapping_of(["version"])
+    with pytest.raises(ClientError, match="given twice"):
+        mapping_of(["a=x", "a=y"])
