@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import SSHPrivateKeyTypes
 
 from app.errors import InvalidInput
 
@@ -24,7 +25,12 @@ class KeyLocked(Exception):
     pass
 
 
-def _load(text: str, passphrase: str | None) -> PrivateKeyTypes:
+# The OpenSSH loader's key types are not a subset of the PEM loader's (cryptography 51 reads composite
+# ML-DSA keys only from OpenSSH files), so a loaded key is either.
+LoadedKey = PrivateKeyTypes | SSHPrivateKeyTypes
+
+
+def _load(text: str, passphrase: str | None) -> LoadedKey:
     data = text.encode()
     password = passphrase.encode() if passphrase is not None else None
     openssh_format = "BEGIN OPENSSH PRIVATE KEY" in text
@@ -44,7 +50,7 @@ def _load(text: str, passphrase: str | None) -> PrivateKeyTypes:
         raise InvalidInput(f"private key: unsupported key type or cipher ({exc})") from exc
 
 
-def fingerprint(key: PrivateKeyTypes) -> str:
+def fingerprint(key: LoadedKey) -> str:
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return host_key_fingerprint(public.decode())
 
